@@ -1,0 +1,482 @@
+package chain
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config tunes the chain's in-memory structures.
+type Config struct {
+	// AccountCacheSize is the number of committed accounts kept in memory
+	// in front of Pebble.
+	AccountCacheSize int
+}
+
+// DefaultConfig returns a cache of one million accounts (about 100 MiB).
+func DefaultConfig() Config { return Config{AccountCacheSize: 1 << 20} }
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.AccountCacheSize < 1024 {
+		errs = append(errs, fmt.Errorf("chain.account_cache_size %d must be at least 1024", c.AccountCacheSize))
+	}
+	return errors.Join(errs...)
+}
+
+// Chain is the committed ledger: the head, the state after it, and the
+// store. Build or Execute produce a Pending block; Commit makes it durable.
+// Commit, NewBuilder and Execute are called by one driver goroutine; the
+// read methods are safe for concurrent use.
+type Chain struct {
+	store      *Store
+	genesis    *Genesis
+	rules      *Rules
+	metrics    *Metrics
+	log        *slog.Logger
+	cache      *accountCache
+	validators map[Address]bool
+
+	commitMu sync.Mutex // serialises Commit
+
+	mu       sync.RWMutex // guards the fields below
+	head     Header
+	headHash Hash
+	lattice  Lattice
+}
+
+// New opens the chain in store for genesis: an empty store is initialised
+// with the genesis block; a store made from another genesis is refused.
+func New(store *Store, g *Genesis, cfg Config, m *Metrics, log *slog.Logger) (*Chain, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = NopMetrics()
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Chain{
+		store:      store,
+		genesis:    g,
+		rules:      g.Rules(),
+		metrics:    m,
+		log:        log.With("module", "chain"),
+		cache:      newAccountCache(cfg.AccountCacheSize),
+		validators: make(map[Address]bool, len(g.Validators)),
+	}
+	for _, v := range g.Validators {
+		c.validators[v.Address] = true
+	}
+	gh := g.Hash()
+	height, ok, err := store.Head()
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		blk, changes := g.Block()
+		var zero Lattice
+		lat := UpdateLattice(&zero, changes)
+		if err := store.write(&commitSet{block: blk, changes: changes, lattice: &lat, genesis: &gh}); err != nil {
+			return nil, err
+		}
+		c.head, c.headHash, c.lattice = blk.Header, blk.Hash(), lat
+		c.log.Info("initialised store from genesis", "genesis_hash", gh, "accounts", len(g.Accounts))
+		m.Height.Set(0)
+		return c, nil
+	}
+	stored, err := store.GenesisHash()
+	if err != nil {
+		return nil, fmt.Errorf("%w: no genesis hash: %v", ErrCorruptStore, err)
+	}
+	if stored != gh {
+		return nil, fmt.Errorf("%w: store has %s, genesis file has %s", ErrGenesisMismatch, stored, gh)
+	}
+	head, err := store.Header(height)
+	if err != nil {
+		return nil, fmt.Errorf("%w: head block %d: %v", ErrCorruptStore, height, err)
+	}
+	lat, err := store.Lattice()
+	if err != nil {
+		return nil, err
+	}
+	if lat.Root() != head.StateRoot {
+		return nil, fmt.Errorf("%w: state sum does not match the state root of block %d", ErrCorruptStore, height)
+	}
+	c.head, c.headHash, c.lattice = *head, head.Hash(), *lat
+	m.Height.Set(float64(height))
+	c.log.Info("opened store", "height", height, "hash", c.headHash)
+	return c, nil
+}
+
+// Genesis returns the genesis the chain was opened with.
+func (c *Chain) Genesis() *Genesis { return c.genesis }
+
+// Rules returns the stateless transaction rules.
+func (c *Chain) Rules() *Rules { return c.rules }
+
+// Store returns the underlying store for indexed reads.
+func (c *Chain) Store() *Store { return c.store }
+
+// Head returns the last committed header and its hash.
+func (c *Chain) Head() (Header, Hash) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.head, c.headHash
+}
+
+// IsValidator reports whether addr is the fee address of a validator.
+func (c *Chain) IsValidator(addr Address) bool { return c.validators[addr] }
+
+// Account returns the committed state of addr.
+func (c *Chain) Account(addr Address) (Account, error) {
+	if a, ok := c.cache.get(addr); ok {
+		return a, nil
+	}
+	gen := c.cache.gen.Load()
+	a, err := c.store.Account(addr)
+	if err != nil {
+		return Account{}, err
+	}
+	c.cache.addIfUnchanged(addr, a, gen)
+	return a, nil
+}
+
+// BuildParams describe the block a proposer is building.
+type BuildParams struct {
+	Proposer  Address
+	Round     uint64
+	Timestamp uint64 // unix ms; raised to parent + 1 if not later than the parent
+}
+
+// Builder assembles a block on the current head. Add transactions in the
+// order the block should hold them; a rejected transaction changes nothing.
+type Builder struct {
+	c        *Chain
+	parent   Header
+	parentH  Hash
+	lattice  Lattice
+	params   BuildParams
+	state    *State
+	txs      []*Tx
+	receipts []Receipt
+	gas      uint64
+	elapsed  time.Duration
+}
+
+// NewBuilder starts a block on the current head.
+func (c *Chain) NewBuilder(p BuildParams) *Builder {
+	c.mu.RLock()
+	b := &Builder{c: c, parent: c.head, parentH: c.headHash, lattice: c.lattice, params: p}
+	c.mu.RUnlock()
+	if b.params.Timestamp <= b.parent.Timestamp {
+		b.params.Timestamp = b.parent.Timestamp + 1
+	}
+	b.state = NewState(c)
+	return b
+}
+
+// Add executes tx on the block's state and appends it. It returns
+// ErrBlockFull when the block has no room, or the rule the transaction
+// breaks; in both cases the block is unchanged.
+func (b *Builder) Add(tx *Tx) error {
+	lim := &b.c.genesis.Limits
+	if len(b.txs) >= lim.BlockMaxTxs || b.gas+tx.Gas > lim.BlockGasLimit {
+		return ErrBlockFull
+	}
+	start := time.Now()
+	r, err := b.state.ApplyTx(tx, b.params.Proposer, b.c.rules.BaseFee(), b.gas)
+	b.elapsed += time.Since(start)
+	if err != nil {
+		return err
+	}
+	b.txs = append(b.txs, tx)
+	b.receipts = append(b.receipts, r)
+	b.gas += tx.Gas
+	return nil
+}
+
+// Len returns the number of transactions added.
+func (b *Builder) Len() int { return len(b.txs) }
+
+// Gas returns the gas used so far.
+func (b *Builder) Gas() uint64 { return b.gas }
+
+// State exposes the block's state so far, for selection that wants to skip
+// transactions the state would reject.
+func (b *Builder) State() *State { return b.state }
+
+// Finish computes the roots and returns the block ready to commit.
+func (b *Builder) Finish() *Pending {
+	start := time.Now()
+	hashes := make([]Hash, len(b.txs))
+	raws := make([][]byte, len(b.txs))
+	for i, tx := range b.txs {
+		hashes[i], raws[i] = tx.Hash, tx.Raw
+	}
+	changes := b.state.Changes()
+	lat := UpdateLattice(&b.lattice, changes)
+	blk := &Block{
+		Header: Header{
+			ChainID:      b.c.rules.ChainID,
+			Height:       b.parent.Height + 1,
+			Round:        b.params.Round,
+			Timestamp:    b.params.Timestamp,
+			GasUsed:      b.gas,
+			ParentHash:   b.parentH,
+			Proposer:     b.params.Proposer,
+			TxRoot:       MerkleRoot(hashes),
+			StateRoot:    lat.Root(),
+			ReceiptsRoot: ReceiptsRoot(b.receipts),
+		},
+		Txs: raws,
+	}
+	b.c.metrics.StateApply.Observe((b.elapsed + time.Since(start)).Seconds())
+	return &Pending{Block: blk, Receipts: b.receipts, Txs: b.txs, txHashes: hashes, changes: changes, lattice: lat}
+}
+
+// Pending is an executed block that is not yet committed.
+type Pending struct {
+	Block    *Block
+	Receipts []Receipt
+	Txs      []*Tx
+	txHashes []Hash
+	changes  []AccountChange
+	lattice  Lattice
+}
+
+// Changes returns the accounts the block changes, with before and after.
+func (p *Pending) Changes() []AccountChange { return p.changes }
+
+// SenderLookup returns the already recovered sender of a transaction hash,
+// for example from the mempool, so that Execute need not recover it again.
+type SenderLookup func(Hash) (Address, bool)
+
+// Execute re-executes a proposed block on the current head and checks every
+// header field against the result. known may be nil.
+func (c *Chain) Execute(blk *Block, known SenderLookup) (*Pending, error) {
+	start := time.Now()
+	c.mu.RLock()
+	parent, parentH, base := c.head, c.headHash, c.lattice
+	c.mu.RUnlock()
+	p, err := c.execute(&parent, parentH, &base, c, blk, known)
+	if err != nil {
+		return nil, err
+	}
+	c.metrics.StateApply.Observe(time.Since(start).Seconds())
+	return p, nil
+}
+
+// execute checks blk against its parent and re-executes it on state.
+func (c *Chain) execute(parent *Header, parentH Hash, base *Lattice, state StateReader, blk *Block, known SenderLookup) (*Pending, error) {
+	h := &blk.Header
+	lim := &c.genesis.Limits
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w %d: %s", ErrBadBlock, h.Height, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case h.ChainID != c.rules.ChainID:
+		return nil, bad("chain id %d, want %d", h.ChainID, c.rules.ChainID)
+	case h.Height != parent.Height+1:
+		return nil, bad("height does not follow %d", parent.Height)
+	case h.ParentHash != parentH:
+		return nil, bad("parent %s, want %s", h.ParentHash, parentH)
+	case h.Timestamp <= parent.Timestamp || h.Timestamp > maxTimestamp:
+		return nil, bad("timestamp %d not after parent %d", h.Timestamp, parent.Timestamp)
+	case !c.validators[h.Proposer]:
+		return nil, bad("proposer %s is not a validator", h.Proposer)
+	case len(blk.Txs) > lim.BlockMaxTxs:
+		return nil, bad("%d transactions, limit %d", len(blk.Txs), lim.BlockMaxTxs)
+	case uint64(len(blk.Txs))*TransferGas > lim.BlockGasLimit:
+		return nil, bad("gas %d over limit %d", uint64(len(blk.Txs))*TransferGas, lim.BlockGasLimit)
+	}
+	txs, err := c.decodeBlockTxs(blk, known)
+	if err != nil {
+		return nil, bad("%v", err)
+	}
+	st := NewState(state)
+	receipts := make([]Receipt, len(txs))
+	hashes := make([]Hash, len(txs))
+	var gas uint64
+	for i, tx := range txs {
+		r, err := st.ApplyTx(tx, h.Proposer, c.rules.BaseFee(), gas)
+		if err != nil {
+			return nil, bad("tx %d (%s): %v", i, tx.Hash, err)
+		}
+		receipts[i], hashes[i] = r, tx.Hash
+		gas += tx.Gas
+	}
+	changes := st.Changes()
+	lat := UpdateLattice(base, changes)
+	switch {
+	case gas != h.GasUsed:
+		return nil, bad("gas used %d, header says %d", gas, h.GasUsed)
+	case MerkleRoot(hashes) != h.TxRoot:
+		return nil, bad("transactions root mismatch")
+	case ReceiptsRoot(receipts) != h.ReceiptsRoot:
+		return nil, bad("receipts root mismatch")
+	case lat.Root() != h.StateRoot:
+		return nil, bad("state root mismatch")
+	}
+	return &Pending{Block: blk, Receipts: receipts, Txs: txs, txHashes: hashes, changes: changes, lattice: lat}, nil
+}
+
+// decodeBlockTxs parses every transaction and recovers the senders that
+// known does not supply, on all cores.
+func (c *Chain) decodeBlockTxs(blk *Block, known SenderLookup) ([]*Tx, error) {
+	txs := make([]*Tx, len(blk.Txs))
+	var todo []int
+	for i, raw := range blk.Txs {
+		tx, err := c.rules.ParseTx(raw)
+		if err != nil {
+			return nil, fmt.Errorf("tx %d: %w", i, err)
+		}
+		txs[i] = tx
+		if known != nil {
+			if from, ok := known(tx.Hash); ok {
+				tx.From, tx.recovered, tx.eth = from, true, nil
+				continue
+			}
+		}
+		todo = append(todo, i)
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(todo))
+	var next atomic.Int64
+	errs := make([]error, len(txs))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= len(todo) {
+					return
+				}
+				i := todo[k]
+				errs[i] = c.rules.RecoverSender(txs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("tx %d: %w", i, err)
+		}
+	}
+	return txs, nil
+}
+
+// Commit writes a pending block in one synced batch and makes it the head.
+// The block must extend the current head.
+func (c *Chain) Commit(p *Pending) error {
+	c.commitMu.Lock()
+	defer c.commitMu.Unlock()
+	c.mu.RLock()
+	parent, parentH := c.head, c.headHash
+	c.mu.RUnlock()
+	h := &p.Block.Header
+	if h.ParentHash != parentH || h.Height != parent.Height+1 {
+		return fmt.Errorf("%w: block %d parent %s, head %d %s", ErrStalePending, h.Height, h.ParentHash, parent.Height, parentH)
+	}
+	start := time.Now()
+	if err := c.store.write(&commitSet{
+		block:    p.Block,
+		txHashes: p.txHashes,
+		receipts: p.Receipts,
+		changes:  p.changes,
+		lattice:  &p.lattice,
+	}); err != nil {
+		return err
+	}
+	c.metrics.StoreCommit.Observe(time.Since(start).Seconds())
+	c.cache.gen.Add(1)
+	for i := range p.changes {
+		c.cache.set(p.changes[i].Addr, p.changes[i].After)
+	}
+	c.mu.Lock()
+	c.head, c.headHash, c.lattice = *h, p.Block.Hash(), p.lattice
+	c.mu.Unlock()
+	c.metrics.Height.Set(float64(h.Height))
+	c.metrics.BlockTxs.Observe(float64(len(p.Block.Txs)))
+	c.metrics.CommittedTxs.Add(float64(len(p.Block.Txs)))
+	c.metrics.BlockInterval.Observe(float64(h.Timestamp-parent.Timestamp) / 1000)
+	return nil
+}
+
+// accountCache holds committed accounts in front of Pebble, in shards with
+// one lock each. Commit bumps gen before it overwrites entries, and a reader
+// that missed inserts what it read from Pebble only if gen did not move
+// meanwhile, so a stale read never lands in the cache.
+type accountCache struct {
+	gen      atomic.Uint64
+	perShard int
+	shards   [cacheShards]cacheShard
+}
+
+const cacheShards = 64
+
+type cacheShard struct {
+	mu sync.RWMutex
+	m  map[Address]Account
+}
+
+func newAccountCache(size int) *accountCache {
+	c := &accountCache{perShard: max(size/cacheShards, 16)}
+	for i := range c.shards {
+		c.shards[i].m = make(map[Address]Account)
+	}
+	return c
+}
+
+func (c *accountCache) shard(a Address) *cacheShard { return &c.shards[a[19]%cacheShards] }
+
+func (c *accountCache) get(a Address) (Account, bool) {
+	s := c.shard(a)
+	s.mu.RLock()
+	v, ok := s.m[a]
+	s.mu.RUnlock()
+	return v, ok
+}
+
+func (c *accountCache) set(a Address, v Account) {
+	s := c.shard(a)
+	s.mu.Lock()
+	s.m[a] = v
+	c.evict(s)
+	s.mu.Unlock()
+}
+
+func (c *accountCache) addIfUnchanged(a Address, v Account, gen uint64) {
+	s := c.shard(a)
+	s.mu.Lock()
+	if c.gen.Load() == gen {
+		if _, ok := s.m[a]; !ok {
+			s.m[a] = v
+			c.evict(s)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// evict drops about an eighth of a full shard; map iteration order is
+// random, so the victims are too. The caller holds s.mu.
+func (c *accountCache) evict(s *cacheShard) {
+	if len(s.m) <= c.perShard {
+		return
+	}
+	drop := len(s.m) - c.perShard + c.perShard/8
+	for k := range s.m {
+		if drop == 0 {
+			break
+		}
+		delete(s.m, k)
+		drop--
+	}
+}

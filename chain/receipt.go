@@ -1,0 +1,79 @@
+package chain
+
+import (
+	"fmt"
+
+	"github.com/holiman/uint256"
+)
+
+// Receipt statuses. Only successful transactions enter a block, so every
+// stored receipt has ReceiptSuccess; the field exists for Ethereum clients.
+const (
+	ReceiptFailed  uint8 = 0
+	ReceiptSuccess uint8 = 1
+)
+
+// ReceiptSize is the length of an encoded receipt.
+const ReceiptSize = 1 + 8 + 8 + 32 + 20
+
+// Receipt records the outcome of one transaction in a block.
+type Receipt struct {
+	Status            uint8
+	GasUsed           uint64
+	CumulativeGasUsed uint64
+	EffectiveGasPrice uint256.Int
+	From              Address // recovered sender, kept so readers need not recover it again
+}
+
+// AppendEncode appends the canonical receipt encoding.
+func (r *Receipt) AppendEncode(dst []byte) []byte {
+	e := encoder{buf: dst}
+	e.u8(r.Status)
+	e.u64(r.GasUsed)
+	e.u64(r.CumulativeGasUsed)
+	e.u256(&r.EffectiveGasPrice)
+	e.addr(r.From)
+	return e.buf
+}
+
+func decodeReceiptFields(d *decoder) Receipt {
+	var r Receipt
+	r.Status = d.u8("receipt status")
+	r.GasUsed = d.u64("receipt gas used")
+	r.CumulativeGasUsed = d.u64("receipt cumulative gas")
+	r.EffectiveGasPrice = d.u256("receipt effective gas price")
+	r.From = d.addr("receipt sender")
+	return r
+}
+
+// EncodeReceipts concatenates receipt encodings, as stored per block.
+func EncodeReceipts(rs []Receipt) []byte {
+	buf := make([]byte, 0, len(rs)*ReceiptSize)
+	for i := range rs {
+		buf = rs[i].AppendEncode(buf)
+	}
+	return buf
+}
+
+// DecodeReceipts decodes what EncodeReceipts wrote.
+func DecodeReceipts(b []byte) ([]Receipt, error) {
+	if len(b)%ReceiptSize != 0 {
+		return nil, fmt.Errorf("%w: receipts length %d is not a multiple of %d", ErrDecode, len(b), ReceiptSize)
+	}
+	rs := make([]Receipt, len(b)/ReceiptSize)
+	d := decoder{b: b}
+	for i := range rs {
+		rs[i] = decodeReceiptFields(&d)
+	}
+	return rs, d.finish("receipts")
+}
+
+// ReceiptsRoot returns the Merkle root over the receipts' encodings.
+func ReceiptsRoot(rs []Receipt) Hash {
+	hs := make([]Hash, len(rs))
+	var buf [ReceiptSize]byte
+	for i := range rs {
+		hs[i] = Keccak256(rs[i].AppendEncode(buf[:0]))
+	}
+	return MerkleRoot(hs)
+}

@@ -148,16 +148,22 @@ var EmptyRoot = Keccak256(nil)
 // MerkleRoot returns the root of the binary Merkle tree over item hashes,
 // with leaf and node domain separation (see the package doc).
 func MerkleRoot(items []Hash) Hash {
-	if len(items) == 0 {
+	leaves := make([]Hash, len(items))
+	var buf [33]byte
+	for i := range items {
+		copy(buf[1:], items[i][:])
+		leaves[i] = Keccak256(buf[:])
+	}
+	return merkleFromLeaves(leaves)
+}
+
+// merkleFromLeaves folds leaf hashes into a root, reusing the slice.
+func merkleFromLeaves(level []Hash) Hash {
+	if len(level) == 0 {
 		return EmptyRoot
 	}
-	level := make([]Hash, len(items))
 	var buf [65]byte
-	for i := range items {
-		buf[0] = 0
-		copy(buf[1:33], items[i][:])
-		level[i] = Keccak256(buf[:33])
-	}
+	buf[0] = 1
 	kh := crypto.NewKeccakState()
 	for len(level) > 1 {
 		next := level[:0]
@@ -166,7 +172,6 @@ func MerkleRoot(items []Hash) Hash {
 				next = append(next, level[i])
 				continue
 			}
-			buf[0] = 1
 			copy(buf[1:33], level[i][:])
 			copy(buf[33:], level[i+1][:])
 			kh.Reset()

@@ -87,6 +87,9 @@ func New(store *Store, g *Genesis, cfg Config, m *Metrics, log *slog.Logger) (*C
 			return nil, err
 		}
 		c.head, c.headHash, c.lattice = blk.Header, blk.Hash(), lat
+		for i := 0; i < len(changes) && i < cfg.AccountCacheSize; i++ {
+			c.cache.set(changes[i].Addr, changes[i].After)
+		}
 		c.log.Info("initialised store from genesis", "genesis_hash", gh, "accounts", len(g.Accounts))
 		m.Height.Set(0)
 		return c, nil
@@ -111,8 +114,25 @@ func New(store *Store, g *Genesis, cfg Config, m *Metrics, log *slog.Logger) (*C
 	}
 	c.head, c.headHash, c.lattice = *head, head.Hash(), *lat
 	m.Height.Set(float64(height))
-	c.log.Info("opened store", "height", height, "hash", c.headHash)
+	start := time.Now()
+	n, err := c.warmCache(cfg.AccountCacheSize)
+	if err != nil {
+		return nil, err
+	}
+	c.log.Info("opened store", "height", height, "hash", c.headHash, "cached_accounts", n, "warm_ms", time.Since(start).Milliseconds())
 	return c, nil
+}
+
+// warmCache loads up to limit committed accounts into the cache, so that
+// the first blocks after a start do not wait on disk reads.
+func (c *Chain) warmCache(limit int) (int, error) {
+	n := 0
+	err := c.store.ForEachAccount(func(a Address, acct Account) bool {
+		c.cache.set(a, acct)
+		n++
+		return n < limit
+	})
+	return n, err
 }
 
 // Genesis returns the genesis the chain was opened with.
@@ -221,7 +241,7 @@ func (b *Builder) Finish() *Pending {
 		hashes[i], raws[i] = tx.Hash, tx.Raw
 	}
 	changes := b.state.Changes()
-	lat := UpdateLattice(&b.lattice, changes)
+	txRoot, receiptsRoot, lat := blockRoots(hashes, b.receipts, &b.lattice, changes)
 	blk := &Block{
 		Header: Header{
 			ChainID:      b.c.rules.ChainID,
@@ -231,14 +251,29 @@ func (b *Builder) Finish() *Pending {
 			GasUsed:      b.gas,
 			ParentHash:   b.parentH,
 			Proposer:     b.params.Proposer,
-			TxRoot:       MerkleRoot(hashes),
+			TxRoot:       txRoot,
 			StateRoot:    lat.Root(),
-			ReceiptsRoot: ReceiptsRoot(b.receipts),
+			ReceiptsRoot: receiptsRoot,
 		},
 		Txs: raws,
 	}
 	b.c.metrics.StateApply.Observe((b.elapsed + time.Since(start)).Seconds())
 	return &Pending{Block: blk, Receipts: b.receipts, Txs: b.txs, txHashes: hashes, changes: changes, lattice: lat}
+}
+
+// blockRoots computes the transactions root, the receipts root and the new
+// state sum of a block concurrently.
+func blockRoots(txHashes []Hash, receipts []Receipt, base *Lattice, changes []AccountChange) (txRoot, receiptsRoot Hash, lat Lattice) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		txRoot = MerkleRoot(txHashes)
+		receiptsRoot = ReceiptsRoot(receipts)
+	}()
+	lat = UpdateLattice(base, changes)
+	wg.Wait()
+	return txRoot, receiptsRoot, lat
 }
 
 // Pending is an executed block that is not yet committed.
@@ -313,13 +348,13 @@ func (c *Chain) execute(parent *Header, parentH Hash, base *Lattice, state State
 		gas += tx.Gas
 	}
 	changes := st.Changes()
-	lat := UpdateLattice(base, changes)
+	txRoot, receiptsRoot, lat := blockRoots(hashes, receipts, base, changes)
 	switch {
 	case gas != h.GasUsed:
 		return nil, bad("gas used %d, header says %d", gas, h.GasUsed)
-	case MerkleRoot(hashes) != h.TxRoot:
+	case txRoot != h.TxRoot:
 		return nil, bad("transactions root mismatch")
-	case ReceiptsRoot(receipts) != h.ReceiptsRoot:
+	case receiptsRoot != h.ReceiptsRoot:
 		return nil, bad("receipts root mismatch")
 	case lat.Root() != h.StateRoot:
 		return nil, bad("state root mismatch")

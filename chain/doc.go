@@ -71,8 +71,9 @@
 // nonce 0 and balance 0 does not exist and is not stored.
 //
 // Merkle roots (transactions and receipts) are binary trees with domain
-// separation: leaf = keccak(0x00 || item hash), node = keccak(0x01 || left ||
-// right), an odd node is carried up unchanged, and the empty root is
+// separation: a transaction leaf is keccak(0x00 || transaction hash), a
+// receipt leaf is keccak(0x00 || receipt encoding), a node is keccak(0x01 ||
+// left || right), an odd node is carried up unchanged, and the empty root is
 // keccak("").
 //
 // # State root

@@ -85,8 +85,8 @@ func newElementHasher() *elementHasher {
 	return &elementHasher{h: blake3.New(32, nil), in: make([]byte, 0, 128)}
 }
 
-// element writes the vector of (addr, account) into dst.
-func (e *elementHasher) element(dst *Lattice, addr Address, a *Account) {
+// element computes the vector of (addr, account) into e.out.
+func (e *elementHasher) element(addr Address, a *Account) {
 	e.in = append(e.in[:0], accountDomain...)
 	e.in = append(e.in, addr[:]...)
 	e.in = a.AppendEncode(e.in)
@@ -97,9 +97,6 @@ func (e *elementHasher) element(dst *Lattice, addr Address, a *Account) {
 	// while a larger read starts goroutines that cost more than they save.
 	x.Read(e.out[:1024])
 	x.Read(e.out[1024:])
-	for i := range dst.w {
-		dst.w[i] = binary.LittleEndian.Uint64(e.out[i*8:])
-	}
 }
 
 // apply adds the vector of one account to l, or subtracts it.
@@ -107,12 +104,16 @@ func (e *elementHasher) apply(l *Lattice, addr Address, a *Account, sub bool) {
 	if a.IsEmpty() {
 		return
 	}
-	var v Lattice
-	e.element(&v, addr, a)
+	e.element(addr, a)
+	out := &e.out
 	if sub {
-		l.Sub(&v)
-	} else {
-		l.Add(&v)
+		for i := range l.w {
+			l.w[i] = swarSub(l.w[i], binary.LittleEndian.Uint64(out[i*8:]))
+		}
+		return
+	}
+	for i := range l.w {
+		l.w[i] = swarAdd(l.w[i], binary.LittleEndian.Uint64(out[i*8:]))
 	}
 }
 

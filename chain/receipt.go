@@ -68,12 +68,13 @@ func DecodeReceipts(b []byte) ([]Receipt, error) {
 	return rs, d.finish("receipts")
 }
 
-// ReceiptsRoot returns the Merkle root over the receipts' encodings.
+// ReceiptsRoot returns the Merkle root over the receipts: each leaf is
+// keccak(0x00 || receipt encoding).
 func ReceiptsRoot(rs []Receipt) Hash {
-	hs := make([]Hash, len(rs))
-	var buf [ReceiptSize]byte
+	leaves := make([]Hash, len(rs))
+	buf := make([]byte, 1, 1+ReceiptSize)
 	for i := range rs {
-		hs[i] = Keccak256(rs[i].AppendEncode(buf[:0]))
+		leaves[i] = Keccak256(rs[i].AppendEncode(buf[:1]))
 	}
-	return MerkleRoot(hs)
+	return merkleFromLeaves(leaves)
 }

@@ -173,3 +173,16 @@ func BenchmarkStateSize(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecodeTx decodes a signed EIP-1559 transfer, checks the
+// stateless rules and recovers its sender: the cost paid once per
+// transaction at the door.
+func BenchmarkDecodeTx(b *testing.B) {
+	rules := testGenesis().Rules()
+	raw := rawTx(b, testKey(b, 0), txSpec{typ: types.DynamicFeeTxType})
+	for b.Loop() {
+		if _, err := rules.DecodeTx(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

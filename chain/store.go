@@ -28,12 +28,13 @@ type StoreOptions struct {
 }
 
 // DefaultStoreOptions returns options for a node on disk: 256 MiB of block
-// cache and 64 MiB memtables.
+// cache and 32 MiB memtables (Pebble preallocates each write-ahead log to
+// 110% of this, so it also bounds the disk a fresh node reserves).
 func DefaultStoreOptions() StoreOptions {
 	return StoreOptions{
 		FS:            vfs.Default,
 		CacheBytes:    256 << 20,
-		MemTableBytes: 64 << 20,
+		MemTableBytes: 32 << 20,
 		Logger:        slog.New(slog.DiscardHandler),
 	}
 }

@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+
+	"github.com/bizra/node0/chain"
+	"github.com/bizra/node0/consensus/bls"
+	"github.com/bizra/node0/node"
+)
+
+// runFlags are the flags of commands that run a node; set ones override
+// the config file.
+type runFlags struct {
+	logLevel    string
+	logFormat   string
+	metricsAddr string
+	noMetrics   bool
+	traffic     int
+}
+
+func addRunFlags(fs *flag.FlagSet, r *runFlags) {
+	d := node.DefaultConfig()
+	fs.StringVar(&r.logLevel, "log.level", d.Log.Level, "log level: debug, info, warn, error")
+	fs.StringVar(&r.logFormat, "log.format", d.Log.Format, "log format: text or json")
+	fs.StringVar(&r.metricsAddr, "metrics.addr", d.Metrics.ListenAddr, "serve Prometheus metrics on this host:port (port 0 picks a free one)")
+	fs.BoolVar(&r.noMetrics, "metrics.off", false, "do not serve metrics")
+	fs.IntVar(&r.traffic, "dev.traffic", 0, "generate this many transfers per second among the dev accounts")
+}
+
+func (r *runFlags) apply(fs *flag.FlagSet, cfg *node.Config) {
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "log.level":
+			cfg.Log.Level = r.logLevel
+		case "log.format":
+			cfg.Log.Format = r.logFormat
+		case "metrics.addr":
+			cfg.Metrics.ListenAddr = r.metricsAddr
+		case "metrics.off":
+			cfg.Metrics.Enabled = !r.noMetrics
+		case "dev.traffic":
+			cfg.Dev.Traffic = r.traffic
+		}
+	})
+}
+
+// allocFlag collects repeated --alloc address=wei values.
+type allocFlag []chain.GenesisAccount
+
+func (a *allocFlag) String() string { return fmt.Sprintf("%d accounts", len(*a)) }
+
+func (a *allocFlag) Set(s string) error {
+	addr, amount, ok := strings.Cut(s, "=")
+	if !ok || !common.IsHexAddress(addr) {
+		return fmt.Errorf("want 0xADDRESS=WEI, got %q", s)
+	}
+	v, err := chain.ParseU256(amount)
+	if err != nil {
+		return err
+	}
+	*a = append(*a, chain.GenesisAccount{Address: common.HexToAddress(addr), Balance: chain.U256{Int: v}})
+	return nil
+}
+
+func runInit(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("init", stderr, "init [--home DIR] [flags]")
+	home := fs.String("home", defaultHome(), "home directory to create")
+	moniker := fs.String("moniker", "node0", "name of this node and of its validator")
+	chainID := fs.Uint64("chain-id", node.DefaultChainID, "chain id (EIP-155)")
+	blockTime := fs.Duration("block-time", time.Second, "time between blocks")
+	feeRecipient := fs.String("fee-recipient", "", "address that receives this validator's fees (default: a new key in fee_key.json)")
+	devAccounts := fs.Int("dev-accounts", 0, "prefund this many deterministic dev accounts (their keys are public)")
+	passFile := fs.String("passphrase-file", "", "encrypt the validator key with the passphrase in this file")
+	var alloc allocFlag
+	fs.Var(&alloc, "alloc", "prefund an account: 0xADDRESS=WEI (repeatable)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	o := node.InitOptions{Home: *home, Moniker: *moniker, ChainID: *chainID, BlockTime: *blockTime, Alloc: alloc, DevAccounts: *devAccounts}
+	if *devAccounts < 0 || *devAccounts > 10_000 {
+		return fmt.Errorf("%w: --dev-accounts %d must be between 0 and 10000", errUsage, *devAccounts)
+	}
+	if *feeRecipient != "" {
+		if !common.IsHexAddress(*feeRecipient) {
+			return fmt.Errorf("%w: --fee-recipient %q is not an address", errUsage, *feeRecipient)
+		}
+		a := common.HexToAddress(*feeRecipient)
+		o.FeeRecipient = &a
+	}
+	if *passFile != "" {
+		p, err := os.ReadFile(*passFile)
+		if err != nil {
+			return err
+		}
+		if o.Passphrase = bytes.TrimRight(p, "\r\n"); len(o.Passphrase) == 0 {
+			return fmt.Errorf("passphrase file %s is empty", *passFile)
+		}
+		if o.PassphraseFile, err = filepath.Abs(*passFile); err != nil {
+			return err
+		}
+	}
+	res, err := node.Init(o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Initialised %s\n  chain id       %d\n  genesis hash   %s\n  validator key  %s\n  fee recipient  %s\n",
+		*home, res.Genesis.ChainID, res.Genesis.Hash(), res.ValidatorKey, res.FeeRecipient)
+	if o.FeeRecipient == nil {
+		fmt.Fprintf(stdout, "  fee key        %s (keep it safe)\n", filepath.Join(*home, node.FeeKeyFile))
+	}
+	fmt.Fprintf(stdout, "Start it with: bizra start --home %s\n", *home)
+	return nil
+}
+
+func runStart(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("start", stderr, "start [--home DIR] [flags]")
+	home := fs.String("home", defaultHome(), "home directory of the node")
+	var rf runFlags
+	addRunFlags(fs, &rf)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if !node.IsHome(*home) {
+		return fmt.Errorf("%s is not a node home (no %s); create one with `bizra init --home %s`", *home, node.ConfigFileName, *home)
+	}
+	cfg, err := node.LoadConfig(*home)
+	if err != nil {
+		return err
+	}
+	rf.apply(fs, &cfg)
+	return runNode(cfg, stdout, stderr, nil)
+}
+
+// runNode runs a node until SIGINT or SIGTERM. ready, if set, is called
+// once the node has started.
+func runNode(cfg node.Config, stdout, stderr io.Writer, ready func(n *node.Node)) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := node.NewLogger(cfg.Log, stderr)
+	n, err := node.New(cfg, node.Options{Logger: log, Version: versionString()})
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := n.Start(ctx); err != nil {
+		return errors.Join(err, n.Close())
+	}
+	if ready != nil {
+		ready(n)
+	}
+	<-ctx.Done()
+	stop() // a second signal kills the process the default way
+	log.Info("shutting down")
+	return n.Close()
+}
+
+func runDevnet(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("devnet", stderr, "devnet [--home DIR] [flags]")
+	home := fs.String("home", "", "home directory; reused if it exists (default: a temporary one, removed on exit)")
+	chainID := fs.Uint64("chain-id", node.DefaultChainID, "chain id of a new devnet")
+	blockTime := fs.Duration("block-time", time.Second, "time between blocks of a new devnet")
+	accounts := fs.Int("accounts", 10, "dev accounts to fund and print")
+	var rf runFlags
+	addRunFlags(fs, &rf)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *accounts < 1 || *accounts > 10_000 {
+		return fmt.Errorf("%w: --accounts %d must be between 1 and 10000", errUsage, *accounts)
+	}
+	temporary := *home == ""
+	if temporary {
+		dir, err := os.MkdirTemp("", "bizra-devnet-")
+		if err != nil {
+			return err
+		}
+		*home = dir
+		defer os.RemoveAll(dir)
+	}
+	reused := node.IsHome(*home)
+	if !reused {
+		if _, err := node.Init(node.InitOptions{Home: *home, Moniker: "devnet", ChainID: *chainID, BlockTime: *blockTime, DevAccounts: *accounts}); err != nil {
+			return err
+		}
+	}
+	cfg, err := node.LoadConfig(*home)
+	if err != nil {
+		return err
+	}
+	rf.apply(fs, &cfg)
+	return runNode(cfg, stdout, stderr, func(n *node.Node) {
+		printDevnet(stdout, n, *home, temporary, reused, *accounts)
+	})
+}
+
+func printDevnet(w io.Writer, n *node.Node, home string, temporary, reused bool, accounts int) {
+	g := n.Genesis()
+	head, _ := n.Chain().Head()
+	state := "new"
+	switch {
+	case temporary:
+		state = "temporary, removed on exit"
+	case reused:
+		state = fmt.Sprintf("reused, at height %d", head.Height)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "BIZRA devnet is running\n")
+	fmt.Fprintf(&b, "  home          %s (%s)\n", home, state)
+	fmt.Fprintf(&b, "  chain id      %d\n", g.ChainID)
+	fmt.Fprintf(&b, "  genesis hash  %s\n", g.Hash())
+	fmt.Fprintf(&b, "  block time    %s\n", g.BlockTime.Duration)
+	if addr := n.MetricsAddr(); addr != "" {
+		fmt.Fprintf(&b, "  metrics       http://%s/metrics\n", addr)
+	}
+	fmt.Fprintf(&b, "\nDev accounts (1,000,000 coins each; these keys are public — use them on this devnet only):\n")
+	funded := map[chain.Address]bool{}
+	for _, a := range g.Accounts {
+		funded[a.Address] = true
+	}
+	for i, a := range node.DevAccounts(accounts) {
+		if !funded[a.Address] {
+			continue
+		}
+		fmt.Fprintf(&b, "  (%d) %s  %s\n", i, a.Address, a.PrivateKeyHex())
+	}
+	fmt.Fprintf(&b, "\nPress Ctrl-C to stop.\n")
+	io.WriteString(w, b.String())
+}
+
+func runVerify(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("verify", stderr, "verify [--home DIR]")
+	home := fs.String("home", defaultHome(), "home directory of a stopped node")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := node.LoadConfig(*home)
+	if err != nil {
+		return err
+	}
+	g, err := chain.LoadGenesis(cfg.Path(cfg.Chain.GenesisFile))
+	if err != nil {
+		return err
+	}
+	st, err := chain.OpenStore(cfg.Path(cfg.Chain.DataDir), chain.DefaultStoreOptions())
+	if err != nil {
+		return fmt.Errorf("%w (is the node still running?)", err)
+	}
+	defer st.Close()
+	start := time.Now()
+	rep, err := chain.Verify(st, g)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "store is consistent: %d blocks, %d transactions replayed, %d accounts (%s)\n",
+		rep.Height, rep.Txs, rep.Accounts, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func runKeys(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("keys", stderr, "keys [--home DIR]")
+	home := fs.String("home", defaultHome(), "home directory")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := node.LoadConfig(*home)
+	if err != nil {
+		return err
+	}
+	var pass []byte
+	if cfg.Validator.PassphraseFile != "" {
+		if pass, err = os.ReadFile(cfg.Path(cfg.Validator.PassphraseFile)); err != nil {
+			return err
+		}
+		pass = bytes.TrimRight(pass, "\r\n")
+	}
+	vk, err := bls.LoadKeyFile(cfg.Path(cfg.Validator.KeyFile), pass)
+	if err != nil {
+		return err
+	}
+	nk, err := node.LoadNodeKey(cfg.Path(cfg.P2P.NodeKeyFile))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "validator BLS public key  %s\nnode ed25519 public key   %s\n", vk.PublicKey(), hexutil.Encode(nk.Public().(ed25519.PublicKey)))
+	if g, err := chain.LoadGenesis(cfg.Path(cfg.Chain.GenesisFile)); err == nil {
+		for _, v := range g.Validators {
+			if bytes.Equal(v.PubKey, vk.PublicKey().Bytes()) {
+				fmt.Fprintf(stdout, "validator name            %s\nfee recipient             %s\nstake                     %d of %d\n", v.Name, v.Address, v.Stake, g.TotalStake())
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,286 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/bizra/node0/chain"
+)
+
+// Config is the node configuration: the TOML file in the home directory,
+// then command-line flags over it. Relative paths are relative to Home.
+type Config struct {
+	// Home is the node's directory. It is not read from the file.
+	Home string `toml:"-"`
+
+	Moniker   string          `toml:"moniker"`
+	Chain     ChainConfig     `toml:"chain"`
+	Validator ValidatorConfig `toml:"validator"`
+	P2P       P2PConfig       `toml:"p2p"`
+	TxPool    TxPoolConfig    `toml:"txpool"`
+	Log       LogConfig       `toml:"log"`
+	Metrics   MetricsConfig   `toml:"metrics"`
+	Dev       DevConfig       `toml:"dev"`
+}
+
+// ChainConfig locates the genesis and the store.
+type ChainConfig struct {
+	GenesisFile      string `toml:"genesis_file"`
+	DataDir          string `toml:"data_dir"`
+	AccountCacheSize int    `toml:"account_cache_size"`
+	// CacheMB is Pebble's block cache in MiB.
+	CacheMB int `toml:"cache_mb"`
+}
+
+// ValidatorConfig locates the validator's BLS key.
+type ValidatorConfig struct {
+	KeyFile string `toml:"key_file"`
+	// PassphraseFile holds the passphrase of an encrypted key file; empty
+	// for an unencrypted key.
+	PassphraseFile string `toml:"passphrase_file"`
+}
+
+// P2PConfig locates the node's network identity key. The networking layer
+// that uses it comes later; the key is created now so that the identity is
+// stable from the first start.
+type P2PConfig struct {
+	NodeKeyFile string `toml:"node_key_file"`
+}
+
+// TxPoolConfig bounds the interim transaction queue.
+type TxPoolConfig struct {
+	MaxTxs int `toml:"max_txs"`
+}
+
+// LogConfig selects the log level and format.
+type LogConfig struct {
+	Level  string `toml:"level"`
+	Format string `toml:"format"`
+}
+
+// MetricsConfig controls the Prometheus endpoint.
+type MetricsConfig struct {
+	Enabled    bool   `toml:"enabled"`
+	ListenAddr string `toml:"listen_addr"`
+}
+
+// DevConfig holds development aids that a production node leaves off.
+type DevConfig struct {
+	// Traffic is the number of transfers per second the node generates
+	// among the deterministic dev accounts; 0 turns it off.
+	Traffic int `toml:"traffic"`
+}
+
+// DefaultMetricsAddr is where Prometheus metrics are served by default.
+const DefaultMetricsAddr = "127.0.0.1:6060"
+
+// MaxDevTraffic bounds the dev traffic generator.
+const MaxDevTraffic = 100_000
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		Moniker: "node0",
+		Chain: ChainConfig{
+			GenesisFile:      "genesis.json",
+			DataDir:          "data",
+			AccountCacheSize: chain.DefaultConfig().AccountCacheSize,
+			CacheMB:          256,
+		},
+		Validator: ValidatorConfig{KeyFile: "validator_key.json"},
+		P2P:       P2PConfig{NodeKeyFile: "node_key.json"},
+		TxPool:    TxPoolConfig{MaxTxs: 200_000},
+		Log:       LogConfig{Level: "info", Format: "text"},
+		Metrics:   MetricsConfig{Enabled: true, ListenAddr: DefaultMetricsAddr},
+	}
+}
+
+// Validate reports every problem at once; it never changes the config.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if strings.TrimSpace(c.Home) == "" {
+		bad("home directory is empty")
+	}
+	if strings.TrimSpace(c.Moniker) == "" {
+		bad("moniker must not be empty")
+	}
+	for _, f := range []struct{ name, v string }{
+		{"chain.genesis_file", c.Chain.GenesisFile},
+		{"chain.data_dir", c.Chain.DataDir},
+		{"validator.key_file", c.Validator.KeyFile},
+		{"p2p.node_key_file", c.P2P.NodeKeyFile},
+		{"log.level", c.Log.Level},
+		{"log.format", c.Log.Format},
+	} {
+		if strings.TrimSpace(f.v) == "" {
+			bad("%s must not be empty", f.name)
+		}
+	}
+	if c.Metrics.Enabled && strings.TrimSpace(c.Metrics.ListenAddr) == "" {
+		bad("metrics.listen_addr must not be empty when metrics are enabled")
+	}
+	if err := (chain.Config{AccountCacheSize: c.Chain.AccountCacheSize}).Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Chain.CacheMB < 8 || c.Chain.CacheMB > 1<<20 {
+		bad("chain.cache_mb %d must be between 8 and 1048576", c.Chain.CacheMB)
+	}
+	if c.TxPool.MaxTxs < 1 || c.TxPool.MaxTxs > 10_000_000 {
+		bad("txpool.max_txs %d must be between 1 and 10000000", c.TxPool.MaxTxs)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error", "" /* reported above */ :
+	default:
+		bad("log.level %q must be one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json", "" /* reported above */ :
+	default:
+		bad("log.format %q must be text or json", c.Log.Format)
+	}
+	if c.Metrics.Enabled && c.Metrics.ListenAddr != "" {
+		if err := checkListenAddr(c.Metrics.ListenAddr); err != nil {
+			bad("metrics.listen_addr: %v", err)
+		}
+	}
+	if c.Dev.Traffic < 0 || c.Dev.Traffic > MaxDevTraffic {
+		bad("dev.traffic %d must be between 0 and %d transfers per second", c.Dev.Traffic, MaxDevTraffic)
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w:\n%w", ErrInvalidConfig, errors.Join(errs...))
+}
+
+// checkListenAddr accepts host:port with a numeric port (0 picks a free one).
+func checkListenAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("%q has an invalid port", addr)
+	}
+	if host != "" && net.ParseIP(host) == nil && host != "localhost" {
+		return fmt.Errorf("%q: host must be an IP address or localhost", addr)
+	}
+	return nil
+}
+
+// Path resolves a path from the config against Home.
+func (c *Config) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Home, p)
+}
+
+// ConfigFileName is the config file inside a home directory.
+const ConfigFileName = "config.toml"
+
+// LoadConfig reads home/config.toml strictly: unknown keys are errors.
+// Keys absent from the file keep their defaults. It does not validate, so
+// that flags can be applied first.
+func LoadConfig(home string) (Config, error) {
+	cfg := DefaultConfig()
+	cfg.Home = home
+	path := filepath.Join(home, ConfigFileName)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("node: read config: %w", err)
+	}
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		var sm *toml.StrictMissingError
+		if errors.As(err, &sm) {
+			return cfg, fmt.Errorf("%w: %s: %s", ErrInvalidConfig, path, sm.String())
+		}
+		var de *toml.DecodeError
+		if errors.As(err, &de) {
+			row, col := de.Position()
+			return cfg, fmt.Errorf("%w: %s:%d:%d: key %s: %v", ErrInvalidConfig, path, row, col, strings.Join(de.Key(), "."), de)
+		}
+		return cfg, fmt.Errorf("%w: %s: %v", ErrInvalidConfig, path, err)
+	}
+	cfg.Home = home
+	return cfg, nil
+}
+
+// EncodeConfig renders cfg as a commented TOML file.
+func EncodeConfig(c *Config) []byte {
+	q := strconv.Quote
+	var b strings.Builder
+	fmt.Fprintf(&b, `# BIZRA node configuration.
+# Relative paths are relative to the home directory that holds this file.
+# Every key may be left out; the comment above it gives its default.
+# Command-line flags override the values here.
+
+# Name of this node in logs and metrics. Default "node0".
+moniker = %s
+
+[chain]
+# Genesis file; its hash identifies the chain. Default "genesis.json".
+genesis_file = %s
+# Pebble database directory. Default "data".
+data_dir = %s
+# Committed accounts kept in memory in front of Pebble (about 100 bytes
+# each). Default %d.
+account_cache_size = %d
+# Pebble block cache in MiB. Default 256.
+cache_mb = %d
+
+[validator]
+# BLS12-381 key that signs this validator's votes; mode 0600.
+# Default "validator_key.json".
+key_file = %s
+# File holding the passphrase of an encrypted key file; empty when the key
+# is not encrypted. Default "".
+passphrase_file = %s
+
+[p2p]
+# Ed25519 key that identifies this node to its peers; mode 0600.
+# Default "node_key.json".
+node_key_file = %s
+
+[txpool]
+# Transactions waiting for a block, at most. Default 200000.
+max_txs = %d
+
+[log]
+# debug, info, warn or error. Default "info".
+level = %s
+# text or json. Default "text".
+format = %s
+
+[metrics]
+# Serve Prometheus metrics at http://<listen_addr>/metrics. Default true.
+enabled = %t
+# Default "%s" (local only).
+listen_addr = %s
+
+[dev]
+# Transfers per second generated among the deterministic dev accounts,
+# for demonstrations and tests; 0 turns it off. Default 0.
+traffic = %d
+`,
+		q(c.Moniker),
+		q(c.Chain.GenesisFile), q(c.Chain.DataDir), DefaultConfig().Chain.AccountCacheSize, c.Chain.AccountCacheSize, c.Chain.CacheMB,
+		q(c.Validator.KeyFile), q(c.Validator.PassphraseFile),
+		q(c.P2P.NodeKeyFile),
+		c.TxPool.MaxTxs,
+		q(c.Log.Level), q(c.Log.Format),
+		c.Metrics.Enabled, DefaultMetricsAddr, q(c.Metrics.ListenAddr),
+		c.Dev.Traffic)
+	return []byte(b.String())
+}

@@ -1,0 +1,23 @@
+package node
+
+import "errors"
+
+var (
+	// ErrInvalidConfig wraps every configuration problem.
+	ErrInvalidConfig = errors.New("node: invalid config")
+	// ErrHomeExists is returned by Init for a home that already holds a node.
+	ErrHomeExists = errors.New("node: home directory already initialised")
+	// ErrInsecureKeyFile is returned for a key file others can read or write.
+	ErrInsecureKeyFile = errors.New("node: key file is accessible by group or others")
+	// ErrNotValidator is returned when the validator key is not in the genesis.
+	ErrNotValidator = errors.New("node: validator key is not in the genesis validator set")
+	// ErrNoQuorumAlone is returned when the single-validator driver would
+	// produce blocks without more than two thirds of the stake.
+	ErrNoQuorumAlone = errors.New("node: this validator alone holds no quorum")
+	// ErrPoolFull is returned when the transaction queue is full.
+	ErrPoolFull = errors.New("node: transaction queue is full")
+	// ErrKnownTx is returned for a transaction already queued.
+	ErrKnownTx = errors.New("node: transaction already known")
+	// ErrStopped is returned by operations on a stopped node.
+	ErrStopped = errors.New("node: stopped")
+)

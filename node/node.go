@@ -1,0 +1,275 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bizra/node0/chain"
+	"github.com/bizra/node0/consensus/bls"
+)
+
+// Options are what a caller provides besides the config.
+type Options struct {
+	// Logger is the root logger; nil builds one from the config on stderr.
+	Logger *slog.Logger
+	// Clock drives block production; nil is the system clock.
+	Clock Clock
+	// Version is reported in logs and metrics.
+	Version string
+}
+
+// Node is an assembled validator node: the store and chain are open after
+// New; Start runs the services; Stop stops them in reverse order; Close
+// releases the store.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	clock   Clock
+	reg     *prometheus.Registry
+	genesis *chain.Genesis
+	self    chain.GenesisValidator
+
+	store   *chain.Store
+	chain   *chain.Chain
+	txs     *txQueue
+	engine  Engine
+	metrics *metricsServer
+	lc      lifecycle
+
+	mu      sync.Mutex
+	running bool
+	closed  bool
+}
+
+// NewLogger builds a logger from the log config.
+func NewLogger(c LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	switch c.Level {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	default:
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// New checks the config, loads keys and genesis, and opens the store. It
+// refuses to run a validator whose key is not in the genesis, or that
+// would produce blocks alone without a quorum of the stake.
+func New(cfg Config, o Options) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Logger == nil {
+		o.Logger = NewLogger(cfg.Log, os.Stderr)
+	}
+	if o.Clock == nil {
+		o.Clock = systemClock{}
+	}
+	n := &Node{cfg: cfg, log: o.Logger.With("module", "node"), clock: o.Clock, reg: newRegistry()}
+
+	g, err := chain.LoadGenesis(cfg.Path(cfg.Chain.GenesisFile))
+	if err != nil {
+		return nil, err
+	}
+	if err := verifyValidatorKeys(g); err != nil {
+		return nil, err
+	}
+	n.genesis = g
+	var pass []byte
+	if cfg.Validator.PassphraseFile != "" {
+		if pass, err = os.ReadFile(cfg.Path(cfg.Validator.PassphraseFile)); err != nil {
+			return nil, fmt.Errorf("node: validator passphrase: %w", err)
+		}
+		pass = bytes.TrimRight(pass, "\r\n")
+	}
+	vk, err := bls.LoadKeyFile(cfg.Path(cfg.Validator.KeyFile), pass)
+	if err != nil {
+		return nil, fmt.Errorf("node: validator key: %w", err)
+	}
+	if _, err := LoadNodeKey(cfg.Path(cfg.P2P.NodeKeyFile)); err != nil {
+		return nil, err
+	}
+	pub := vk.PublicKey().Bytes()
+	found := false
+	for _, v := range g.Validators {
+		if bytes.Equal(v.PubKey, pub) {
+			n.self, found = v, true
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: key %x", ErrNotValidator, pub)
+	}
+	// Until the BFT engine lands, blocks come from this validator alone.
+	if total := g.TotalStake(); n.self.Stake*3 <= total*2 {
+		return nil, fmt.Errorf("%w: stake %d of %d; a multi-validator chain needs the consensus engine", ErrNoQuorumAlone, n.self.Stake, total)
+	}
+
+	so := chain.DefaultStoreOptions()
+	so.CacheBytes = int64(cfg.Chain.CacheMB) << 20
+	so.Logger = o.Logger
+	store, err := chain.OpenStore(cfg.Path(cfg.Chain.DataDir), so)
+	if err != nil {
+		return nil, err
+	}
+	n.store = store
+	cm := chain.NewMetrics(n.reg)
+	c, err := chain.New(store, g, chain.Config{AccountCacheSize: cfg.Chain.AccountCacheSize}, cm, o.Logger)
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	n.chain = c
+	n.txs = newTxQueue(cfg.TxPool.MaxTxs)
+	nm := NewMetrics(n.reg, func() float64 { return float64(n.txs.Len()) })
+	nm.Info.WithLabelValues(o.Version, strconv.FormatUint(g.ChainID, 10), cfg.Moniker).Set(1)
+	nm.StartTime.Set(float64(o.Clock.Now().Unix()))
+
+	n.engine = newSoloEngine(c, n.txs, n.self.Address, g.BlockTime.Duration, o.Clock, o.Logger, n.txs.Committed)
+	if cfg.Metrics.Enabled {
+		n.metrics = &metricsServer{addr: cfg.Metrics.ListenAddr, reg: n.reg, log: o.Logger.With("module", "metrics")}
+		n.lc.services = append(n.lc.services, n.metrics)
+	}
+	n.lc.services = append(n.lc.services, n.engine)
+	if cfg.Dev.Traffic > 0 {
+		n.lc.services = append(n.lc.services, newDevTraffic(c, n.txs, DevAccounts(devTrafficAccounts), cfg.Dev.Traffic, o.Clock, o.Logger))
+	}
+	n.lc.log = n.log
+	return n, nil
+}
+
+// devTrafficAccounts is how many dev accounts the traffic generator uses;
+// it matches what the devnet funds.
+const devTrafficAccounts = 10
+
+// verifyValidatorKeys checks that every genesis validator key decodes and
+// carries a valid proof of possession.
+func verifyValidatorKeys(g *chain.Genesis) error {
+	var errs []error
+	for i, v := range g.Validators {
+		pk, err := bls.PublicKeyFromBytes(v.PubKey)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("validators[%d] (%s): public key: %w", i, v.Name, err))
+			continue
+		}
+		pop, err := bls.SignatureFromBytes(v.ProofOfPossession)
+		if err == nil {
+			err = bls.VerifyPossession(pk, pop)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("validators[%d] (%s): proof of possession: %w", i, v.Name, err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w:\n%w", chain.ErrInvalidGenesis, errors.Join(errs...))
+	}
+	return nil
+}
+
+// Start runs the services in order.
+func (n *Node) Start(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return ErrStopped
+	}
+	if n.running {
+		return errors.New("node: already running")
+	}
+	head, hash := n.chain.Head()
+	n.log.Info("starting node",
+		"moniker", n.cfg.Moniker,
+		"chain_id", n.genesis.ChainID,
+		"genesis_hash", n.genesis.Hash(),
+		"height", head.Height,
+		"head", hash,
+		"validator", n.self.Name,
+		"fee_recipient", n.self.Address,
+		"block_time", n.genesis.BlockTime.Duration)
+	if err := n.lc.start(ctx); err != nil {
+		return err
+	}
+	n.running = true
+	return nil
+}
+
+// Stop stops the services in reverse order. The block in progress is
+// committed whole or not at all.
+func (n *Node) Stop() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.running {
+		return nil
+	}
+	n.running = false
+	err := n.lc.stop()
+	head, _ := n.chain.Head()
+	n.log.Info("node stopped", "height", head.Height)
+	return err
+}
+
+// Close stops the node if it runs and closes the store.
+func (n *Node) Close() error {
+	err := n.Stop()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return err
+	}
+	n.closed = true
+	return errors.Join(err, n.store.Close())
+}
+
+// Run starts the node, waits for ctx to end, then stops and closes it.
+func (n *Node) Run(ctx context.Context) error {
+	if err := n.Start(ctx); err != nil {
+		return errors.Join(err, n.Close())
+	}
+	<-ctx.Done()
+	n.log.Info("shutting down")
+	start := time.Now()
+	err := n.Close()
+	n.log.Info("shutdown complete", "took", time.Since(start).Round(time.Millisecond))
+	return err
+}
+
+// Chain returns the node's chain.
+func (n *Node) Chain() *chain.Chain { return n.chain }
+
+// Genesis returns the genesis the node runs.
+func (n *Node) Genesis() *chain.Genesis { return n.genesis }
+
+// Validator returns this node's entry in the validator set.
+func (n *Node) Validator() chain.GenesisValidator { return n.self }
+
+// SubmitTx queues a transaction whose sender has been recovered.
+func (n *Node) SubmitTx(tx *chain.Tx) error { return n.txs.Add(tx) }
+
+// MetricsAddr returns the address metrics are served on, once started.
+func (n *Node) MetricsAddr() string {
+	if n.metrics == nil {
+		return ""
+	}
+	return n.metrics.Addr()
+}
+
+// Registry returns the node's Prometheus registry.
+func (n *Node) Registry() *prometheus.Registry { return n.reg }

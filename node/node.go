@@ -94,16 +94,9 @@ func New(cfg Config, o Options) (*Node, error) {
 		return nil, err
 	}
 	n.genesis = g
-	var pass []byte
-	if cfg.Validator.PassphraseFile != "" {
-		if pass, err = os.ReadFile(cfg.Path(cfg.Validator.PassphraseFile)); err != nil {
-			return nil, fmt.Errorf("node: validator passphrase: %w", err)
-		}
-		pass = bytes.TrimRight(pass, "\r\n")
-	}
-	vk, err := bls.LoadKeyFile(cfg.Path(cfg.Validator.KeyFile), pass)
+	vk, err := LoadValidatorKey(&cfg)
 	if err != nil {
-		return nil, fmt.Errorf("node: validator key: %w", err)
+		return nil, err
 	}
 	if _, err := LoadNodeKey(cfg.Path(cfg.P2P.NodeKeyFile)); err != nil {
 		return nil, err
@@ -154,6 +147,24 @@ func New(cfg Config, o Options) (*Node, error) {
 	}
 	n.lc.log = n.log
 	return n, nil
+}
+
+// LoadValidatorKey loads the validator key the config names, decrypting it
+// with the passphrase file if one is configured.
+func LoadValidatorKey(cfg *Config) (*bls.SecretKey, error) {
+	var pass []byte
+	if cfg.Validator.PassphraseFile != "" {
+		p, err := os.ReadFile(cfg.Path(cfg.Validator.PassphraseFile))
+		if err != nil {
+			return nil, fmt.Errorf("node: validator passphrase: %w", err)
+		}
+		pass = bytes.TrimRight(p, "\r\n")
+	}
+	vk, err := bls.LoadKeyFile(cfg.Path(cfg.Validator.KeyFile), pass)
+	if err != nil {
+		return nil, fmt.Errorf("node: validator key: %w", err)
+	}
+	return vk, nil
 }
 
 // devTrafficAccounts is how many dev accounts the traffic generator uses;

@@ -61,6 +61,7 @@ func (d *devTraffic) Stop() error {
 }
 
 type trafficAccount struct {
+	started   bool
 	next      uint64 // next nonce to sign
 	committed uint64 // committed nonce at the last check
 	since     time.Time
@@ -74,14 +75,8 @@ func (d *devTraffic) loop(ctx context.Context) {
 	tip := big.NewInt(1_000_000_000)
 	feeCap := new(big.Int).Add(rules.MinGasPrice.ToBig(), tip)
 	state := make([]trafficAccount, len(d.accounts))
-	now := d.clock.Now()
-	for i, a := range d.accounts {
-		acct, err := d.chain.Account(a.Address)
-		if err != nil {
-			d.log.Error("read dev account", "err", err)
-			return
-		}
-		state[i] = trafficAccount{next: acct.Nonce, committed: acct.Nonce, since: now}
+	for i := range state {
+		state[i].since = d.clock.Now()
 	}
 	perTick := max(1, d.rate*int(trafficTick)/int(time.Second))
 	sender := 0
@@ -99,6 +94,9 @@ func (d *devTraffic) loop(ctx context.Context) {
 				return
 			}
 			st := &state[i]
+			if !st.started {
+				st.next, st.committed, st.started = acct.Nonce, acct.Nonce, true
+			}
 			if acct.Nonce != st.committed {
 				st.committed, st.since = acct.Nonce, now
 			}

@@ -19,7 +19,6 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
 	"github.com/bizra/node0/chain"
-	"github.com/bizra/node0/consensus/bls"
 	"github.com/bizra/node0/node"
 )
 
@@ -283,14 +282,7 @@ func runKeys(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var pass []byte
-	if cfg.Validator.PassphraseFile != "" {
-		if pass, err = os.ReadFile(cfg.Path(cfg.Validator.PassphraseFile)); err != nil {
-			return err
-		}
-		pass = bytes.TrimRight(pass, "\r\n")
-	}
-	vk, err := bls.LoadKeyFile(cfg.Path(cfg.Validator.KeyFile), pass)
+	vk, err := node.LoadValidatorKey(&cfg)
 	if err != nil {
 		return err
 	}

@@ -154,17 +154,19 @@ func (c *Chain) Head() (Header, Hash) {
 // IsValidator reports whether addr is the fee address of a validator.
 func (c *Chain) IsValidator(addr Address) bool { return c.validators[addr] }
 
-// Account returns the committed state of addr.
+// Account returns the committed state of addr. While a block is being
+// committed it may already return the state after that block, before Head
+// reports it.
 func (c *Chain) Account(addr Address) (Account, error) {
 	if a, ok := c.cache.get(addr); ok {
 		return a, nil
 	}
-	gen := c.cache.gen.Load()
+	seq := c.cache.seq.Load()
 	a, err := c.store.Account(addr)
 	if err != nil {
 		return Account{}, err
 	}
-	c.cache.addIfUnchanged(addr, a, gen)
+	c.cache.fill(addr, a, seq)
 	return a, nil
 }
 
@@ -220,6 +222,12 @@ func (b *Builder) Add(tx *Tx) error {
 	b.receipts = append(b.receipts, r)
 	b.gas += tx.Gas
 	return nil
+}
+
+// Remaining returns how many more transfers fit in the block.
+func (b *Builder) Remaining() int {
+	lim := &b.c.genesis.Limits
+	return int(min(uint64(lim.BlockMaxTxs-len(b.txs)), (lim.BlockGasLimit-b.gas)/TransferGas))
 }
 
 // Len returns the number of transactions added.
@@ -421,6 +429,8 @@ func (c *Chain) Commit(p *Pending) error {
 		return fmt.Errorf("%w: block %d parent %s, head %d %s", ErrStalePending, h.Height, h.ParentHash, parent.Height, parentH)
 	}
 	start := time.Now()
+	c.cache.beginCommit()
+	defer c.cache.endCommit()
 	if err := c.store.write(&commitSet{
 		block:    p.Block,
 		txHashes: p.txHashes,
@@ -431,7 +441,6 @@ func (c *Chain) Commit(p *Pending) error {
 		return err
 	}
 	c.metrics.StoreCommit.Observe(time.Since(start).Seconds())
-	c.cache.gen.Add(1)
 	for i := range p.changes {
 		c.cache.set(p.changes[i].Addr, p.changes[i].After)
 	}
@@ -445,73 +454,3 @@ func (c *Chain) Commit(p *Pending) error {
 	return nil
 }
 
-// accountCache holds committed accounts in front of Pebble, in shards with
-// one lock each. Commit bumps gen before it overwrites entries, and a reader
-// that missed inserts what it read from Pebble only if gen did not move
-// meanwhile, so a stale read never lands in the cache.
-type accountCache struct {
-	gen      atomic.Uint64
-	perShard int
-	shards   [cacheShards]cacheShard
-}
-
-const cacheShards = 64
-
-type cacheShard struct {
-	mu sync.RWMutex
-	m  map[Address]Account
-}
-
-func newAccountCache(size int) *accountCache {
-	c := &accountCache{perShard: max(size/cacheShards, 16)}
-	for i := range c.shards {
-		c.shards[i].m = make(map[Address]Account)
-	}
-	return c
-}
-
-func (c *accountCache) shard(a Address) *cacheShard { return &c.shards[a[19]%cacheShards] }
-
-func (c *accountCache) get(a Address) (Account, bool) {
-	s := c.shard(a)
-	s.mu.RLock()
-	v, ok := s.m[a]
-	s.mu.RUnlock()
-	return v, ok
-}
-
-func (c *accountCache) set(a Address, v Account) {
-	s := c.shard(a)
-	s.mu.Lock()
-	s.m[a] = v
-	c.evict(s)
-	s.mu.Unlock()
-}
-
-func (c *accountCache) addIfUnchanged(a Address, v Account, gen uint64) {
-	s := c.shard(a)
-	s.mu.Lock()
-	if c.gen.Load() == gen {
-		if _, ok := s.m[a]; !ok {
-			s.m[a] = v
-			c.evict(s)
-		}
-	}
-	s.mu.Unlock()
-}
-
-// evict drops about an eighth of a full shard; map iteration order is
-// random, so the victims are too. The caller holds s.mu.
-func (c *accountCache) evict(s *cacheShard) {
-	if len(s.m) <= c.perShard {
-		return
-	}
-	drop := len(s.m) - c.perShard + c.perShard/8
-	for k := range s.m {
-		if drop == 0 {
-			break
-		}
-		delete(s.m, k)
-		drop--
-	}
-}

@@ -9,10 +9,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/bizra/node0/chain"
+	"github.com/bizra/node0/mempool"
 )
 
 // Config is the node configuration: the TOML file in the home directory,
@@ -25,7 +27,7 @@ type Config struct {
 	Chain     ChainConfig     `toml:"chain"`
 	Validator ValidatorConfig `toml:"validator"`
 	P2P       P2PConfig       `toml:"p2p"`
-	TxPool    TxPoolConfig    `toml:"txpool"`
+	Mempool   MempoolConfig   `toml:"mempool"`
 	Log       LogConfig       `toml:"log"`
 	Metrics   MetricsConfig   `toml:"metrics"`
 	Dev       DevConfig       `toml:"dev"`
@@ -55,10 +57,50 @@ type P2PConfig struct {
 	NodeKeyFile string `toml:"node_key_file"`
 }
 
-// TxPoolConfig bounds the interim transaction queue.
-type TxPoolConfig struct {
-	MaxTxs int `toml:"max_txs"`
+// MempoolConfig is mempool.Config in the config file.
+type MempoolConfig struct {
+	Shards              int      `toml:"shards"`
+	MaxTxs              int      `toml:"max_txs"`
+	MaxBytes            int64    `toml:"max_bytes"`
+	ShardShare          float64  `toml:"shard_share"`
+	MaxPendingPerSender int      `toml:"max_pending_per_sender"`
+	MaxQueuedPerSender  int      `toml:"max_queued_per_sender"`
+	QueueLifetime       Duration `toml:"queue_lifetime"`
+	PriceBumpPercent    int      `toml:"price_bump_percent"`
 }
+
+func mempoolConfigFrom(c mempool.Config) MempoolConfig {
+	return MempoolConfig{
+		Shards: c.Shards, MaxTxs: c.MaxTxs, MaxBytes: c.MaxBytes, ShardShare: c.ShardShare,
+		MaxPendingPerSender: c.MaxPendingPerSender, MaxQueuedPerSender: c.MaxQueuedPerSender,
+		QueueLifetime: Duration{c.QueueLifetime}, PriceBumpPercent: c.PriceBumpPercent,
+	}
+}
+
+// Pool returns the mempool.Config.
+func (c MempoolConfig) Pool() mempool.Config {
+	return mempool.Config{
+		Shards: c.Shards, MaxTxs: c.MaxTxs, MaxBytes: c.MaxBytes, ShardShare: c.ShardShare,
+		MaxPendingPerSender: c.MaxPendingPerSender, MaxQueuedPerSender: c.MaxQueuedPerSender,
+		QueueLifetime: c.QueueLifetime.Duration, PriceBumpPercent: c.PriceBumpPercent,
+	}
+}
+
+// Duration reads and writes TOML as a Go duration string such as "10m".
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes a duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
 // LogConfig selects the log level and format.
 type LogConfig struct {
@@ -97,7 +139,7 @@ func DefaultConfig() Config {
 		},
 		Validator: ValidatorConfig{KeyFile: "validator_key.json"},
 		P2P:       P2PConfig{NodeKeyFile: "node_key.json"},
-		TxPool:    TxPoolConfig{MaxTxs: 200_000},
+		Mempool:   mempoolConfigFrom(mempool.DefaultConfig()),
 		Log:       LogConfig{Level: "info", Format: "text"},
 		Metrics:   MetricsConfig{Enabled: true, ListenAddr: DefaultMetricsAddr},
 	}
@@ -134,8 +176,8 @@ func (c *Config) Validate() error {
 	if c.Chain.CacheMB < 8 || c.Chain.CacheMB > 1<<20 {
 		bad("chain.cache_mb %d must be between 8 and 1048576", c.Chain.CacheMB)
 	}
-	if c.TxPool.MaxTxs < 1 || c.TxPool.MaxTxs > 10_000_000 {
-		bad("txpool.max_txs %d must be between 1 and 10000000", c.TxPool.MaxTxs)
+	if err := c.Mempool.Pool().Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error", "" /* reported above */ :
@@ -220,6 +262,7 @@ func LoadConfig(home string) (Config, error) {
 // EncodeConfig renders cfg as a commented TOML file.
 func EncodeConfig(c *Config) []byte {
 	q := strconv.Quote
+	dm := mempool.DefaultConfig()
 	var b strings.Builder
 	fmt.Fprintf(&b, `# BIZRA node configuration.
 # Relative paths are relative to the home directory that holds this file.
@@ -253,9 +296,25 @@ passphrase_file = %s
 # Default "node_key.json".
 node_key_file = %s
 
-[txpool]
-# Transactions waiting for a block, at most. Default 200000.
+[mempool]
+# Sender shards, each with its own lock (shard = first address byte mod
+# shards). Default %d.
+shards = %d
+# Transactions and bytes of encodings held at most; when full, the cheapest
+# by effective gas price go first. Defaults %d and %d.
 max_txs = %d
+max_bytes = %d
+# How many times its fair share (limit / shards) one shard may hold.
+# Default %g.
+shard_share = %g
+# Per sender: executable transactions, and transactions waiting behind a
+# nonce gap. Defaults %d and %d.
+max_pending_per_sender = %d
+max_queued_per_sender = %d
+# How long a transaction may wait behind a nonce gap. Default "%s".
+queue_lifetime = "%s"
+# Fee cap and tip increase a replacement needs, in percent. Default %d.
+price_bump_percent = %d
 
 [log]
 # debug, info, warn or error. Default "info".
@@ -278,7 +337,10 @@ traffic = %d
 		q(c.Chain.GenesisFile), q(c.Chain.DataDir), DefaultConfig().Chain.AccountCacheSize, c.Chain.AccountCacheSize, c.Chain.CacheMB,
 		q(c.Validator.KeyFile), q(c.Validator.PassphraseFile),
 		q(c.P2P.NodeKeyFile),
-		c.TxPool.MaxTxs,
+		dm.Shards, c.Mempool.Shards, dm.MaxTxs, dm.MaxBytes, c.Mempool.MaxTxs, c.Mempool.MaxBytes,
+		dm.ShardShare, c.Mempool.ShardShare, dm.MaxPendingPerSender, dm.MaxQueuedPerSender,
+		c.Mempool.MaxPendingPerSender, c.Mempool.MaxQueuedPerSender, dm.QueueLifetime, c.Mempool.QueueLifetime.Duration,
+		dm.PriceBumpPercent, c.Mempool.PriceBumpPercent,
 		q(c.Log.Level), q(c.Log.Format),
 		c.Metrics.Enabled, DefaultMetricsAddr, q(c.Metrics.ListenAddr),
 		c.Dev.Traffic)

@@ -46,7 +46,9 @@ func TestLoadConfigPartialAndStrict(t *testing.T) {
 		},
 		{name: "unknown key", file: "[log]\ncolour = \"blue\"\n", wantErr: "colour"},
 		{name: "unknown table", file: "[consensus]\nx = 1\n", wantErr: "consensus"},
-		{name: "wrong type", file: "[txpool]\nmax_txs = \"many\"\n", wantErr: "max_txs"},
+		{name: "wrong type", file: "[mempool]\nmax_txs = \"many\"\n", wantErr: "max_txs"},
+		{name: "bad duration", file: "[mempool]\nqueue_lifetime = \"forever\"\n", wantErr: "queue_lifetime"},
+		{name: "old txpool table", file: "[txpool]\nmax_txs = 5\n", wantErr: "txpool"},
 		{name: "not toml", file: "moniker = \n", wantErr: "config.toml:1"},
 	}
 	for _, tc := range cases {
@@ -77,7 +79,8 @@ func TestValidateReportsEverything(t *testing.T) {
 	c.Chain.DataDir = ""
 	c.Chain.AccountCacheSize = 3
 	c.Chain.CacheMB = 1
-	c.TxPool.MaxTxs = 0
+	c.Mempool.MaxTxs = 0
+	c.Mempool.QueueLifetime.Duration = 0
 	c.Log.Level = "loud"
 	c.Log.Format = "xml"
 	c.Metrics.ListenAddr = "localhost"
@@ -88,7 +91,7 @@ func TestValidateReportsEverything(t *testing.T) {
 	}
 	for _, want := range []string{
 		"home directory is empty", "moniker", "chain.data_dir", "account_cache_size 3", "cache_mb 1",
-		"txpool.max_txs 0", `log.level "loud"`, `log.format "xml"`, "metrics.listen_addr", "dev.traffic -1",
+		"mempool.max_txs 0", "mempool.queue_lifetime 0s", `log.level "loud"`, `log.format "xml"`, "metrics.listen_addr", "dev.traffic -1",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)

@@ -6,9 +6,9 @@
 //
 // It also holds the drivers that carry out what the lower packages decide:
 // the block production engine (the interim single-validator soloEngine,
-// behind the Engine interface that the BFT engine will implement), the
-// interim transaction queue (behind TxSource, which the mempool will
-// implement) and the dev traffic generator. Only drivers here hold a Clock.
+// behind the Engine interface that the BFT engine will implement), which
+// fills blocks from the mempool and tells it about commits, and the dev
+// traffic generator. Only drivers here hold a Clock.
 //
 // It must not contain ledger rules (package chain) or consensus rules
 // (package consensus); it adapts between packages that do not import each

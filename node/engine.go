@@ -39,6 +39,13 @@ type systemClock struct{}
 func (systemClock) Now() time.Time                         { return time.Now() }
 func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
+// TxSource is what block production takes transactions from; the mempool
+// implements it.
+type TxSource interface {
+	// Fill offers transactions to the block until it is full.
+	Fill(b *chain.Builder) int
+}
+
 // CommitListener is told about every committed block, after it is durable.
 type CommitListener func(p *chain.Pending)
 

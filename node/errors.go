@@ -14,10 +14,6 @@ var (
 	// ErrNoQuorumAlone is returned when the single-validator driver would
 	// produce blocks without more than two thirds of the stake.
 	ErrNoQuorumAlone = errors.New("node: this validator alone holds no quorum")
-	// ErrPoolFull is returned when the transaction queue is full.
-	ErrPoolFull = errors.New("node: transaction queue is full")
-	// ErrKnownTx is returned for a transaction already queued.
-	ErrKnownTx = errors.New("node: transaction already known")
 	// ErrStopped is returned by operations on a stopped node.
 	ErrStopped = errors.New("node: stopped")
 )

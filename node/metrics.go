@@ -21,8 +21,6 @@ type Metrics struct {
 	Info *prometheus.GaugeVec
 	// StartTime is the unix time the node started.
 	StartTime prometheus.Gauge
-	// TxQueue is the number of transactions waiting for a block.
-	TxQueue prometheus.GaugeFunc
 }
 
 // newRegistry returns the node's registry with the Go runtime and process
@@ -34,7 +32,7 @@ func newRegistry() *prometheus.Registry {
 }
 
 // NewMetrics registers the node metrics with reg (nil: unregistered).
-func NewMetrics(reg prometheus.Registerer, queueLen func() float64) *Metrics {
+func NewMetrics(reg prometheus.Registerer) *Metrics {
 	const ns, sub = "bizra", "node"
 	m := &Metrics{
 		Info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -45,13 +43,9 @@ func NewMetrics(reg prometheus.Registerer, queueLen func() float64) *Metrics {
 			Namespace: ns, Subsystem: sub, Name: "start_time_seconds",
 			Help: "Unix time the node started.",
 		}),
-		TxQueue: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Namespace: ns, Subsystem: sub, Name: "txqueue_size",
-			Help: "Transactions waiting for a block.",
-		}, queueLen),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Info, m.StartTime, m.TxQueue)
+		reg.MustRegister(m.Info, m.StartTime)
 	}
 	return m
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/bizra/node0/chain"
 	"github.com/bizra/node0/consensus/bls"
+	"github.com/bizra/node0/mempool"
 )
 
 // Options are what a caller provides besides the config.
@@ -41,7 +42,7 @@ type Node struct {
 
 	store   *chain.Store
 	chain   *chain.Chain
-	txs     *txQueue
+	pool    *mempool.Pool
 	engine  Engine
 	metrics *metricsServer
 	lc      lifecycle
@@ -131,19 +132,23 @@ func New(cfg Config, o Options) (*Node, error) {
 		return nil, err
 	}
 	n.chain = c
-	n.txs = newTxQueue(cfg.TxPool.MaxTxs)
-	nm := NewMetrics(n.reg, func() float64 { return float64(n.txs.Len()) })
+	n.pool, err = mempool.New(cfg.Mempool.Pool(), c.Rules(), c, mempool.Options{Metrics: mempool.NewMetrics(n.reg), Logger: o.Logger, Now: o.Clock.Now})
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	nm := NewMetrics(n.reg)
 	nm.Info.WithLabelValues(o.Version, strconv.FormatUint(g.ChainID, 10), cfg.Moniker).Set(1)
 	nm.StartTime.Set(float64(o.Clock.Now().Unix()))
 
-	n.engine = newSoloEngine(c, n.txs, n.self.Address, g.BlockTime.Duration, o.Clock, o.Logger, n.txs.Committed)
+	n.engine = newSoloEngine(c, n.pool, n.self.Address, g.BlockTime.Duration, o.Clock, o.Logger, n.poolCommitted)
 	if cfg.Metrics.Enabled {
 		n.metrics = &metricsServer{addr: cfg.Metrics.ListenAddr, reg: n.reg, log: o.Logger.With("module", "metrics")}
 		n.lc.services = append(n.lc.services, n.metrics)
 	}
 	n.lc.services = append(n.lc.services, n.engine)
 	if cfg.Dev.Traffic > 0 {
-		n.lc.services = append(n.lc.services, newDevTraffic(c, n.txs, DevAccounts(devTrafficAccounts), cfg.Dev.Traffic, o.Clock, o.Logger))
+		n.lc.services = append(n.lc.services, newDevTraffic(c, n.pool, DevAccounts(devTrafficAccounts), cfg.Dev.Traffic, o.Clock, o.Logger))
 	}
 	n.lc.log = n.log
 	return n, nil
@@ -271,8 +276,15 @@ func (n *Node) Genesis() *chain.Genesis { return n.genesis }
 // Validator returns this node's entry in the validator set.
 func (n *Node) Validator() chain.GenesisValidator { return n.self }
 
-// SubmitTx queues a transaction whose sender has been recovered.
-func (n *Node) SubmitTx(tx *chain.Tx) error { return n.txs.Add(tx) }
+// poolCommitted tells the mempool about a committed block and drops queued
+// transactions past their lifetime.
+func (n *Node) poolCommitted(p *chain.Pending) {
+	n.pool.Committed(p.Changes())
+	n.pool.Expire()
+}
+
+// Mempool returns the node's transaction pool.
+func (n *Node) Mempool() *mempool.Pool { return n.pool }
 
 // MetricsAddr returns the address metrics are served on, once started.
 func (n *Node) MetricsAddr() string {

@@ -269,50 +269,47 @@ func TestNodeRefusesForeignValidatorKey(t *testing.T) {
 	}
 }
 
-func TestTxQueue(t *testing.T) {
-	cfg := newTestHome(t, time.Second, time.Time{})
+func TestSubmittedTransfersAreCommitted(t *testing.T) {
+	t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	cfg := newTestHome(t, 100*time.Millisecond, t0)
 	cfg.Metrics.Enabled = false
-	n, err := New(cfg, Options{Logger: testLogger(t)})
+	clock := &fakeClock{now: t0}
+	n, err := New(cfg, Options{Logger: testLogger(t), Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.Close()
 	dev := DevAccounts(2)
-	mk := func(nonce uint64) *chain.Tx { return signedDevTransfer(t, n.Chain(), dev[0], dev[1].Address, nonce) }
-	q := newTxQueue(3)
-	tx0, tx1, tx2, gap := mk(0), mk(1), mk(2), mk(5)
-	for _, tx := range []*chain.Tx{tx0, tx1, gap} {
-		if err := q.Add(tx); err != nil {
+	var hashes []chain.Hash
+	for nonce := range uint64(3) {
+		tx := signedDevTransfer(t, n.Chain(), dev[0], dev[1].Address, nonce)
+		if err := n.Mempool().AddTx(tx); err != nil {
 			t.Fatal(err)
 		}
+		hashes = append(hashes, tx.Hash)
 	}
-	if err := q.Add(tx0); !errors.Is(err, ErrKnownTx) {
-		t.Fatalf("duplicate: %v", err)
-	}
-	if err := q.Add(tx2); !errors.Is(err, ErrPoolFull) {
-		t.Fatalf("full: %v", err)
-	}
-	b := n.Chain().NewBuilder(chain.BuildParams{Proposer: n.Validator().Address})
-	q.Fill(b)
-	if b.Len() != 2 {
-		t.Fatalf("block has %d txs, want 2 (the gapped one waits)", b.Len())
-	}
-	p := b.Finish()
-	if err := n.Chain().Commit(p); err != nil {
+	gap := signedDevTransfer(t, n.Chain(), dev[1], dev[0].Address, 5)
+	if err := n.Mempool().AddTx(gap); err != nil {
 		t.Fatal(err)
 	}
-	q.Committed(p)
-	if q.Len() != 1 {
-		t.Fatalf("queue has %d, want the gapped tx only", q.Len())
-	}
-	// A stale transaction (nonce now too low) is dropped at the next fill.
-	stale := signedDevTransfer(t, n.Chain(), dev[0], dev[0].Address, 0)
-	if err := q.Add(stale); err != nil {
+	if err := n.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	q.Fill(n.Chain().NewBuilder(chain.BuildParams{Proposer: n.Validator().Address}))
-	if q.Len() != 1 {
-		t.Fatalf("queue has %d after dropping the stale tx, want 1", q.Len())
+	waitFor(t, 5*time.Second, "the engine to wait", func() bool { return clock.pending() > 0 })
+	clock.Advance(100 * time.Millisecond)
+	waitFor(t, 5*time.Second, "block 1", func() bool { hd, _ := n.Chain().Head(); return hd.Height == 1 })
+	for i, h := range hashes {
+		hgt, idx, err := n.Chain().Store().TxLocation(h)
+		if err != nil || hgt != 1 || idx != uint32(i) {
+			t.Fatalf("tx %d: height %d index %d err %v", i, hgt, idx, err)
+		}
+	}
+	// The included ones left the pool; the one behind a nonce gap waits.
+	if n.Mempool().Len() != 1 {
+		t.Fatalf("pool holds %d", n.Mempool().Len())
+	}
+	if _, ok := n.Mempool().Get(gap.Hash); !ok {
+		t.Fatal("queued transaction dropped")
 	}
 }
 

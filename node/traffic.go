@@ -11,6 +11,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/bizra/node0/chain"
+	"github.com/bizra/node0/mempool"
 )
 
 // devTraffic signs transfers among the dev accounts at a steady rate and
@@ -19,7 +20,7 @@ import (
 // draining (a transaction was dropped) is resent from the committed nonce.
 type devTraffic struct {
 	chain    *chain.Chain
-	txs      TxSource
+	pool     *mempool.Pool
 	accounts []DevAccount
 	rate     int // transfers per second
 	clock    Clock
@@ -36,9 +37,9 @@ const (
 	trafficStallFor = 5 * time.Second
 )
 
-func newDevTraffic(c *chain.Chain, txs TxSource, accounts []DevAccount, rate int, clock Clock, log *slog.Logger) *devTraffic {
+func newDevTraffic(c *chain.Chain, pool *mempool.Pool, accounts []DevAccount, rate int, clock Clock, log *slog.Logger) *devTraffic {
 	return &devTraffic{
-		chain: c, txs: txs, accounts: accounts, rate: rate, clock: clock,
+		chain: c, pool: pool, accounts: accounts, rate: rate, clock: clock,
 		log: log.With("module", "devtraffic"),
 		rng: rand.New(rand.NewPCG(uint64(clock.Now().UnixNano()), 7)),
 	}
@@ -130,11 +131,12 @@ func (d *devTraffic) loop(ctx context.Context) {
 				d.log.Error("dev transfer rejected", "err", err)
 				return
 			}
-			switch err := d.txs.Add(vtx); {
-			case err == nil, errors.Is(err, ErrKnownTx):
+			switch err := d.pool.AddTx(vtx); {
+			case err == nil, errors.Is(err, mempool.ErrAlreadyKnown):
 				st.next++
-			case errors.Is(err, ErrPoolFull):
-				n = perTick // back off until the next tick
+			case errors.Is(err, mempool.ErrUnderpriced), errors.Is(err, mempool.ErrShardFull),
+				errors.Is(err, mempool.ErrSenderPendingLimit), errors.Is(err, mempool.ErrSenderQueuedLimit):
+				n = perTick // the pool is full: back off until the next tick
 			default:
 				d.log.Warn("dev transfer refused", "err", err)
 			}

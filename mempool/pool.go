@@ -1,0 +1,618 @@
+package mempool
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/holiman/uint256"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bizra/node0/chain"
+)
+
+// StateReader reads committed accounts.
+type StateReader interface {
+	Account(addr chain.Address) (chain.Account, error)
+}
+
+// Options carry what the pool needs from its owner besides the config.
+type Options struct {
+	Metrics *Metrics
+	Logger  *slog.Logger
+	// Now is the clock for arrival times and expiry; nil is time.Now.
+	Now func() time.Time
+}
+
+// Pool is the sharded transaction pool. All methods are safe for
+// concurrent use.
+type Pool struct {
+	cfg       Config
+	rules     *chain.Rules
+	state     StateReader
+	now       func() time.Time
+	log       *slog.Logger
+	shardTxs  int
+	shardByte int64
+	shards    []*shard
+	known     *knownIndex
+	metrics   *Metrics
+	none      []prometheus.Counter // rejections before the sender is known, by reason
+
+	epoch time.Time // arrival times count from here
+	// approxCount and approxBytes follow the whole pool's size, each shard
+	// adding its changes in steps of flushStep or more, so that admissions
+	// do not all write one cache line. See over.
+	approxCount atomic.Int64
+	approxBytes atomic.Int64
+}
+
+// flushStep is how far a shard's count (or, times 1 KiB, its bytes) may
+// drift from what it has added to the pool's approximate totals.
+const flushStep = 64
+
+// account is one sender's transactions in its shard.
+type account struct {
+	nonce   uint64            // next nonce the committed state expects
+	pending []*entry          // pending[i].tx.Nonce == nonce + i
+	queued  map[uint64]*entry // nonces above a gap
+}
+
+type shard struct {
+	mu       sync.Mutex
+	idx      uint64
+	nextSeq  uint64
+	unflCnt  int64 // changes not yet added to approxCount
+	unflByte int64 // changes not yet added to approxBytes
+	accounts map[chain.Address]*account
+	pendingH evictHeap
+	queuedH  evictHeap
+	count    int
+	bytes    int64
+	rejected []prometheus.Counter // by reason
+	stats    shardStats
+}
+
+// New returns an empty pool for a chain's rules over its committed state.
+func New(cfg Config, rules *chain.Rules, state StateReader, o Options) (*Pool, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Metrics == nil {
+		o.Metrics = NopMetrics()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	p := &Pool{cfg: cfg, rules: rules, state: state, now: o.Now, epoch: o.Now(), log: o.Logger.With("module", "mempool"), metrics: o.Metrics, none: o.Metrics.rejectedFor("none")}
+	p.shardTxs, p.shardByte = cfg.shardLimits()
+	for i := range cfg.Shards {
+		p.shards = append(p.shards, &shard{idx: uint64(i), accounts: make(map[chain.Address]*account), rejected: o.Metrics.rejectedFor(strconv.Itoa(i))})
+	}
+	o.Metrics.collector.pool.Store(p)
+	p.known = newKnownIndex()
+	return p, nil
+}
+
+// ShardOf returns the shard of a sender: its first byte modulo the shard
+// count, as in the design document.
+func (p *Pool) ShardOf(sender chain.Address) int { return int(sender[0]) % len(p.shards) }
+
+// Add admits a raw transaction, running every check from the cheapest:
+// size, decoding, chain id, the rules of a transfer, minimum gas price,
+// duplicate hash, sender recovery, nonce, balance; then the pool's own
+// rules. It returns the parsed transaction on success.
+func (p *Pool) Add(raw []byte) (*chain.Tx, error) {
+	tx, err := p.rules.ParseTx(raw)
+	if err != nil {
+		p.none[reasonOf(err)].Inc()
+		return nil, err
+	}
+	if err := p.AddTx(tx); err != nil {
+		return nil, err
+	}
+	return tx, nil
+}
+
+// AddTx admits a transaction that passed chain.Rules.ParseTx. Its sender is
+// recovered here unless it already was.
+func (p *Pool) AddTx(tx *chain.Tx) error {
+	e := &entry{tx: tx, heapIdx: -1}
+	if !p.known.reserve(e) {
+		p.none[reasonOf(ErrAlreadyKnown)].Inc()
+		return ErrAlreadyKnown
+	}
+	if err := p.recover(e); err != nil {
+		return err
+	}
+	sh := p.shards[p.ShardOf(tx.From)]
+	stateNonce, err := p.prepare(e)
+	if err == nil {
+		sh.mu.Lock()
+		err = p.insertAndFit(sh, e, stateNonce)
+		sh.mu.Unlock()
+	}
+	if err == nil {
+		err = p.fitPool(sh, e)
+	}
+	p.finish(sh, e, err)
+	return err
+}
+
+// AddTxs admits a batch, as AddTx would one by one, and returns an error
+// (or nil) for each. The batch is grouped by hash stripe and by shard, so
+// each lock is taken once per group: with many cores admitting at once,
+// far fewer cache lines move between them than with single admissions.
+// Transactions of one sender keep their order.
+func (p *Pool) AddTxs(txs []*chain.Tx) []error {
+	errs := make([]error, len(txs))
+	es := make([]*entry, len(txs))
+	for i, tx := range txs {
+		es[i] = &entry{tx: tx, heapIdx: -1}
+	}
+	for i, ok := range p.known.reserveAll(es) {
+		if !ok {
+			errs[i] = ErrAlreadyKnown
+			p.none[reasonOf(ErrAlreadyKnown)].Inc()
+		}
+	}
+	nonces := make([]uint64, len(txs))
+	byShard := make([][]int, len(p.shards))
+	for i, e := range es {
+		if errs[i] != nil {
+			continue
+		}
+		if errs[i] = p.recover(e); errs[i] != nil {
+			continue
+		}
+		sh := p.ShardOf(e.tx.From)
+		if nonces[i], errs[i] = p.prepare(e); errs[i] != nil {
+			p.finish(p.shards[sh], e, errs[i])
+			continue
+		}
+		byShard[sh] = append(byShard[sh], i)
+	}
+	for si, idx := range byShard {
+		if len(idx) == 0 {
+			continue
+		}
+		sh := p.shards[si]
+		sh.mu.Lock()
+		for _, i := range idx {
+			errs[i] = p.insertAndFit(sh, es[i], nonces[i])
+		}
+		sh.mu.Unlock()
+	}
+	for si, idx := range byShard {
+		sh := p.shards[si]
+		for _, i := range idx {
+			if errs[i] == nil {
+				errs[i] = p.fitPool(sh, es[i])
+			}
+			p.finish(sh, es[i], errs[i])
+		}
+	}
+	return errs
+}
+
+// recover checks the signature if nobody has; on failure it releases the
+// reserved hash.
+func (p *Pool) recover(e *entry) error {
+	if e.tx.Recovered() {
+		return nil
+	}
+	if err := p.rules.RecoverSender(e.tx); err != nil {
+		p.known.remove(e)
+		p.none[reasonOf(err)].Inc()
+		return err
+	}
+	return nil
+}
+
+// prepare applies the checks against the committed state and fills in the
+// entry's ordering fields. It returns the committed nonce.
+func (p *Pool) prepare(e *entry) (uint64, error) {
+	tx := e.tx
+	acct, err := p.state.Account(tx.From)
+	if err != nil {
+		return 0, fmt.Errorf("mempool: read sender account: %w", err)
+	}
+	if tx.Nonce < acct.Nonce {
+		return 0, fmt.Errorf("%w: address %s, tx %d, state %d", chain.ErrNonceTooLow, tx.From, tx.Nonce, acct.Nonce)
+	}
+	cost, overflow := tx.MaxCost()
+	if overflow || acct.Balance.Lt(&cost) {
+		return 0, fmt.Errorf("%w: address %s have %s want %s", chain.ErrInsufficientFunds, tx.From, acct.Balance.Dec(), cost.Dec())
+	}
+	price := tx.EffectiveGasPrice(p.rules.BaseFee())
+	e.prio, e.arrived = priority(&price), p.sinceEpoch()
+	return acct.Nonce, nil
+}
+
+// insertAndFit inserts e and keeps the shard within its share. The caller
+// holds sh.mu.
+func (p *Pool) insertAndFit(sh *shard, e *entry, stateNonce uint64) error {
+	replaced, err := p.insertLocked(sh, e, stateNonce)
+	if err != nil {
+		return err
+	}
+	// An incoming queued transaction may only displace queued ones; what it
+	// may displace is decided once, as it enters.
+	e.mayDisplacePending = !e.queued
+	if replaced != nil {
+		e.replacement = true
+		return nil
+	}
+	for sh.count > p.shardTxs || sh.bytes > p.shardByte {
+		if p.evictLocked(sh, e.mayDisplacePending) == nil || e.heapIdx < 0 {
+			break
+		}
+	}
+	if e.heapIdx < 0 {
+		return ErrShardFull
+	}
+	return nil
+}
+
+// fitPool keeps the whole pool within its limits after e entered. A
+// replacement adds no transaction and only a few bytes, and is never undone
+// by eviction.
+func (p *Pool) fitPool(sh *shard, e *entry) error {
+	if e.replacement {
+		return nil
+	}
+	for p.over() {
+		if !p.evictGlobal(e.mayDisplacePending) {
+			break
+		}
+	}
+	sh.mu.Lock()
+	gone := e.heapIdx < 0
+	sh.mu.Unlock()
+	if gone {
+		return ErrUnderpriced
+	}
+	return nil
+}
+
+// finish counts the outcome and releases the hash of a refused entry.
+func (p *Pool) finish(sh *shard, e *entry, err error) {
+	if err != nil {
+		p.known.remove(e)
+		sh.rejected[reasonOf(err)].Inc()
+		return
+	}
+	sh.stats.admitted.Add(1)
+}
+
+// bumped reports whether next may replace prev: fee cap and tip both at
+// least PriceBumpPercent higher.
+func (p *Pool) bumped(prev, next *chain.Tx) bool {
+	pct := uint256.NewInt(uint64(100 + p.cfg.PriceBumpPercent))
+	hundred := uint256.NewInt(100)
+	need := func(old *uint256.Int) *uint256.Int {
+		var v uint256.Int
+		v.Mul(old, pct)
+		return v.Div(&v, hundred)
+	}
+	// Ceiling would be stricter by at most one wei; integer division keeps
+	// the rule the same as the price bump Ethereum tools compute.
+	return !next.FeeCap.Lt(need(&prev.FeeCap)) && !next.TipCap.Lt(need(&prev.TipCap))
+}
+
+// insertLocked places e in its sender's lists. stateNonce is the committed
+// nonce read at admission, used when the sender is new to the shard.
+func (p *Pool) insertLocked(sh *shard, e *entry, stateNonce uint64) (replaced *entry, err error) {
+	tx := e.tx
+	a := sh.accounts[tx.From]
+	if a == nil {
+		a = &account{nonce: stateNonce}
+	}
+	if tx.Nonce < a.nonce {
+		return nil, fmt.Errorf("%w: address %s, tx %d, state %d", chain.ErrNonceTooLow, tx.From, tx.Nonce, a.nonce)
+	}
+	window := uint64(p.cfg.MaxPendingPerSender + p.cfg.MaxQueuedPerSender)
+	if tx.Nonce-a.nonce >= window {
+		return nil, fmt.Errorf("%w: nonce %d, account nonce %d, window %d", ErrNonceTooFar, tx.Nonce, a.nonce, window)
+	}
+	idx := tx.Nonce - a.nonce
+	var old *entry
+	if idx < uint64(len(a.pending)) {
+		old = a.pending[idx]
+	} else if q, ok := a.queued[tx.Nonce]; ok {
+		old = q
+	}
+	if old != nil {
+		if old.tx.Hash == tx.Hash {
+			return nil, ErrAlreadyKnown
+		}
+		if !p.bumped(old.tx, tx) {
+			return nil, fmt.Errorf("%w: need fee cap and tip %d%% above %s/%s", ErrReplaceUnderpriced, p.cfg.PriceBumpPercent, old.tx.FeeCap.Dec(), old.tx.TipCap.Dec())
+		}
+		sh.stamp(e)
+		if old.queued {
+			sh.queuedH.remove(old)
+			a.queued[tx.Nonce] = e
+			e.queued = true
+			sh.queuedH.push(e)
+		} else {
+			sh.pendingH.remove(old)
+			a.pending[idx] = e
+			sh.pendingH.push(e)
+		}
+		old.live.Store(false)
+		p.known.remove(old)
+		e.live.Store(true)
+		p.addBytes(sh, int64(tx.Size()-old.tx.Size()))
+		sh.stats.replaced.Add(1)
+		return old, nil
+	}
+	if idx == uint64(len(a.pending)) {
+		if len(a.pending) >= p.cfg.MaxPendingPerSender {
+			return nil, fmt.Errorf("%w: %d", ErrSenderPendingLimit, len(a.pending))
+		}
+		sh.stamp(e)
+		a.pending = append(a.pending, e)
+		sh.pendingH.push(e)
+	} else {
+		if len(a.queued) >= p.cfg.MaxQueuedPerSender {
+			return nil, fmt.Errorf("%w: %d", ErrSenderQueuedLimit, len(a.queued))
+		}
+		if a.queued == nil {
+			a.queued = make(map[uint64]*entry)
+		}
+		sh.stamp(e)
+		e.queued = true
+		a.queued[tx.Nonce] = e
+		sh.queuedH.push(e)
+	}
+	sh.accounts[tx.From] = a
+	e.live.Store(true)
+	p.addCount(sh, 1)
+	p.addBytes(sh, int64(tx.Size()))
+	p.promoteLocked(sh, a)
+	return nil, nil
+}
+
+// promoteLocked moves queued transactions that follow the pending ones into
+// pending, up to the per-sender limit.
+func (p *Pool) promoteLocked(sh *shard, a *account) {
+	for len(a.pending) < p.cfg.MaxPendingPerSender {
+		next := a.nonce + uint64(len(a.pending))
+		e, ok := a.queued[next]
+		if !ok {
+			return
+		}
+		delete(a.queued, next)
+		sh.queuedH.remove(e)
+		e.queued = false
+		a.pending = append(a.pending, e)
+		sh.pendingH.push(e)
+	}
+	sh.stats.queued.Store(int64(len(sh.queuedH)))
+}
+
+// forget takes a dropped entry out of the hash index.
+func (p *Pool) forget(e *entry) {
+	e.live.Store(false)
+	p.known.remove(e)
+}
+
+func (p *Pool) addCount(sh *shard, n int) {
+	sh.count += n
+	sh.stats.txs.Store(int64(sh.count))
+	if sh.unflCnt += int64(n); sh.unflCnt >= flushStep || sh.unflCnt <= -flushStep {
+		p.approxCount.Add(sh.unflCnt)
+		sh.unflCnt = 0
+	}
+}
+
+func (p *Pool) addBytes(sh *shard, n int64) {
+	sh.bytes += n
+	sh.stats.bytes.Store(sh.bytes)
+	if sh.unflByte += n; sh.unflByte >= flushStep<<10 || sh.unflByte <= -flushStep<<10 {
+		p.approxBytes.Add(sh.unflByte)
+		sh.unflByte = 0
+	}
+}
+
+// over reports whether the pool holds more than its limits allow. The
+// approximate totals answer when they are clear of the limits by more than
+// the shards may have left unadded; otherwise the shards' exact figures
+// are summed.
+func (p *Pool) over() bool {
+	slack := int64(len(p.shards)) * flushStep
+	if p.approxCount.Load()+slack <= int64(p.cfg.MaxTxs) && p.approxBytes.Load()+slack<<10 <= p.cfg.MaxBytes {
+		return false
+	}
+	return p.Len() > p.cfg.MaxTxs || p.Bytes() > p.cfg.MaxBytes
+}
+
+// stamp gives e its place in the shard's arrival order.
+func (sh *shard) stamp(e *entry) {
+	sh.nextSeq++
+	e.seq = sh.nextSeq<<8 | sh.idx
+}
+
+func (p *Pool) sinceEpoch() int64 { return int64(p.now().Sub(p.epoch)) }
+
+// dropLocked removes e from the pool. Removing a pending transaction
+// demotes the sender's later pending ones to queued; if that overflows the
+// sender's queue, the highest nonces go. It returns how many transactions
+// left the pool.
+func (p *Pool) dropLocked(sh *shard, e *entry) int {
+	tx := e.tx
+	a := sh.accounts[tx.From]
+	removed := 1
+	if e.queued {
+		delete(a.queued, tx.Nonce)
+		sh.queuedH.remove(e)
+	} else {
+		idx := int(tx.Nonce - a.nonce)
+		tail := a.pending[idx+1:]
+		sh.pendingH.remove(e)
+		for _, t := range tail {
+			sh.pendingH.remove(t)
+			t.queued = true
+			if a.queued == nil {
+				a.queued = make(map[uint64]*entry)
+			}
+			a.queued[t.tx.Nonce] = t
+			sh.queuedH.push(t)
+		}
+		clear(a.pending[idx:])
+		a.pending = a.pending[:idx]
+		for len(a.queued) > p.cfg.MaxQueuedPerSender {
+			var top *entry
+			for _, q := range a.queued {
+				if top == nil || q.tx.Nonce > top.tx.Nonce {
+					top = q
+				}
+			}
+			delete(a.queued, top.tx.Nonce)
+			sh.queuedH.remove(top)
+			p.forget(top)
+			p.addCount(sh, -1)
+			p.addBytes(sh, -int64(top.tx.Size()))
+			sh.stats.evicted.Add(1)
+			removed++
+		}
+	}
+	p.forget(e)
+	p.addCount(sh, -1)
+	p.addBytes(sh, -int64(tx.Size()))
+	if len(a.pending) == 0 && len(a.queued) == 0 {
+		delete(sh.accounts, tx.From)
+	}
+	sh.stats.queued.Store(int64(len(sh.queuedH)))
+	return removed
+}
+
+// cheapestLocked returns the shard's eviction candidate.
+func (sh *shard) cheapestLocked(allowPending bool) *entry {
+	c := sh.queuedH.min()
+	if allowPending {
+		if pc := sh.pendingH.min(); pc != nil && (c == nil || cheaper(pc, c)) {
+			c = pc
+		}
+	}
+	return c
+}
+
+// evictLocked evicts the shard's cheapest transaction and returns it.
+func (p *Pool) evictLocked(sh *shard, allowPending bool) *entry {
+	v := sh.cheapestLocked(allowPending)
+	if v == nil {
+		return nil
+	}
+	p.dropLocked(sh, v)
+	sh.stats.evicted.Add(1)
+	return v
+}
+
+// evictGlobal evicts the cheapest transaction of the whole pool, looking at
+// each shard's candidate in turn. It reports whether it evicted one.
+func (p *Pool) evictGlobal(allowPending bool) bool {
+	for attempt := 0; attempt < 8; attempt++ {
+		var best *entry
+		var bestShard *shard
+		for _, sh := range p.shards {
+			sh.mu.Lock()
+			if c := sh.cheapestLocked(allowPending); c != nil && (best == nil || cheaper(c, best)) {
+				best, bestShard = c, sh
+			}
+			sh.mu.Unlock()
+		}
+		if best == nil {
+			return false
+		}
+		bestShard.mu.Lock()
+		// Another admission may have evicted or promoted it meanwhile.
+		still := best.heapIdx >= 0 && (allowPending || best.queued)
+		if still {
+			p.dropLocked(bestShard, best)
+			bestShard.stats.evicted.Add(1)
+		}
+		bestShard.mu.Unlock()
+		if still {
+			return true
+		}
+	}
+	return false
+}
+
+// Len returns the number of transactions held.
+func (p *Pool) Len() int {
+	n := int64(0)
+	for _, sh := range p.shards {
+		n += sh.stats.txs.Load()
+	}
+	return int(n)
+}
+
+// Bytes returns the bytes of transaction encodings held.
+func (p *Pool) Bytes() int64 {
+	n := int64(0)
+	for _, sh := range p.shards {
+		n += sh.stats.bytes.Load()
+	}
+	return n
+}
+
+// Get returns a pooled transaction by hash.
+func (p *Pool) Get(h chain.Hash) (*chain.Tx, bool) {
+	e := p.known.get(h)
+	if e == nil {
+		return nil, false
+	}
+	return e.tx, true
+}
+
+// Sender returns the recovered sender of a pooled transaction; it has the
+// shape of chain.SenderLookup.
+func (p *Pool) Sender(h chain.Hash) (chain.Address, bool) {
+	tx, ok := p.Get(h)
+	if !ok {
+		return chain.Address{}, false
+	}
+	return tx.From, true
+}
+
+// PendingNonce returns the nonce after the sender's pending transactions;
+// ok is false if the pool holds none of the sender's transactions.
+func (p *Pool) PendingNonce(sender chain.Address) (nonce uint64, ok bool) {
+	sh := p.shards[p.ShardOf(sender)]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	a := sh.accounts[sender]
+	if a == nil {
+		return 0, false
+	}
+	return a.nonce + uint64(len(a.pending)), true
+}
+
+// ShardStats describes one shard.
+type ShardStats struct {
+	Shard   int   `json:"shard"`
+	Senders int   `json:"senders"`
+	Pending int   `json:"pending"`
+	Queued  int   `json:"queued"`
+	Bytes   int64 `json:"bytes"`
+}
+
+// Stats returns a snapshot of every shard.
+func (p *Pool) Stats() []ShardStats {
+	out := make([]ShardStats, len(p.shards))
+	for i, sh := range p.shards {
+		sh.mu.Lock()
+		out[i] = ShardStats{Shard: i, Senders: len(sh.accounts), Pending: len(sh.pendingH), Queued: len(sh.queuedH), Bytes: sh.bytes}
+		sh.mu.Unlock()
+	}
+	return out
+}

@@ -453,4 +453,3 @@ func (c *Chain) Commit(p *Pending) error {
 	c.metrics.BlockInterval.Observe(float64(h.Timestamp-parent.Timestamp) / 1000)
 	return nil
 }
-

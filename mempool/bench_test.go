@@ -32,7 +32,10 @@ func makeBenchSet(b *testing.B, senders, perSender int) *benchSet {
 	b.Helper()
 	keys := make([]*KeyT, senders)
 	parallelFor(senders, func(i int) { keys[i] = key(b, 5_000_000+i) })
-	tc := newTestChain(b, keys, oneEther, func(g *chain.Genesis) { g.Limits.BlockMaxTxs = 10_000; g.Limits.BlockGasLimit = 10_000 * chain.TransferGas })
+	tc := newTestChain(b, keys, oneEther, func(g *chain.Genesis) {
+		g.Limits.BlockMaxTxs = 10_000
+		g.Limits.BlockGasLimit = 10_000 * chain.TransferGas
+	})
 	set := &benchSet{tc: tc, raws: make([][]byte, senders*perSender), txs: make([]*chain.Tx, senders*perSender)}
 	rules := tc.c.Rules()
 	id := big.NewInt(testChainID)
@@ -228,4 +231,3 @@ func BenchmarkPoolMemory(b *testing.B) {
 		b.StartTimer()
 	}
 }
-

@@ -10,14 +10,14 @@ import (
 // the chain package's errors (chain.ErrNonceTooLow, chain.ErrInsufficientFunds,
 // chain.ErrFeeCapTooLow, …), returned wrapped as they are.
 var (
-	ErrAlreadyKnown        = errors.New("mempool: already known")
-	ErrReplaceUnderpriced  = errors.New("mempool: replacement transaction underpriced")
-	ErrUnderpriced         = errors.New("mempool: transaction underpriced")
-	ErrShardFull           = errors.New("mempool: sender's shard is full")
-	ErrSenderPendingLimit  = errors.New("mempool: sender has too many pending transactions")
-	ErrSenderQueuedLimit   = errors.New("mempool: sender has too many queued transactions")
-	ErrNonceTooFar         = errors.New("mempool: nonce too far above the account nonce")
-	ErrInvalidConfig       = errors.New("mempool: invalid config")
+	ErrAlreadyKnown       = errors.New("mempool: already known")
+	ErrReplaceUnderpriced = errors.New("mempool: replacement transaction underpriced")
+	ErrUnderpriced        = errors.New("mempool: transaction underpriced")
+	ErrShardFull          = errors.New("mempool: sender's shard is full")
+	ErrSenderPendingLimit = errors.New("mempool: sender has too many pending transactions")
+	ErrSenderQueuedLimit  = errors.New("mempool: sender has too many queued transactions")
+	ErrNonceTooFar        = errors.New("mempool: nonce too far above the account nonce")
+	ErrInvalidConfig      = errors.New("mempool: invalid config")
 )
 
 // reasons names every rejection for the rejected_total metric.

@@ -86,7 +86,6 @@ func TestAdmissionRejections(t *testing.T) {
 	}
 }
 
-
 func TestPendingQueuedPromotion(t *testing.T) {
 	k := key(t, 1)
 	a := addr(k)

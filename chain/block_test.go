@@ -223,15 +223,19 @@ func TestReceiptsEncoding(t *testing.T) {
 }
 
 func TestPartitionKeys(t *testing.T) {
-	lo, hi := PartitionBounds(1)
+	blocks, receipts := PartitionRanges(1)
 	for _, tc := range []struct {
 		h  uint64
 		in bool
 	}{{999_999, false}, {1_000_000, true}, {1_999_999, true}, {2_000_000, false}} {
-		k := blockKey(tc.h)
-		in := bytes.Compare(k, lo) >= 0 && bytes.Compare(k, hi) < 0
-		if in != tc.in {
-			t.Fatalf("height %d in partition 1: %v, want %v", tc.h, in, tc.in)
+		for _, kr := range []struct {
+			r   KeyRange
+			key []byte
+		}{{blocks, blockKey(tc.h)}, {receipts, receiptsKey(tc.h)}} {
+			in := bytes.Compare(kr.key, kr.r.Lo) >= 0 && bytes.Compare(kr.key, kr.r.Hi) < 0
+			if in != tc.in {
+				t.Fatalf("height %d in partition 1: %v, want %v", tc.h, in, tc.in)
+			}
 		}
 	}
 	if !strings.HasPrefix(string(blockKey(5)), "b") {

@@ -302,12 +302,18 @@ func (p *Pending) Changes() []AccountChange { return p.changes }
 type SenderLookup func(Hash) (Address, bool)
 
 // Execute re-executes a proposed block on the current head and checks every
-// header field against the result. known may be nil.
-func (c *Chain) Execute(blk *Block, known SenderLookup) (*Pending, error) {
+// header field against the result. known may be nil. notAfter bounds the
+// block's timestamp (unix ms): the caller, which holds the clock, passes its
+// time plus the clock drift it tolerates, so that a proposer cannot push
+// timestamps into the future.
+func (c *Chain) Execute(blk *Block, known SenderLookup, notAfter uint64) (*Pending, error) {
 	start := time.Now()
 	c.mu.RLock()
 	parent, parentH, base := c.head, c.headHash, c.lattice
 	c.mu.RUnlock()
+	if ts := blk.Header.Timestamp; ts > notAfter {
+		return nil, fmt.Errorf("%w %d: timestamp %d is %d ms in the future", ErrBadBlock, blk.Header.Height, ts, ts-notAfter)
+	}
 	p, err := c.execute(&parent, parentH, &base, c, blk, known)
 	if err != nil {
 		return nil, err

@@ -4,7 +4,11 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -204,7 +208,7 @@ func TestExecuteAgreesWithBuilder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		q, err := b.Execute(raw, nil)
+		q, err := b.Execute(raw, nil, noBound)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -222,8 +226,12 @@ func TestExecuteAgreesWithBuilder(t *testing.T) {
 	}
 }
 
+// noBound is a timestamp bound that no test block reaches.
+const noBound = maxTimestamp
+
 func TestExecuteRejectsTampering(t *testing.T) {
 	w := newTestWorld(t, 3)
+	w.g.Limits.BlockMaxTxs = 5
 	a, _ := openMemChain(t, w.g)
 	b, _ := openMemChain(t, w.g)
 	a1, a2 := keyAddr(w.keys[1]), keyAddr(w.keys[2])
@@ -237,35 +245,52 @@ func TestExecuteRejectsTampering(t *testing.T) {
 		}
 		return blk
 	}
-	if _, err := b.Execute(fresh(), nil); err != nil {
+	if _, err := b.Execute(fresh(), nil, noBound); err != nil {
 		t.Fatalf("untampered block rejected: %v", err)
 	}
 	otherKey := testKey(t, 99)
 	foreign := rawTx(t, otherKey, txSpec{typ: types.DynamicFeeTxType})
-	cases := map[string]func(*Block){
-		"chain id":        func(b *Block) { b.Header.ChainID++ },
-		"height":          func(b *Block) { b.Header.Height++ },
-		"parent":          func(b *Block) { b.Header.ParentHash[0] ^= 1 },
-		"timestamp":       func(b *Block) { b.Header.Timestamp = 0 },
-		"proposer":        func(b *Block) { b.Header.Proposer = a1 },
-		"gas used":        func(b *Block) { b.Header.GasUsed-- },
-		"tx root":         func(b *Block) { b.Header.TxRoot[0] ^= 1 },
-		"state root":      func(b *Block) { b.Header.StateRoot[0] ^= 1 },
-		"receipts root":   func(b *Block) { b.Header.ReceiptsRoot[0] ^= 1 },
-		"swapped txs":     func(b *Block) { b.Txs[0], b.Txs[1] = b.Txs[1], b.Txs[0] },
-		"dropped tx":      func(b *Block) { b.Txs = b.Txs[1:] },
-		"unfunded sender": func(b *Block) { b.Txs = append(b.Txs, foreign) },
-		"garbage tx":      func(b *Block) { b.Txs[2] = []byte{0x02, 0x01} },
-		"flipped sig bit": func(b *Block) { b.Txs[2][len(b.Txs[2])-1] ^= 1 },
+	cases := []struct {
+		name string
+		mut  func(*Block)
+		want string // what the error must say
+	}{
+		{"chain id", func(b *Block) { b.Header.ChainID++ }, "chain id"},
+		{"height", func(b *Block) { b.Header.Height++ }, "height does not follow"},
+		{"parent", func(b *Block) { b.Header.ParentHash[0] ^= 1 }, "parent"},
+		{"timestamp before parent", func(b *Block) { b.Header.Timestamp = 0 }, "not after parent"},
+		{"proposer", func(b *Block) { b.Header.Proposer = a1 }, "not a validator"},
+		{"gas used", func(b *Block) { b.Header.GasUsed-- }, "gas used"},
+		{"tx root", func(b *Block) { b.Header.TxRoot[0] ^= 1 }, "transactions root mismatch"},
+		{"state root", func(b *Block) { b.Header.StateRoot[0] ^= 1 }, "state root mismatch"},
+		{"receipts root", func(b *Block) { b.Header.ReceiptsRoot[0] ^= 1 }, "receipts root mismatch"},
+		{"nonces out of order", func(b *Block) { b.Txs[0], b.Txs[1] = b.Txs[1], b.Txs[0] }, "nonce too high"},
+		{"senders reordered", func(b *Block) { b.Txs[1], b.Txs[2] = b.Txs[2], b.Txs[1] }, "transactions root mismatch"},
+		{"dropped tx", func(b *Block) { b.Txs = b.Txs[1:] }, "nonce too high"},
+		{"unfunded sender", func(b *Block) { b.Txs = append(b.Txs, foreign) }, "insufficient funds"},
+		{"garbage tx", func(b *Block) { b.Txs[2] = []byte{0x02, 0x01} }, "malformed transaction"},
+		{"oversized tx", func(b *Block) { b.Txs[2] = make([]byte, 4096) }, "oversized"},
+		{"flipped sig bit", func(b *Block) { b.Txs[2][len(b.Txs[2])-1] ^= 1 }, "tx 2"},
+		{"too many txs", func(b *Block) {
+			for len(b.Txs) <= w.g.Limits.BlockMaxTxs {
+				b.Txs = append(b.Txs, b.Txs[0])
+			}
+		}, "transactions, limit"},
 	}
-	for name, mut := range cases {
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
 			blk := fresh()
-			mut(blk)
-			if _, err := b.Execute(blk, nil); !errors.Is(err, ErrBadBlock) {
-				t.Fatalf("got %v, want ErrBadBlock", err)
+			tc.mut(blk)
+			_, err := b.Execute(blk, nil, noBound)
+			if !errors.Is(err, ErrBadBlock) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want ErrBadBlock saying %q", err, tc.want)
 			}
 		})
+	}
+	// A timestamp beyond the caller's bound is refused.
+	blk := fresh()
+	if _, err := b.Execute(blk, nil, blk.Header.Timestamp-1); !errors.Is(err, ErrBadBlock) || !strings.Contains(err.Error(), "future") {
+		t.Fatalf("future timestamp: %v", err)
 	}
 	// A sender lookup is used instead of recovery, but never trusted to
 	// make an invalid block valid.
@@ -277,7 +302,7 @@ func TestExecuteRejectsTampering(t *testing.T) {
 		}
 		return Address{}, false
 	}
-	if _, err := b.Execute(fresh(), lookup); err != nil {
+	if _, err := b.Execute(fresh(), lookup, noBound); err != nil {
 		t.Fatalf("with lookup: %v", err)
 	}
 }
@@ -310,75 +335,94 @@ func TestBuilderLimits(t *testing.T) {
 // TestCrashDuringCommits takes crash images of the filesystem while blocks
 // are being committed: every image must reopen at a block at least as high
 // as the last commit that had returned before the image was taken, and
-// replay to a consistent store.
+// replay to a consistent store. Images keep a random share of the data that
+// was written but not synced, as a power cut would.
 func TestCrashDuringCommits(t *testing.T) {
 	w := newTestWorld(t, 8)
 	fs := vfs.NewCrashableMem()
 	c := openChainOn(t, fs, w.g)
-	rng := rand.New(rand.NewPCG(11, 12))
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 12))
 	type image struct {
 		fs        *vfs.MemFS
-		committed uint64
+		committed uint64 // commits returned before the image was taken
 	}
+	var committed atomic.Uint64
+	var mu sync.Mutex
 	var images []image
+	stop := make(chan struct{})
 	done := make(chan struct{})
-	var committed uint64 // written by the commit loop only; read after done
-	go func() {
+	go func() { // images at arbitrary points, racing the commits
 		defer close(done)
-		for h := uint64(1); h <= 30; h++ {
-			var txs []*Tx
-			for range rng.IntN(6) {
-				i := rng.IntN(len(w.keys))
-				txs = append(txs, w.transfer(t, i, keyAddr(w.keys[rng.IntN(len(w.keys))]), rng.Uint64N(1000)))
-			}
-			if err := c.Commit(buildBlock(t, c, txs, 0)); err != nil {
-				t.Error(err)
+		for i := uint64(0); ; i++ {
+			select {
+			case <-stop:
 				return
+			default:
 			}
-			images = append(images, image{fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 50, RNG: rand.New(rand.NewPCG(h, 1))}), h})
-			committed = h
+			before := committed.Load()
+			im := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 50, RNG: rand.New(rand.NewPCG(seed, i))})
+			mu.Lock()
+			images = append(images, image{im, before})
+			mu.Unlock()
+			time.Sleep(200 * time.Microsecond)
 		}
 	}()
-	// Images taken concurrently with commits, at arbitrary points.
-	var racing []*vfs.MemFS
-	for {
-		select {
-		case <-done:
-			goto check
-		default:
-			racing = append(racing, fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 50, RNG: rand.New(rand.NewPCG(uint64(len(racing)), 2))}))
-			if len(racing) > 200 {
-				<-done
-				goto check
-			}
+	for h := uint64(1); h <= 30; h++ {
+		var txs []*Tx
+		for range rng.IntN(6) {
+			i := rng.IntN(len(w.keys))
+			txs = append(txs, w.transfer(t, i, keyAddr(w.keys[rng.IntN(len(w.keys))]), rng.Uint64N(1000)))
 		}
+		if err := c.Commit(buildBlock(t, c, txs, 0)); err != nil {
+			t.Fatal(err)
+		}
+		committed.Store(h)
+		im := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 50, RNG: rand.New(rand.NewPCG(seed, 1_000_000+h))})
+		mu.Lock()
+		images = append(images, image{im, h})
+		mu.Unlock()
 	}
-check:
-	if committed != 30 {
-		t.Fatalf("committed %d blocks", committed)
-	}
-	reopen := func(fs *vfs.MemFS) VerifyReport {
-		st, err := OpenStore("db", StoreOptions{FS: fs, CacheBytes: 1 << 20, MemTableBytes: 1 << 20})
+	close(stop)
+	<-done
+	for i, im := range images {
+		st, err := OpenStore("db", StoreOptions{FS: im.fs, CacheBytes: 1 << 20, MemTableBytes: 1 << 20})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer st.Close()
 		if _, err := New(st, w.g, DefaultConfig(), nil, nil); err != nil {
-			t.Fatal(err)
+			t.Fatalf("image %d: %v", i, err)
 		}
 		rep, err := Verify(st, w.g)
+		st.Close()
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("image %d: %v", i, err)
 		}
-		return rep
-	}
-	for _, im := range images {
-		if rep := reopen(im.fs); rep.Height < im.committed {
-			t.Fatalf("image after commit %d reopened at %d: a committed block was lost", im.committed, rep.Height)
+		if rep.Height < im.committed {
+			t.Fatalf("image %d taken after commit %d reopened at %d: a committed block was lost", i, im.committed, rep.Height)
 		}
 	}
-	for _, fs := range racing {
-		reopen(fs)
+	t.Logf("%d crash images verified", len(images))
+}
+
+func TestReadsAfterCloseFail(t *testing.T) {
+	w := newTestWorld(t, 1)
+	c, _ := openMemChain(t, w.g)
+	st := c.Store()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("%d post-commit images and %d racing images verified", len(images), len(racing))
+	if _, err := st.Block(0); !errors.Is(err, ErrClosed) {
+		t.Fatalf("block: %v", err)
+	}
+	if _, err := st.Account(keyAddr(w.keys[0])); !errors.Is(err, ErrClosed) {
+		t.Fatalf("account: %v", err)
+	}
+	if _, err := st.Header(0); !errors.Is(err, ErrClosed) {
+		t.Fatalf("header: %v", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatalf("second close: %v", err)
+	}
 }

@@ -104,7 +104,9 @@
 //	'a' address [20]    account encoding
 //
 // The height partition in block and receipt keys keeps each million blocks
-// contiguous, so a partition can be pruned with one range deletion or moved.
+// contiguous, so a partition's blocks and receipts can be pruned with two
+// range deletions or moved (PartitionRanges); the hash-keyed indexes of its
+// blocks and transactions must then be deleted too.
 // Each committed block is written in one synced batch (block, receipts,
 // indexes, accounts, state sum, head), so a crash leaves the store at the last
 // committed block, never half of one.

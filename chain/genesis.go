@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"strings"
 	"time"
@@ -24,6 +23,9 @@ const (
 
 // Genesis limits on what a genesis file may ask for.
 const (
+	// MaxTotalStake bounds the sum of stakes, so that quorum arithmetic
+	// (3 × stake) never overflows 64 bits.
+	MaxTotalStake    = 1 << 60
 	MinBlockTime     = 10 * time.Millisecond
 	MaxBlockTime     = time.Hour
 	MaxBlockTxsLimit = 1_000_000
@@ -131,14 +133,23 @@ func (g *Genesis) Save(path string) error {
 }
 
 // Hash identifies the chain: Keccak-256 of the compact canonical JSON, in
-// which every field appears once, in a fixed order, with times in UTC and
-// amounts as decimal strings. Formatting of the file does not matter.
+// which every field appears once, in a fixed order, with the genesis time
+// as unix milliseconds and amounts as decimal strings. Formatting of the
+// file does not matter.
 func (g *Genesis) Hash() Hash {
-	c := *g
-	c.GenesisTime = c.GenesisTime.UTC()
-	b, err := json.Marshal(&c)
+	type view struct {
+		ChainID     uint64             `json:"chain_id"`
+		GenesisTime int64              `json:"genesis_time_ms"`
+		BlockTime   Duration           `json:"block_time"`
+		Limits      Limits             `json:"limits"`
+		Validators  []GenesisValidator `json:"validators"`
+		Accounts    []GenesisAccount   `json:"accounts"`
+	}
+	b, err := json.Marshal(view{g.ChainID, g.GenesisTime.UnixMilli(), g.BlockTime, g.Limits, g.Validators, g.Accounts})
 	if err != nil {
-		panic(fmt.Sprintf("chain: genesis does not encode: %v", err)) // all field types encode
+		// Every field is a number, string, byte slice or one of the
+		// package's own types, which always encode.
+		panic(fmt.Sprintf("chain: genesis does not encode: %v", err))
 	}
 	return Keccak256(b)
 }
@@ -168,8 +179,10 @@ func (g *Genesis) Validate() error {
 	}
 	if g.GenesisTime.IsZero() {
 		bad("genesis_time is required")
-	} else if ms := g.GenesisTime.UnixMilli(); ms < 0 || ms > maxTimestamp {
-		bad("genesis_time %s is out of range", g.GenesisTime)
+	} else if y := g.GenesisTime.UTC().Year(); y < 1970 || y > 9999 {
+		bad("genesis_time %s is out of range (years 1970 to 9999, in UTC)", g.GenesisTime)
+	} else if g.GenesisTime.Nanosecond()%int(time.Millisecond) != 0 {
+		bad("genesis_time %s has a part below one millisecond", g.GenesisTime.Format(time.RFC3339Nano))
 	}
 	if bt := g.BlockTime.Duration; bt < MinBlockTime || bt > MaxBlockTime {
 		bad("block_time %s must be between %s and %s", bt, MinBlockTime, MaxBlockTime)
@@ -193,6 +206,9 @@ func (g *Genesis) Validate() error {
 	var total uint64
 	for i, v := range g.Validators {
 		at := fmt.Sprintf("validators[%d]", i)
+		if v.Stake > MaxTotalStake {
+			bad("%s.stake %d exceeds %d", at, v.Stake, uint64(MaxTotalStake))
+		}
 		if strings.TrimSpace(v.Name) == "" {
 			bad("%s.name is required", at)
 		} else if names[v.Name] {
@@ -217,10 +233,10 @@ func (g *Genesis) Validate() error {
 		if v.Stake == 0 {
 			bad("%s.stake must be positive", at)
 		}
-		if total+v.Stake < total || total+v.Stake > math.MaxInt64 {
-			bad("%s.stake: total stake overflows", at)
+		if total += min(v.Stake, MaxTotalStake); total > MaxTotalStake {
+			bad("%s.stake: total stake exceeds %d", at, uint64(MaxTotalStake))
+			total = MaxTotalStake
 		}
-		total += v.Stake
 	}
 	seen := map[Address]bool{}
 	var supply uint256.Int

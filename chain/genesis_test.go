@@ -99,6 +99,10 @@ func TestParseGenesisRejects(t *testing.T) {
 		"balance over 2^256": strings.Replace(string(good), `"100000000000000000000"`, `"`+strings.Repeat("9", 80)+`"`, 1),
 		"bad duration":       strings.Replace(string(good), `"1s"`, `"soon"`, 1),
 		"trailing data":      string(good) + "{}",
+		"year 10000 in UTC":  strings.Replace(string(good), `"2026-01-02T03:04:05Z"`, `"9999-12-31T23:00:00-05:00"`, 1),
+		"before 1970":        strings.Replace(string(good), `"2026-01-02T03:04:05Z"`, `"1969-12-31T23:59:59Z"`, 1),
+		"microseconds":       strings.Replace(string(good), `"2026-01-02T03:04:05Z"`, `"2026-01-02T03:04:05.000001Z"`, 1),
+		"stake too large":    strings.Replace(string(good), `"stake": 100`, `"stake": 1152921504606846977`, 1),
 		"not json":           "chain_id: 5",
 		"missing everything": "{}",
 	}

@@ -30,16 +30,25 @@ func heightKey(prefix byte, height uint64) []byte {
 func blockKey(height uint64) []byte    { return heightKey(prefixBlock, height) }
 func receiptsKey(height uint64) []byte { return heightKey(prefixReceipts, height) }
 
-// PartitionBounds returns the key range [lo, hi) holding the blocks of one
-// height partition, for pruning or moving it with one range operation.
-func PartitionBounds(part uint64) (lo, hi []byte) {
-	lo = make([]byte, 9)
-	lo[0] = prefixBlock
-	binary.BigEndian.PutUint64(lo[1:], part)
-	hi = make([]byte, 9)
-	hi[0] = prefixBlock
-	binary.BigEndian.PutUint64(hi[1:], part+1)
-	return lo, hi
+// KeyRange is a half-open key range [Lo, Hi).
+type KeyRange struct{ Lo, Hi []byte }
+
+// PartitionRanges returns the two key ranges holding one height partition:
+// its blocks and its receipts. Each can be deleted or copied with one range
+// operation. The hash and transaction indexes are keyed by hash, not by
+// height, so whoever prunes a partition must also delete the index entries
+// of its blocks and transactions (found by reading the blocks first).
+func PartitionRanges(part uint64) (blocks, receipts KeyRange) {
+	r := func(prefix byte) KeyRange {
+		lo := make([]byte, 9)
+		lo[0] = prefix
+		binary.BigEndian.PutUint64(lo[1:], part)
+		hi := make([]byte, 9)
+		hi[0] = prefix
+		binary.BigEndian.PutUint64(hi[1:], part+1)
+		return KeyRange{lo, hi}
+	}
+	return r(prefixBlock), r(prefixReceipts)
 }
 
 func hashKey(h Hash) []byte {

@@ -8,7 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"sync/atomic"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -39,12 +39,26 @@ func DefaultStoreOptions() StoreOptions {
 	}
 }
 
-// Store is the node's Pebble database. Reads are safe for concurrent use;
-// writes come only from Chain, one synced batch per block.
+// Store is the node's Pebble database. Reads are safe for concurrent use
+// and fail with ErrClosed once the store is closed (never touching a closed
+// Pebble); writes come only from Chain, one synced batch per block.
 type Store struct {
 	db     *pebble.DB
-	closed atomic.Bool
+	mu     sync.RWMutex // read-held by every operation, write-held by Close
+	closed bool
 }
+
+// enter read-locks the store for one operation.
+func (s *Store) enter() error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) leave() { s.mu.RUnlock() }
 
 // OpenStore opens or creates the store in dir.
 func OpenStore(dir string, o StoreOptions) (*Store, error) {
@@ -70,19 +84,24 @@ func OpenStore(dir string, o StoreOptions) (*Store, error) {
 	return &Store{db: db}, nil
 }
 
-// Close flushes and closes the database.
+// Close waits for operations in progress, then flushes and closes the
+// database.
 func (s *Store) Close() error {
-	if s.closed.Swap(true) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
 		return nil
 	}
+	s.closed = true
 	return s.db.Close()
 }
 
 // get returns a copy of the value at key, or ErrNotFound.
 func (s *Store) get(key []byte) ([]byte, error) {
-	if s.closed.Load() {
-		return nil, ErrClosed
+	if err := s.enter(); err != nil {
+		return nil, err
 	}
+	defer s.leave()
 	v, closer, err := s.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, ErrNotFound
@@ -149,9 +168,10 @@ func (s *Store) Block(height uint64) (*Block, error) {
 
 // Header returns the header at height.
 func (s *Store) Header(height uint64) (*Header, error) {
-	if s.closed.Load() {
-		return nil, ErrClosed
+	if err := s.enter(); err != nil {
+		return nil, err
 	}
+	defer s.leave()
 	v, closer, err := s.db.Get(blockKey(height))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, ErrNotFound
@@ -209,9 +229,10 @@ func (s *Store) Receipts(height uint64) ([]Receipt, error) {
 
 // Account reads a committed account; absent accounts are empty.
 func (s *Store) Account(addr Address) (Account, error) {
-	if s.closed.Load() {
-		return Account{}, ErrClosed
+	if err := s.enter(); err != nil {
+		return Account{}, err
 	}
+	defer s.leave()
 	var kb [21]byte
 	v, closer, err := s.db.Get(appendAccountKey(kb[:0], addr))
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -231,9 +252,10 @@ func (s *Store) Account(addr Address) (Account, error) {
 // ForEachAccount calls fn for every stored account in address order, until
 // fn returns false.
 func (s *Store) ForEachAccount(fn func(Address, Account) bool) error {
-	if s.closed.Load() {
-		return ErrClosed
+	if err := s.enter(); err != nil {
+		return err
 	}
+	defer s.leave()
 	it, err := s.db.NewIter(&pebble.IterOptions{
 		LowerBound: []byte{prefixAccount},
 		UpperBound: []byte{prefixAccount + 1},
@@ -271,9 +293,10 @@ type commitSet struct {
 
 // write commits a block in one synced batch.
 func (s *Store) write(c *commitSet) error {
-	if s.closed.Load() {
-		return ErrClosed
+	if err := s.enter(); err != nil {
+		return err
 	}
+	defer s.leave()
 	h := c.block.Header.Height
 	b := s.db.NewBatch()
 	defer b.Close()

@@ -48,6 +48,19 @@ func TestParseTxRules(t *testing.T) {
 		return b
 	}
 	huge := make([]byte, rules.MaxTxBytes+1)
+	overflow := func() []byte {
+		v := new(big.Int).Lsh(big.NewInt(1), 300)
+		tx := types.NewTx(&types.LegacyTx{Nonce: 0, GasPrice: two.ToBig(), Gas: TransferGas, To: &Address{1}, Value: v})
+		s, err := types.SignTx(tx, types.NewEIP155Signer(big.NewInt(testChainID)), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := s.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 
 	cases := []struct {
 		name string
@@ -81,6 +94,7 @@ func TestParseTxRules(t *testing.T) {
 		{"fee cap below minimum", rawTx(t, k, txSpec{typ: types.DynamicFeeTxType, feeCap: half, tip: uint256.NewInt(0)}), ErrFeeCapTooLow},
 		{"tip above fee cap", rawTx(t, k, txSpec{typ: types.DynamicFeeTxType, feeCap: two, tip: new(uint256.Int).Add(two, uint256.NewInt(1))}), ErrTipAboveFeeCap},
 		{"bad signature", badSig(), ErrInvalidSignature},
+		{"value over 256 bits", overflow(), ErrValueOverflow},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -29,8 +29,12 @@ func Verify(store *Store, g *Genesis) (VerifyReport, error) {
 	if !ok {
 		return rep, fmt.Errorf("%w: empty store", ErrNotFound)
 	}
-	if gh, err := store.GenesisHash(); err != nil || gh != g.Hash() {
-		return rep, fmt.Errorf("%w: %v", ErrGenesisMismatch, err)
+	gh, err := store.GenesisHash()
+	if err != nil {
+		return rep, fmt.Errorf("%w: no genesis hash: %v", ErrCorruptStore, err)
+	}
+	if gh != g.Hash() {
+		return rep, fmt.Errorf("%w: store has %s, genesis file has %s", ErrGenesisMismatch, gh, g.Hash())
 	}
 	// A chain that reads an in-memory replay state instead of the store.
 	c := &Chain{genesis: g, rules: g.Rules(), metrics: NopMetrics(), validators: map[Address]bool{}}

@@ -19,6 +19,10 @@ type Engine interface {
 	Service
 	// Status reports the engine's progress.
 	Status() EngineStatus
+	// Failed is closed when the engine has stopped on an error it cannot
+	// recover from; Err then returns it. The node shuts down.
+	Failed() <-chan struct{}
+	Err() error
 }
 
 // EngineStatus is a snapshot of an engine's progress.
@@ -63,6 +67,7 @@ type soloEngine struct {
 
 	cancel context.CancelFunc
 	done   chan struct{}
+	failed chan struct{}
 	mu     sync.Mutex
 	err    error
 }
@@ -76,7 +81,16 @@ func newSoloEngine(c *chain.Chain, txs TxSource, proposer chain.Address, interva
 		clock:     clock,
 		log:       log.With("module", "engine"),
 		listeners: listeners,
+		failed:    make(chan struct{}),
 	}
+}
+
+func (e *soloEngine) Failed() <-chan struct{} { return e.failed }
+
+func (e *soloEngine) Err() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
 }
 
 func (e *soloEngine) Name() string { return "engine" }
@@ -94,23 +108,33 @@ func (e *soloEngine) Start(ctx context.Context) error {
 }
 
 // Stop waits for the block in progress: it is either committed whole or
-// never written.
+// never written. The error that stopped the engine, if any, is reported by
+// Err, not again here.
 func (e *soloEngine) Stop() error {
 	e.cancel()
 	<-e.done
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.err
+	return nil
 }
 
 func (e *soloEngine) loop(ctx context.Context) {
 	defer close(e.done)
+	warned := false
 	for {
 		head, _ := e.chain.Head()
 		next := time.UnixMilli(int64(head.Timestamp)).Add(e.interval)
 		wait := next.Sub(e.clock.Now())
-		if wait < 0 {
+		switch {
+		case wait < 0:
 			wait = 0
+		case wait > e.interval:
+			// The head is ahead of this clock (the clock stepped back, or a
+			// block carries a future time). Keep producing on the interval;
+			// the builder keeps timestamps increasing.
+			if !warned {
+				e.log.Warn("head timestamp is ahead of the local clock", "ahead", wait-e.interval)
+				warned = true
+			}
+			wait = e.interval
 		}
 		select {
 		case <-ctx.Done():
@@ -119,11 +143,12 @@ func (e *soloEngine) loop(ctx context.Context) {
 		}
 		if err := e.produce(); err != nil {
 			// A block that cannot be written means the store is broken:
-			// stop producing rather than build on a head that is unsure.
-			e.log.Error("block production stopped", "err", err)
+			// stop producing rather than build on a head that is unsure,
+			// and let the node shut down.
 			e.mu.Lock()
 			e.err = err
 			e.mu.Unlock()
+			close(e.failed)
 			return
 		}
 	}

@@ -7,6 +7,8 @@ var (
 	ErrInvalidConfig = errors.New("node: invalid config")
 	// ErrHomeExists is returned by Init for a home that already holds a node.
 	ErrHomeExists = errors.New("node: home directory already initialised")
+	// ErrHomeNotEmpty is returned by Init for a directory that holds other files.
+	ErrHomeNotEmpty = errors.New("node: home directory is not empty")
 	// ErrInsecureKeyFile is returned for a key file others can read or write.
 	ErrInsecureKeyFile = errors.New("node: key file is accessible by group or others")
 	// ErrNotValidator is returned when the validator key is not in the genesis.

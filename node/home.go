@@ -2,6 +2,8 @@ package node
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -58,6 +60,22 @@ func DevAccounts(n int) []DevAccount {
 	return out
 }
 
+// FundedDevAccounts returns the dev accounts a genesis funds: the longest
+// run of dev accounts 0, 1, 2, … that all hold a balance.
+func FundedDevAccounts(g *chain.Genesis) []DevAccount {
+	funded := make(map[chain.Address]bool, len(g.Accounts))
+	for _, a := range g.Accounts {
+		funded[a.Address] = true
+	}
+	all := DevAccounts(len(g.Accounts))
+	for i, a := range all {
+		if !funded[a.Address] {
+			return all[:i]
+		}
+	}
+	return all
+}
+
 // InitOptions describe a new home directory.
 type InitOptions struct {
 	Home        string
@@ -91,13 +109,20 @@ type InitResult struct {
 
 // Init creates a home directory for a single-validator chain: config file,
 // genesis, validator BLS key, node key and (unless a fee recipient is given)
-// a fee recipient key. It refuses a directory that is not empty.
+// a fee recipient key. Everything is generated and validated first, written
+// into a temporary directory beside the home, and renamed into place, so a
+// failed init leaves nothing behind. It refuses a directory that already
+// holds a node or other files. Zero ChainID, BlockTime and GenesisTime mean
+// the defaults; the CLI passes explicit values.
 func Init(o InitOptions) (*InitResult, error) {
 	if o.Home == "" {
 		return nil, fmt.Errorf("%w: home directory is empty", ErrInvalidConfig)
 	}
+	if IsHome(o.Home) {
+		return nil, fmt.Errorf("%w: %s", ErrHomeExists, o.Home)
+	}
 	if entries, err := os.ReadDir(o.Home); err == nil && len(entries) > 0 {
-		return nil, fmt.Errorf("%w: %s is not empty", ErrHomeExists, o.Home)
+		return nil, fmt.Errorf("%w: %s holds %d entries and no %s", ErrHomeNotEmpty, o.Home, len(entries), ConfigFileName)
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("node: read home: %w", err)
 	}
@@ -124,35 +149,26 @@ func Init(o InitOptions) (*InitResult, error) {
 	if o.GenesisTime.IsZero() {
 		o.GenesisTime = time.Now().UTC().Truncate(time.Second)
 	}
-	if err := os.MkdirAll(o.Home, 0o700); err != nil {
-		return nil, fmt.Errorf("node: create home: %w", err)
-	}
-	res := &InitResult{Config: cfg}
 
-	if _, err := GenerateNodeKey(cfg.Path(cfg.P2P.NodeKeyFile)); err != nil {
+	// Generate and validate everything in memory.
+	_, nodeKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
 		return nil, err
 	}
 	vk, err := bls.GenerateKey()
 	if err != nil {
 		return nil, err
 	}
-	if err := bls.SaveKeyFile(cfg.Path(cfg.Validator.KeyFile), vk, o.Passphrase); err != nil {
-		return nil, fmt.Errorf("node: write validator key: %w", err)
-	}
-	res.ValidatorKey = vk.PublicKey()
+	res := &InitResult{Config: cfg, ValidatorKey: vk.PublicKey()}
+	var feeKey *ecdsa.PrivateKey
 	if o.FeeRecipient != nil {
 		res.FeeRecipient = *o.FeeRecipient
 	} else {
-		fk, err := crypto.GenerateKey()
-		if err != nil {
+		if feeKey, err = crypto.GenerateKey(); err != nil {
 			return nil, err
 		}
-		if err := SaveAccountKey(filepath.Join(o.Home, FeeKeyFile), fk); err != nil {
-			return nil, err
-		}
-		res.FeeRecipient = crypto.PubkeyToAddress(fk.PublicKey)
+		res.FeeRecipient = crypto.PubkeyToAddress(feeKey.PublicKey)
 	}
-
 	g := &chain.Genesis{
 		ChainID:     o.ChainID,
 		GenesisTime: o.GenesisTime,
@@ -174,13 +190,47 @@ func Init(o InitOptions) (*InitResult, error) {
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
-	if err := g.Save(cfg.Path(cfg.Chain.GenesisFile)); err != nil {
+	res.Genesis = g
+
+	// Write into a temporary directory and rename it into place.
+	parent := filepath.Dir(filepath.Clean(o.Home))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, fmt.Errorf("node: create parent of home: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, ".bizra-init-")
+	if err != nil {
+		return nil, fmt.Errorf("node: create home: %w", err)
+	}
+	defer os.RemoveAll(tmp) // nothing left after the rename
+	staged := cfg
+	staged.Home = tmp
+	if err := SaveNodeKey(staged.Path(cfg.P2P.NodeKeyFile), nodeKey); err != nil {
+		return nil, err
+	}
+	if err := bls.SaveKeyFile(staged.Path(cfg.Validator.KeyFile), vk, o.Passphrase); err != nil {
+		return nil, fmt.Errorf("node: write validator key: %w", err)
+	}
+	if feeKey != nil {
+		if err := SaveAccountKey(filepath.Join(tmp, FeeKeyFile), feeKey); err != nil {
+			return nil, err
+		}
+	}
+	if err := g.Save(staged.Path(cfg.Chain.GenesisFile)); err != nil {
 		return nil, fmt.Errorf("node: write genesis: %w", err)
 	}
-	res.Genesis = g
-	// The config goes last: its presence marks a complete home.
-	if err := os.WriteFile(filepath.Join(o.Home, ConfigFileName), EncodeConfig(&cfg), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, ConfigFileName), EncodeConfig(&cfg), 0o644); err != nil {
 		return nil, fmt.Errorf("node: write config: %w", err)
+	}
+	if err := os.Chmod(tmp, 0o700); err != nil {
+		return nil, err
+	}
+	// An existing home is an empty directory (checked above); os.Remove
+	// deletes only empty ones, so nothing can be lost here.
+	if err := os.Remove(o.Home); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("node: replace empty home: %w", err)
+	}
+	if err := os.Rename(tmp, o.Home); err != nil {
+		return nil, fmt.Errorf("node: move new home into place: %w", err)
 	}
 	return res, nil
 }

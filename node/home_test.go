@@ -153,3 +153,35 @@ func TestDevAccountsDeterministic(t *testing.T) {
 		t.Fatalf("dev account 0 is %s", got)
 	}
 }
+
+func TestFailedInitLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	home := filepath.Join(dir, "h")
+	bad := []chain.GenesisAccount{{Address: chain.Address{1}}} // zero balance
+	if _, err := Init(InitOptions{Home: home, Alloc: bad}); !errors.Is(err, chain.ErrInvalidGenesis) {
+		t.Fatalf("got %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("failed init left %d entries behind", len(entries))
+	}
+	if _, err := Init(InitOptions{Home: home}); err != nil {
+		t.Fatalf("init after a failed one: %v", err)
+	}
+	other := filepath.Join(dir, "other")
+	if err := os.MkdirAll(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(other, "notes.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Init(InitOptions{Home: other}); !errors.Is(err, ErrHomeNotEmpty) {
+		t.Fatalf("non-empty directory: %v", err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.MkdirAll(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Init(InitOptions{Home: empty}); err != nil || !IsHome(empty) {
+		t.Fatalf("existing empty directory: %v", err)
+	}
+}

@@ -71,18 +71,24 @@ func readSecret(path string) ([]byte, error) {
 
 // GenerateNodeKey creates an Ed25519 network identity key at path.
 func GenerateNodeKey(path string) (ed25519.PrivateKey, error) {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, err
 	}
+	return priv, SaveNodeKey(path, priv)
+}
+
+// SaveNodeKey writes a network identity key to path with mode 0600.
+func SaveNodeKey(path string, priv ed25519.PrivateKey) error {
+	pub := priv.Public().(ed25519.PublicKey)
 	data, err := json.MarshalIndent(nodeKeyFile{Type: "ed25519", PublicKey: hexutil.Bytes(pub), PrivateKey: hexutil.Bytes(priv.Seed())}, "", "  ")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := writeSecret(path, append(data, '\n')); err != nil {
-		return nil, fmt.Errorf("node: write node key: %w", err)
+		return fmt.Errorf("node: write node key: %w", err)
 	}
-	return priv, nil
+	return nil
 }
 
 // LoadNodeKey reads the network identity key.

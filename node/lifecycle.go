@@ -42,7 +42,6 @@ func (l *lifecycle) stop() error {
 		s := l.started[i]
 		if err := s.Stop(); err != nil {
 			errs = append(errs, fmt.Errorf("node: stop %s: %w", s.Name(), err))
-			l.log.Error("service stop failed", "service", s.Name(), "err", err)
 			continue
 		}
 		l.log.Debug("service stopped", "service", s.Name())

@@ -148,7 +148,12 @@ func New(cfg Config, o Options) (*Node, error) {
 	}
 	n.lc.services = append(n.lc.services, n.engine)
 	if cfg.Dev.Traffic > 0 {
-		n.lc.services = append(n.lc.services, newDevTraffic(c, n.pool, DevAccounts(devTrafficAccounts), cfg.Dev.Traffic, o.Clock, o.Logger))
+		dev := FundedDevAccounts(g)
+		if len(dev) == 0 {
+			_ = store.Close()
+			return nil, fmt.Errorf("%w: dev.traffic needs dev accounts funded at genesis (bizra init --dev-accounts N, or bizra devnet)", ErrInvalidConfig)
+		}
+		n.lc.services = append(n.lc.services, newDevTraffic(c, n.pool, dev, cfg.Dev.Traffic, o.Clock, o.Logger))
 	}
 	n.lc.log = n.log
 	return n, nil
@@ -171,10 +176,6 @@ func LoadValidatorKey(cfg *Config) (*bls.SecretKey, error) {
 	}
 	return vk, nil
 }
-
-// devTrafficAccounts is how many dev accounts the traffic generator uses;
-// it matches what the devnet funds.
-const devTrafficAccounts = 10
 
 // verifyValidatorKeys checks that every genesis validator key decodes and
 // carries a valid proof of possession.
@@ -254,18 +255,31 @@ func (n *Node) Close() error {
 	return errors.Join(err, n.store.Close())
 }
 
-// Run starts the node, waits for ctx to end, then stops and closes it.
+// Run starts the node and runs it until ctx ends or a service fails, then
+// stops and closes it. It returns the failure, if any.
 func (n *Node) Run(ctx context.Context) error {
 	if err := n.Start(ctx); err != nil {
 		return errors.Join(err, n.Close())
 	}
-	<-ctx.Done()
-	n.log.Info("shutting down")
+	var failure error
+	select {
+	case <-ctx.Done():
+		n.log.Info("shutting down")
+	case <-n.engine.Failed():
+		failure = fmt.Errorf("node: block production failed: %w", n.engine.Err())
+	}
 	start := time.Now()
-	err := n.Close()
+	err := errors.Join(failure, n.Close())
 	n.log.Info("shutdown complete", "took", time.Since(start).Round(time.Millisecond))
 	return err
 }
+
+// Failed is closed when a service has failed and the node must stop; Run
+// handles it, callers that use Start and Stop themselves select on it.
+func (n *Node) Failed() <-chan struct{} { return n.engine.Failed() }
+
+// Err returns the failure that closed Failed.
+func (n *Node) Err() error { return n.engine.Err() }
 
 // Chain returns the node's chain.
 func (n *Node) Chain() *chain.Chain { return n.chain }

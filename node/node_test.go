@@ -198,9 +198,36 @@ func TestSoloEngineOnFakeClock(t *testing.T) {
 			t.Fatalf("block %d proposer %s round %d", h, hd.Proposer, hd.Round)
 		}
 	}
-	// No block without the clock moving.
+	// The engine waits for the next slot and produces nothing until the
+	// clock reaches it.
+	waitFor(t, 5*time.Second, "the engine to wait again", func() bool { return clock.pending() > 0 })
+	clock.Advance(199 * time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // give a wrongly woken engine the chance to commit
 	if hd, _ := n.Chain().Head(); hd.Height != 5 {
-		t.Fatalf("height %d", hd.Height)
+		t.Fatalf("height %d before the slot", hd.Height)
+	}
+	clock.Advance(time.Millisecond)
+	waitFor(t, 5*time.Second, "block 6 at its slot", func() bool { hd, _ := n.Chain().Head(); return hd.Height == 6 })
+}
+
+func TestRunStopsWhenBlockProductionFails(t *testing.T) {
+	cfg := newTestHome(t, 20*time.Millisecond, time.Time{})
+	cfg.Metrics.Enabled = false
+	n, err := New(cfg, Options{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- n.Run(context.Background()) }()
+	waitFor(t, 5*time.Second, "a block", func() bool { hd, _ := n.Chain().Head(); return hd.Height > 0 })
+	_ = n.store.Close() // the disk goes away under the running node
+	select {
+	case err := <-done:
+		if !errors.Is(err, chain.ErrClosed) || !strings.Contains(err.Error(), "block production failed") {
+			t.Fatalf("Run returned %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after block production failed")
 	}
 }
 

@@ -91,6 +91,12 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	o := node.InitOptions{Home: *home, Moniker: *moniker, ChainID: *chainID, BlockTime: *blockTime, Alloc: alloc, DevAccounts: *devAccounts}
+	if err := checkChainFlags(*chainID, *blockTime); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*moniker) == "" {
+		return fmt.Errorf("%w: --moniker must not be empty", errUsage)
+	}
 	if *devAccounts < 0 || *devAccounts > 10_000 {
 		return fmt.Errorf("%w: --dev-accounts %d must be between 0 and 10000", errUsage, *devAccounts)
 	}
@@ -164,10 +170,15 @@ func runNode(cfg node.Config, stdout, stderr io.Writer, ready func(n *node.Node)
 	if ready != nil {
 		ready(n)
 	}
-	<-ctx.Done()
+	var failure error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case <-n.Failed():
+		failure = fmt.Errorf("block production failed: %w", n.Err())
+	}
 	stop() // a second signal kills the process the default way
-	log.Info("shutting down")
-	return n.Close()
+	return errors.Join(failure, n.Close())
 }
 
 func runDevnet(args []string, stdout, stderr io.Writer) error {
@@ -183,6 +194,9 @@ func runDevnet(args []string, stdout, stderr io.Writer) error {
 	}
 	if *accounts < 1 || *accounts > 10_000 {
 		return fmt.Errorf("%w: --accounts %d must be between 1 and 10000", errUsage, *accounts)
+	}
+	if err := checkChainFlags(*chainID, *blockTime); err != nil {
+		return err
 	}
 	temporary := *home == ""
 	if temporary {
@@ -203,13 +217,53 @@ func runDevnet(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if reused {
+		if err := checkReuse(fs, cfg, *chainID, *blockTime, *accounts); err != nil {
+			return err
+		}
+	}
 	rf.apply(fs, &cfg)
 	return runNode(cfg, stdout, stderr, func(n *node.Node) {
-		printDevnet(stdout, n, *home, temporary, reused, *accounts)
+		printDevnet(stdout, n, *home, temporary, reused)
 	})
 }
 
-func printDevnet(w io.Writer, n *node.Node, home string, temporary, reused bool, accounts int) {
+// checkChainFlags refuses chain parameters a genesis could not hold.
+func checkChainFlags(chainID uint64, blockTime time.Duration) error {
+	if chainID == 0 {
+		return fmt.Errorf("%w: --chain-id must be positive", errUsage)
+	}
+	if blockTime < chain.MinBlockTime || blockTime > chain.MaxBlockTime {
+		return fmt.Errorf("%w: --block-time %s must be between %s and %s", errUsage, blockTime, chain.MinBlockTime, chain.MaxBlockTime)
+	}
+	return nil
+}
+
+// checkReuse refuses flags that would change an existing devnet's genesis:
+// they cannot apply to a chain that already runs.
+func checkReuse(fs *flag.FlagSet, cfg node.Config, chainID uint64, blockTime time.Duration, accounts int) error {
+	g, err := chain.LoadGenesis(cfg.Path(cfg.Chain.GenesisFile))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	fs.Visit(func(f *flag.Flag) {
+		switch {
+		case f.Name == "chain-id" && chainID != g.ChainID:
+			errs = append(errs, fmt.Errorf("--chain-id %d: the devnet in %s has chain id %d", chainID, cfg.Home, g.ChainID))
+		case f.Name == "block-time" && blockTime != g.BlockTime.Duration:
+			errs = append(errs, fmt.Errorf("--block-time %s: the devnet in %s has block time %s", blockTime, cfg.Home, g.BlockTime.Duration))
+		case f.Name == "accounts" && accounts != len(node.FundedDevAccounts(g)):
+			errs = append(errs, fmt.Errorf("--accounts %d: the devnet in %s funds %d dev accounts", accounts, cfg.Home, len(node.FundedDevAccounts(g))))
+		}
+	})
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: these flags apply only to a new devnet; use another --home or leave them out:\n%w", errUsage, errors.Join(errs...))
+	}
+	return nil
+}
+
+func printDevnet(w io.Writer, n *node.Node, home string, temporary, reused bool) {
 	g := n.Genesis()
 	head, _ := n.Chain().Head()
 	state := "new"
@@ -229,14 +283,7 @@ func printDevnet(w io.Writer, n *node.Node, home string, temporary, reused bool,
 		fmt.Fprintf(&b, "  metrics       http://%s/metrics\n", addr)
 	}
 	fmt.Fprintf(&b, "\nDev accounts (1,000,000 coins each; these keys are public — use them on this devnet only):\n")
-	funded := map[chain.Address]bool{}
-	for _, a := range g.Accounts {
-		funded[a.Address] = true
-	}
-	for i, a := range node.DevAccounts(accounts) {
-		if !funded[a.Address] {
-			continue
-		}
+	for i, a := range node.FundedDevAccounts(g) {
 		fmt.Fprintf(&b, "  (%d) %s  %s\n", i, a.Address, a.PrivateKeyHex())
 	}
 	fmt.Fprintf(&b, "\nPress Ctrl-C to stop.\n")

@@ -14,39 +14,44 @@ type StateReader interface {
 // State is a copy-on-write overlay of accounts over a StateReader, used to
 // execute one block. It is not safe for concurrent use.
 type State struct {
-	base  StateReader
-	dirty map[Address]*stateEntry
-	order []Address // first-touch order, for deterministic iteration
+	base    StateReader
+	dirty   map[Address]int32 // index into entries
+	entries []stateEntry      // in first-touch order, for deterministic iteration
 }
 
 type stateEntry struct {
+	addr   Address
 	before Account
 	after  Account
 }
 
 // NewState returns an empty overlay over base.
-func NewState(base StateReader) *State {
-	return &State{base: base, dirty: make(map[Address]*stateEntry)}
+func NewState(base StateReader) *State { return newStateSized(base, 0) }
+
+func newStateSized(base StateReader, hint int) *State {
+	return &State{base: base, dirty: make(map[Address]int32, hint), entries: make([]stateEntry, 0, hint)}
 }
 
-func (s *State) entry(addr Address) (*stateEntry, error) {
-	if e, ok := s.dirty[addr]; ok {
-		return e, nil
+// index returns the position of addr's entry, loading it from the base on
+// first touch. Pointers into entries are valid only until the next index.
+func (s *State) index(addr Address) (int32, error) {
+	if i, ok := s.dirty[addr]; ok {
+		return i, nil
 	}
 	a, err := s.base.Account(addr)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	e := &stateEntry{before: a, after: a}
-	s.dirty[addr] = e
-	s.order = append(s.order, addr)
-	return e, nil
+	i := int32(len(s.entries))
+	s.entries = append(s.entries, stateEntry{addr: addr, before: a, after: a})
+	s.dirty[addr] = i
+	return i, nil
 }
 
 // Account returns the current state of addr.
 func (s *State) Account(addr Address) (Account, error) {
-	if e, ok := s.dirty[addr]; ok {
-		return e.after, nil
+	if i, ok := s.dirty[addr]; ok {
+		return s.entries[i].after, nil
 	}
 	return s.base.Account(addr)
 }
@@ -86,21 +91,22 @@ func (s *State) ApplyTx(tx *Tx, proposer Address, baseFee *uint256.Int, cumulati
 	if !tx.recovered {
 		return Receipt{}, ErrSenderUnknown
 	}
-	from, err := s.entry(tx.From)
+	fi, err := s.index(tx.From)
 	if err != nil {
 		return Receipt{}, err
 	}
-	if err := checkAgainst(&from.after, tx); err != nil {
+	if err := checkAgainst(&s.entries[fi].after, tx); err != nil {
 		return Receipt{}, err
 	}
-	to, err := s.entry(tx.To)
+	ti, err := s.index(tx.To)
 	if err != nil {
 		return Receipt{}, err
 	}
-	coinbase, err := s.entry(proposer)
+	ci, err := s.index(proposer)
 	if err != nil {
 		return Receipt{}, err
 	}
+	from, to, coinbase := &s.entries[fi], &s.entries[ti], &s.entries[ci]
 	price := tx.EffectiveGasPrice(baseFee)
 	var fee uint256.Int
 	fee.Mul(uint256.NewInt(TransferGas), &price) // ≤ gas × fee cap: checked by MaxCost
@@ -140,13 +146,13 @@ func (s *State) undo(err error, from *stateEntry, tx *Tx, fee *uint256.Int) erro
 // Changes returns the accounts that differ from the base, in the order the
 // block first touched them.
 func (s *State) Changes() []AccountChange {
-	out := make([]AccountChange, 0, len(s.order))
-	for _, addr := range s.order {
-		e := s.dirty[addr]
+	out := make([]AccountChange, 0, len(s.entries))
+	for i := range s.entries {
+		e := &s.entries[i]
 		if e.before == e.after {
 			continue
 		}
-		out = append(out, AccountChange{Addr: addr, Before: e.before, After: e.after})
+		out = append(out, AccountChange{Addr: e.addr, Before: e.before, After: e.after})
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package mempool
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/bizra/node0/chain"
 )
@@ -12,7 +13,18 @@ type cursor struct {
 	pos int
 }
 
-func (c *cursor) head() *entry { return c.txs[c.pos] }
+// slot is a selection heap element: the ordering key of a cursor's head,
+// held in the heap's own array so that sifting follows no pointers.
+type slot struct {
+	prio    uint64
+	arrived int64
+	seq     uint64
+	cur     int32 // index into the cursors
+}
+
+func slotOf(e *entry, cur int32) slot {
+	return slot{prio: e.prio, arrived: e.arrived, seq: e.seq, cur: cur}
+}
 
 // better orders selection: higher price first, then earlier arrival.
 func better(a, b *entry) bool {
@@ -25,10 +37,18 @@ func better(a, b *entry) bool {
 	return a.seq < b.seq
 }
 
-// selectHeap is a max-heap of cursors by their head transaction.
-type selectHeap []*cursor
+func (a *slot) better(b *slot) bool {
+	if a.prio != b.prio {
+		return a.prio > b.prio
+	}
+	if a.arrived != b.arrived {
+		return a.arrived < b.arrived
+	}
+	return a.seq < b.seq
+}
 
-func (h selectHeap) less(i, j int) bool { return better(h[i].head(), h[j].head()) }
+// selectHeap is a max-heap of slots.
+type selectHeap []slot
 
 func (h selectHeap) down(i int) {
 	n := len(h)
@@ -38,15 +58,36 @@ func (h selectHeap) down(i int) {
 			return
 		}
 		m := l
-		if r := l + 1; r < n && h.less(r, l) {
+		if r := l + 1; r < n && h[r].better(&h[l]) {
 			m = r
 		}
-		if !h.less(m, i) {
+		if !h[m].better(&h[i]) {
 			return
 		}
 		h[i], h[m] = h[m], h[i]
 		i = m
 	}
+}
+
+// snapshot copies each sender's pending transactions, at most limit each,
+// from the given shards.
+func (p *Pool) snapshot(shards []*shard, limit int) []cursor {
+	var cursors []cursor
+	for _, sh := range shards {
+		sh.mu.Lock()
+		buf := make([]*entry, 0, len(sh.pendingH))
+		for _, a := range sh.accounts {
+			if len(a.pending) == 0 {
+				continue
+			}
+			n := min(len(a.pending), limit)
+			start := len(buf)
+			buf = append(buf, a.pending[:n]...)
+			cursors = append(cursors, cursor{txs: buf[start : start+n : start+n]})
+		}
+		sh.mu.Unlock()
+	}
+	return cursors
 }
 
 // Fill offers pending transactions to b, best first, until the block is
@@ -59,34 +100,36 @@ func (p *Pool) Fill(b *chain.Builder) int {
 	if limit == 0 {
 		return 0
 	}
-	// Snapshot each sender's pending transactions, at most what fits.
-	buf := make([]*entry, 0, min(p.Len(), 1<<20))
-	var h selectHeap
-	for _, sh := range p.shards {
-		sh.mu.Lock()
-		for _, a := range sh.accounts {
-			if len(a.pending) == 0 {
-				continue
-			}
-			n := min(len(a.pending), limit)
-			start := len(buf)
-			buf = append(buf, a.pending[:n]...)
-			h = append(h, &cursor{txs: buf[start : start+n : start+n]})
-		}
-		sh.mu.Unlock()
+	// Snapshot the shards in two halves at once.
+	var other []cursor
+	half := len(p.shards) / 2
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		other = p.snapshot(p.shards[half:], limit)
+	}()
+	cursors := p.snapshot(p.shards[:half], limit)
+	wg.Wait()
+	cursors = append(cursors, other...)
+
+	h := make(selectHeap, len(cursors))
+	for i := range cursors {
+		h[i] = slotOf(cursors[i].txs[0], int32(i))
 	}
 	for i := len(h)/2 - 1; i >= 0; i-- {
 		h.down(i)
 	}
 	added := 0
 	for len(h) > 0 {
-		c := h[0]
-		err := b.Add(c.head().tx)
+		c := &cursors[h[0].cur]
+		err := b.Add(c.txs[c.pos].tx)
 		switch {
 		case err == nil:
 			added++
 			c.pos++
 			if c.pos < len(c.txs) {
+				h[0] = slotOf(c.txs[c.pos], h[0].cur)
 				h.down(0)
 				continue
 			}
@@ -96,7 +139,6 @@ func (p *Pool) Fill(b *chain.Builder) int {
 		// Sender exhausted or rejected: drop its cursor.
 		last := len(h) - 1
 		h[0] = h[last]
-		h[last] = nil
 		h = h[:last]
 		h.down(0)
 	}

@@ -5,8 +5,11 @@
 # ROUNDS times each, and prints the medians and their ratio. Alternating
 # runs spread the noise of a shared machine over both settings.
 # Usage: scripts/mempool-scaling.sh [ROUNDS] [BENCHMARK]
-#   BENCHMARK  AdmitVerified (one AddTx per transaction, the default) or
-#              AdmitVerifiedBatch (AddTxs with batches of 256)
+#   BENCHMARK  AdmitVerified (one AddTx per transaction into a warm pool,
+#              the default), AdmitVerifiedFresh (the same into a new pool),
+#              AdmitVerifiedBatch (AddTxs with batches of 256), or
+#              ShardedMapBaseline (the least such work can be: a locked
+#              insert into one of 16 maps, to see the machine's own ceiling)
 set -euo pipefail
 rounds=${1:-9}
 bench=${2:-AdmitVerified}

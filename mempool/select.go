@@ -27,16 +27,6 @@ func slotOf(e *entry, cur int32) slot {
 }
 
 // better orders selection: higher price first, then earlier arrival.
-func better(a, b *entry) bool {
-	if a.prio != b.prio {
-		return a.prio > b.prio
-	}
-	if a.arrived != b.arrived {
-		return a.arrived < b.arrived
-	}
-	return a.seq < b.seq
-}
-
 func (a *slot) better(b *slot) bool {
 	if a.prio != b.prio {
 		return a.prio > b.prio

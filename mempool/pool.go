@@ -25,6 +25,9 @@ type Options struct {
 	Logger  *slog.Logger
 	// Now is the clock for arrival times and expiry; nil is time.Now.
 	Now func() time.Time
+	// OnAdmit, if set, is called after each admission, outside every lock
+	// of the pool; it must not block.
+	OnAdmit func(*chain.Tx)
 }
 
 // Pool is the sharded transaction pool. All methods are safe for
@@ -40,6 +43,7 @@ type Pool struct {
 	shards    []*shard
 	known     *knownIndex
 	metrics   *Metrics
+	onAdmit   func(*chain.Tx)
 	none      []prometheus.Counter // rejections before the sender is known, by reason
 
 	epoch time.Time // arrival times count from here
@@ -90,7 +94,7 @@ func New(cfg Config, rules *chain.Rules, state StateReader, o Options) (*Pool, e
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	p := &Pool{cfg: cfg, rules: rules, state: state, now: o.Now, epoch: o.Now(), log: o.Logger.With("module", "mempool"), metrics: o.Metrics, none: o.Metrics.rejectedFor("none")}
+	p := &Pool{cfg: cfg, rules: rules, state: state, now: o.Now, epoch: o.Now(), log: o.Logger.With("module", "mempool"), metrics: o.Metrics, onAdmit: o.OnAdmit, none: o.Metrics.rejectedFor("none")}
 	p.shardTxs, p.shardByte = cfg.shardLimits()
 	for i := range cfg.Shards {
 		p.shards = append(p.shards, &shard{idx: uint64(i), accounts: make(map[chain.Address]*account), rejected: o.Metrics.rejectedFor(strconv.Itoa(i))})
@@ -289,6 +293,9 @@ func (p *Pool) finish(sh *shard, e *entry, err error) {
 		return
 	}
 	sh.stats.admitted.Add(1)
+	if p.onAdmit != nil {
+		p.onAdmit(e.tx)
+	}
 }
 
 // bumped reports whether next may replace prev: fee cap and tip both at

@@ -15,7 +15,17 @@ import (
 
 	"github.com/bizra/node0/chain"
 	"github.com/bizra/node0/mempool"
+	"github.com/bizra/node0/rpc"
 )
+
+// tomlStrings renders a TOML array of strings.
+func tomlStrings(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
 
 // Config is the node configuration: the TOML file in the home directory,
 // then command-line flags over it. Relative paths are relative to Home.
@@ -28,6 +38,7 @@ type Config struct {
 	Validator ValidatorConfig `toml:"validator"`
 	P2P       P2PConfig       `toml:"p2p"`
 	Mempool   MempoolConfig   `toml:"mempool"`
+	RPC       RPCConfig       `toml:"rpc"`
 	Log       LogConfig       `toml:"log"`
 	Metrics   MetricsConfig   `toml:"metrics"`
 	Dev       DevConfig       `toml:"dev"`
@@ -86,6 +97,43 @@ func (c MempoolConfig) Pool() mempool.Config {
 	}
 }
 
+// RPCConfig is rpc.Config in the config file, plus a switch.
+type RPCConfig struct {
+	Enabled          bool     `toml:"enabled"`
+	ListenAddr       string   `toml:"listen_addr"`
+	MaxBodyBytes     int64    `toml:"max_body_bytes"`
+	MaxBatch         int      `toml:"max_batch"`
+	RateLimit        float64  `toml:"rate_limit"`
+	RateBurst        int      `toml:"rate_burst"`
+	RequestTimeout   Duration `toml:"request_timeout"`
+	MaxWSConns       int      `toml:"max_ws_conns"`
+	MaxSubscriptions int      `toml:"max_subscriptions"`
+	CORSOrigins      []string `toml:"cors_origins"`
+}
+
+func rpcConfigFrom(c rpc.Config) RPCConfig {
+	if c.CORSOrigins == nil {
+		c.CORSOrigins = []string{}
+	}
+	return RPCConfig{
+		Enabled: true, ListenAddr: c.ListenAddr, MaxBodyBytes: c.MaxBodyBytes, MaxBatch: c.MaxBatch,
+		RateLimit: c.RateLimit, RateBurst: c.RateBurst, RequestTimeout: Duration{c.RequestTimeout},
+		MaxWSConns: c.MaxWSConns, MaxSubscriptions: c.MaxSubscriptions, CORSOrigins: c.CORSOrigins,
+	}
+}
+
+// Server returns the rpc.Config.
+func (c RPCConfig) Server() rpc.Config {
+	return rpc.Config{
+		ListenAddr: c.ListenAddr, MaxBodyBytes: c.MaxBodyBytes, MaxBatch: c.MaxBatch,
+		RateLimit: c.RateLimit, RateBurst: c.RateBurst, RequestTimeout: c.RequestTimeout.Duration,
+		MaxWSConns: c.MaxWSConns, MaxSubscriptions: c.MaxSubscriptions, CORSOrigins: c.CORSOrigins,
+	}
+}
+
+// DefaultRPCAddr is where JSON-RPC is served by default.
+const DefaultRPCAddr = "127.0.0.1:8545"
+
 // Duration reads and writes TOML as a Go duration string such as "10m".
 type Duration struct{ time.Duration }
 
@@ -140,6 +188,7 @@ func DefaultConfig() Config {
 		Validator: ValidatorConfig{KeyFile: "validator_key.json"},
 		P2P:       P2PConfig{NodeKeyFile: "node_key.json"},
 		Mempool:   mempoolConfigFrom(mempool.DefaultConfig()),
+		RPC:       rpcConfigFrom(rpc.DefaultConfig()),
 		Log:       LogConfig{Level: "info", Format: "text"},
 		Metrics:   MetricsConfig{Enabled: true, ListenAddr: DefaultMetricsAddr},
 	}
@@ -178,6 +227,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Mempool.Pool().Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.RPC.Enabled {
+		if err := c.RPC.Server().Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error", "" /* reported above */ :
@@ -263,6 +317,7 @@ func LoadConfig(home string) (Config, error) {
 func EncodeConfig(c *Config) []byte {
 	q := strconv.Quote
 	dm := mempool.DefaultConfig()
+	dr := rpc.DefaultConfig()
 	var b strings.Builder
 	fmt.Fprintf(&b, `# BIZRA node configuration.
 # Relative paths are relative to the home directory that holds this file.
@@ -316,6 +371,28 @@ queue_lifetime = "%s"
 # Fee cap and tip increase a replacement needs, in percent. Default %d.
 price_bump_percent = %d
 
+[rpc]
+# Serve Ethereum JSON-RPC over HTTP and WebSocket. Default true.
+enabled = %t
+# Default "%s" (local only; expose it deliberately).
+listen_addr = %s
+# Largest request body or WebSocket message, and most calls in one batch.
+# Defaults %d and %d.
+max_body_bytes = %d
+max_batch = %d
+# Calls per second one client address may make, with bursts up to
+# rate_burst; 0 turns the limit off. Defaults %g and %d.
+rate_limit = %g
+rate_burst = %d
+# Longest time for one request or batch. Default "%s".
+request_timeout = "%s"
+# Open WebSocket connections, and subscriptions on one. Defaults %d and %d.
+max_ws_conns = %d
+max_subscriptions = %d
+# Origins browsers may call from, such as "http://localhost:3000", or "*";
+# empty keeps CORS off. Default [].
+cors_origins = %s
+
 [log]
 # debug, info, warn or error. Default "info".
 level = %s
@@ -341,6 +418,9 @@ traffic = %d
 		dm.ShardShare, c.Mempool.ShardShare, dm.MaxPendingPerSender, dm.MaxQueuedPerSender,
 		c.Mempool.MaxPendingPerSender, c.Mempool.MaxQueuedPerSender, dm.QueueLifetime, c.Mempool.QueueLifetime.Duration,
 		dm.PriceBumpPercent, c.Mempool.PriceBumpPercent,
+		c.RPC.Enabled, dr.ListenAddr, q(c.RPC.ListenAddr), dr.MaxBodyBytes, dr.MaxBatch, c.RPC.MaxBodyBytes, c.RPC.MaxBatch,
+		dr.RateLimit, dr.RateBurst, c.RPC.RateLimit, c.RPC.RateBurst, dr.RequestTimeout, c.RPC.RequestTimeout.Duration,
+		dr.MaxWSConns, dr.MaxSubscriptions, c.RPC.MaxWSConns, c.RPC.MaxSubscriptions, tomlStrings(c.RPC.CORSOrigins),
 		q(c.Log.Level), q(c.Log.Format),
 		c.Metrics.Enabled, DefaultMetricsAddr, q(c.Metrics.ListenAddr),
 		c.Dev.Traffic)

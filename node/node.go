@@ -17,6 +17,7 @@ import (
 	"github.com/bizra/node0/chain"
 	"github.com/bizra/node0/consensus/bls"
 	"github.com/bizra/node0/mempool"
+	"github.com/bizra/node0/rpc"
 )
 
 // Options are what a caller provides besides the config.
@@ -43,6 +44,8 @@ type Node struct {
 	store   *chain.Store
 	chain   *chain.Chain
 	pool    *mempool.Pool
+	rpc     *rpc.Server
+	version string
 	engine  Engine
 	metrics *metricsServer
 	lc      lifecycle
@@ -85,7 +88,7 @@ func New(cfg Config, o Options) (*Node, error) {
 	if o.Clock == nil {
 		o.Clock = systemClock{}
 	}
-	n := &Node{cfg: cfg, log: o.Logger.With("module", "node"), clock: o.Clock, reg: newRegistry()}
+	n := &Node{cfg: cfg, log: o.Logger.With("module", "node"), clock: o.Clock, reg: newRegistry(), version: o.Version}
 
 	g, err := chain.LoadGenesis(cfg.Path(cfg.Chain.GenesisFile))
 	if err != nil {
@@ -132,7 +135,14 @@ func New(cfg Config, o Options) (*Node, error) {
 		return nil, err
 	}
 	n.chain = c
-	n.pool, err = mempool.New(cfg.Mempool.Pool(), c.Rules(), c, mempool.Options{Metrics: mempool.NewMetrics(n.reg), Logger: o.Logger, Now: o.Clock.Now})
+	n.pool, err = mempool.New(cfg.Mempool.Pool(), c.Rules(), c, mempool.Options{
+		Metrics: mempool.NewMetrics(n.reg), Logger: o.Logger, Now: o.Clock.Now,
+		OnAdmit: func(tx *chain.Tx) {
+			if n.rpc != nil {
+				n.rpc.NotifyTx(tx)
+			}
+		},
+	})
 	if err != nil {
 		_ = store.Close()
 		return nil, err
@@ -141,10 +151,21 @@ func New(cfg Config, o Options) (*Node, error) {
 	nm.Info.WithLabelValues(o.Version, strconv.FormatUint(g.ChainID, 10), cfg.Moniker).Set(1)
 	nm.StartTime.Set(float64(o.Clock.Now().Unix()))
 
-	n.engine = newSoloEngine(c, n.pool, n.self.Address, g.BlockTime.Duration, o.Clock, o.Logger, n.poolCommitted)
+	n.engine = newSoloEngine(c, n.pool, n.self.Address, g.BlockTime.Duration, o.Clock, o.Logger, n.committed)
 	if cfg.Metrics.Enabled {
 		n.metrics = &metricsServer{addr: cfg.Metrics.ListenAddr, reg: n.reg, log: o.Logger.With("module", "metrics")}
 		n.lc.services = append(n.lc.services, n.metrics)
+	}
+	if cfg.RPC.Enabled {
+		n.rpc, err = rpc.NewServer(cfg.RPC.Server(), rpcChain{c}, rpcPool{n.pool}, rpc.Options{
+			Metrics: rpc.NewMetrics(n.reg), Logger: o.Logger, ClientVersion: "bizra/" + o.Version,
+			Node: rpcNode{n}, TxErrorMessage: poolErrorMessage,
+		})
+		if err != nil {
+			_ = store.Close()
+			return nil, err
+		}
+		n.lc.services = append(n.lc.services, &funcService{name: "rpc", start: func(context.Context) error { return n.rpc.Start() }, stop: n.rpc.Stop})
 	}
 	n.lc.services = append(n.lc.services, n.engine)
 	if cfg.Dev.Traffic > 0 {
@@ -290,11 +311,22 @@ func (n *Node) Genesis() *chain.Genesis { return n.genesis }
 // Validator returns this node's entry in the validator set.
 func (n *Node) Validator() chain.GenesisValidator { return n.self }
 
-// poolCommitted tells the mempool about a committed block and drops queued
-// transactions past their lifetime.
-func (n *Node) poolCommitted(p *chain.Pending) {
+// committed tells the mempool about a committed block (dropping queued
+// transactions past their lifetime on the way) and the RPC subscribers.
+func (n *Node) committed(p *chain.Pending) {
 	n.pool.Committed(p.Changes())
 	n.pool.Expire()
+	if n.rpc != nil {
+		n.rpc.NotifyBlock(p.Block)
+	}
+}
+
+// RPCAddr returns the address JSON-RPC is served on, once started.
+func (n *Node) RPCAddr() string {
+	if n.rpc == nil {
+		return ""
+	}
+	return n.rpc.Addr()
 }
 
 // Mempool returns the node's transaction pool.

@@ -29,6 +29,8 @@ type runFlags struct {
 	logFormat   string
 	metricsAddr string
 	noMetrics   bool
+	rpcAddr     string
+	noRPC       bool
 	traffic     int
 }
 
@@ -38,6 +40,8 @@ func addRunFlags(fs *flag.FlagSet, r *runFlags) {
 	fs.StringVar(&r.logFormat, "log.format", d.Log.Format, "log format: text or json")
 	fs.StringVar(&r.metricsAddr, "metrics.addr", d.Metrics.ListenAddr, "serve Prometheus metrics on this host:port (port 0 picks a free one)")
 	fs.BoolVar(&r.noMetrics, "metrics.off", false, "do not serve metrics")
+	fs.StringVar(&r.rpcAddr, "rpc.addr", d.RPC.ListenAddr, "serve JSON-RPC over HTTP and WebSocket on this host:port (port 0 picks a free one)")
+	fs.BoolVar(&r.noRPC, "rpc.off", false, "do not serve JSON-RPC")
 	fs.IntVar(&r.traffic, "dev.traffic", 0, "generate this many transfers per second among the dev accounts")
 }
 
@@ -52,6 +56,10 @@ func (r *runFlags) apply(fs *flag.FlagSet, cfg *node.Config) {
 			cfg.Metrics.ListenAddr = r.metricsAddr
 		case "metrics.off":
 			cfg.Metrics.Enabled = !r.noMetrics
+		case "rpc.addr":
+			cfg.RPC.ListenAddr = r.rpcAddr
+		case "rpc.off":
+			cfg.RPC.Enabled = !r.noRPC
 		case "dev.traffic":
 			cfg.Dev.Traffic = r.traffic
 		}
@@ -279,6 +287,10 @@ func printDevnet(w io.Writer, n *node.Node, home string, temporary, reused bool)
 	fmt.Fprintf(&b, "  chain id      %d\n", g.ChainID)
 	fmt.Fprintf(&b, "  genesis hash  %s\n", g.Hash())
 	fmt.Fprintf(&b, "  block time    %s\n", g.BlockTime.Duration)
+	if addr := n.RPCAddr(); addr != "" {
+		fmt.Fprintf(&b, "  JSON-RPC      http://%s\n", addr)
+		fmt.Fprintf(&b, "  WebSocket     ws://%s\n", addr)
+	}
 	if addr := n.MetricsAddr(); addr != "" {
 		fmt.Fprintf(&b, "  metrics       http://%s/metrics\n", addr)
 	}

@@ -218,7 +218,7 @@ func scrapeHeight(t *testing.T, url string) int {
 }
 
 func TestDevnetHeightGrows(t *testing.T) {
-	p := startBizra(t, "devnet", "--block-time", "100ms", "--metrics.addr", "127.0.0.1:0")
+	p := startBizra(t, "devnet", "--block-time", "100ms", "--metrics.addr", "127.0.0.1:0", "--rpc.addr", "127.0.0.1:0")
 	url := p.stdout.find(t, metricsRe, 30*time.Second)
 	home := p.stdout.find(t, regexp.MustCompile(`home\s+(\S+) \(temporary`), time.Second)
 	accounts := regexp.MustCompile(`^\s+\(\d+\) (0x[0-9a-fA-F]{40})  (0x[0-9a-f]{64})$`)
@@ -269,7 +269,7 @@ func TestCrashRecovery(t *testing.T) {
 	var supply uint256.Int
 	for cycle := 0; cycle < 4; cycle++ {
 		p := startBizra(t, "devnet", "--home", home, "--block-time", "50ms", "--dev.traffic", "2000",
-			"--metrics.addr", "127.0.0.1:0", "--log.format", "json")
+			"--metrics.addr", "127.0.0.1:0", "--rpc.addr", "127.0.0.1:0", "--log.format", "json")
 		deadline := time.Now().Add(60 * time.Second)
 		target := int64(lastHead) + 5 + int64(rng.IntN(10))
 		for p.committed.Load() < target {
@@ -391,5 +391,43 @@ func TestCommandLine(t *testing.T) {
 		if err != nil || st.Mode().Perm() != 0o600 {
 			t.Fatalf("%s: %v mode %v", f, err, st.Mode())
 		}
+	}
+}
+
+var (
+	rpcRe    = regexp.MustCompile(`JSON-RPC\s+(http://\S+)`)
+	devKeyRe = regexp.MustCompile(`\(0\) 0x[0-9a-fA-F]{40}  (0x[0-9a-f]{64})`)
+)
+
+// TestEthersEndToEnd runs test/ethers (ethers v6 from npm, unmodified)
+// against a devnet: chain id, balances, a transfer and its receipt, blocks
+// by number and hash, rejections as ethers reports them, and a newHeads
+// subscription. It needs Node.js and `npm ci --prefix test/ethers`, which
+// .ci/run does.
+func TestEthersEndToEnd(t *testing.T) {
+	dir, err := filepath.Abs(filepath.Join("..", "..", "test", "ethers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "ethers")); err != nil {
+		t.Fatalf("ethers is not installed: run `npm ci --prefix test/ethers` (%v)", err)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("Node.js is required for this test: %v", err)
+	}
+	p := startBizra(t, "devnet", "--block-time", "200ms", "--metrics.off", "--rpc.addr", "127.0.0.1:0")
+	url := p.stdout.find(t, rpcRe, 30*time.Second)
+	key := p.stdout.find(t, devKeyRe, time.Second)
+	cmd := exec.Command(node, "--test", "--test-reporter=spec", "ethers.test.mjs")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "BIZRA_RPC="+url, "BIZRA_KEY="+key, "BIZRA_CHAIN_ID=1337")
+	out, err := cmd.CombinedOutput()
+	t.Logf("node --test:\n%s", out)
+	if err != nil {
+		t.Fatalf("ethers end-to-end test failed: %v", err)
+	}
+	if !bytes.Contains(out, []byte("pass 6")) {
+		t.Fatalf("expected 6 passing ethers tests")
 	}
 }

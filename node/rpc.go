@@ -1,0 +1,83 @@
+package node
+
+import (
+	"errors"
+
+	"github.com/ethereum/go-ethereum/common/hexutil"
+
+	"github.com/bizra/node0/chain"
+	"github.com/bizra/node0/mempool"
+	"github.com/bizra/node0/rpc"
+)
+
+// rpcChain adapts the chain and its store to rpc.Chain.
+type rpcChain struct{ *chain.Chain }
+
+func (c rpcChain) Block(h uint64) (*chain.Block, error)       { return c.Store().Block(h) }
+func (c rpcChain) BlockHeight(h chain.Hash) (uint64, error)   { return c.Store().BlockHeight(h) }
+func (c rpcChain) Receipts(h uint64) ([]chain.Receipt, error) { return c.Store().Receipts(h) }
+func (c rpcChain) TxLocation(h chain.Hash) (uint64, uint32, error) {
+	return c.Store().TxLocation(h)
+}
+
+// rpcPool adapts the mempool to rpc.Pool.
+type rpcPool struct{ *mempool.Pool }
+
+func (p rpcPool) Stats() any { return p.Pool.Stats() }
+
+// poolMessages maps the pool's rejections to the messages Ethereum tools
+// recognise.
+var poolMessages = []struct {
+	err error
+	msg string
+}{
+	{mempool.ErrAlreadyKnown, "already known"},
+	{mempool.ErrReplaceUnderpriced, "replacement transaction underpriced"},
+	{mempool.ErrUnderpriced, "transaction underpriced"},
+	{mempool.ErrShardFull, "txpool is full"},
+	{mempool.ErrSenderPendingLimit, "account limit exceeded"},
+	{mempool.ErrSenderQueuedLimit, "account limit exceeded"},
+	{mempool.ErrNonceTooFar, "nonce too high"},
+}
+
+func poolErrorMessage(err error) string {
+	for _, m := range poolMessages {
+		if errors.Is(err, m.err) {
+			return m.msg
+		}
+	}
+	return ""
+}
+
+// rpcNode answers the bizra_ namespace's questions about the node.
+type rpcNode struct{ n *Node }
+
+func (r rpcNode) Status() rpc.Status {
+	head, hash := r.n.chain.Head()
+	st := r.n.engine.Status()
+	blk, err := r.n.store.Block(head.Height)
+	var cert hexutil.Bytes
+	if err == nil {
+		cert = append(hexutil.Bytes{}, blk.Cert...)
+	}
+	return rpc.Status{
+		ChainID:         hexutil.Uint64(r.n.genesis.ChainID),
+		GenesisHash:     r.n.genesis.Hash(),
+		Height:          hexutil.Uint64(head.Height),
+		Head:            hash,
+		Round:           hexutil.Uint64(st.Round),
+		LastCertificate: cert,
+		Validator:       r.n.self.Name,
+		Version:         r.n.version,
+	}
+}
+
+func (r rpcNode) Validators() []rpc.Validator {
+	out := make([]rpc.Validator, 0, len(r.n.genesis.Validators))
+	for _, v := range r.n.genesis.Validators {
+		out = append(out, rpc.Validator{Name: v.Name, Address: v.Address, PubKey: hexutil.Bytes(v.PubKey), Stake: hexutil.Uint64(v.Stake)})
+	}
+	return out
+}
+
+func (r rpcNode) Peers() []rpc.Peer { return []rpc.Peer{} }

@@ -1,0 +1,75 @@
+package rpc
+
+import (
+	"github.com/ethereum/go-ethereum/common/hexutil"
+
+	"github.com/bizra/node0/chain"
+)
+
+// Chain is the committed ledger as the API reads it. The node adapts
+// chain.Chain and its store to it.
+type Chain interface {
+	Head() (chain.Header, chain.Hash)
+	Account(addr chain.Address) (chain.Account, error)
+	Rules() *chain.Rules
+	Genesis() *chain.Genesis
+	Block(height uint64) (*chain.Block, error)
+	BlockHeight(hash chain.Hash) (uint64, error)
+	Receipts(height uint64) ([]chain.Receipt, error)
+	TxLocation(hash chain.Hash) (height uint64, index uint32, err error)
+}
+
+// Pool is the transaction pool as the API uses it.
+type Pool interface {
+	// Add admits a raw transaction, running every check.
+	Add(raw []byte) (*chain.Tx, error)
+	Get(hash chain.Hash) (*chain.Tx, bool)
+	// PendingNonce is the nonce after the sender's pending transactions;
+	// ok is false if the pool holds none of them.
+	PendingNonce(addr chain.Address) (nonce uint64, ok bool)
+	Len() int
+	// Stats returns per-shard statistics, encoded as they are.
+	Stats() any
+}
+
+// Node reports what only the node knows.
+type Node interface {
+	Status() Status
+	Validators() []Validator
+	Peers() []Peer
+}
+
+// Status is the answer of bizra_status.
+type Status struct {
+	ChainID     hexutil.Uint64 `json:"chainId"`
+	GenesisHash chain.Hash     `json:"genesisHash"`
+	Height      hexutil.Uint64 `json:"height"`
+	Head        chain.Hash     `json:"head"`
+	Round       hexutil.Uint64 `json:"round"`
+	Syncing     bool           `json:"syncing"`
+	Peers       int            `json:"peers"`
+	// LastCertificate is the quorum certificate of the head block, empty
+	// until the consensus engine produces certificates.
+	LastCertificate hexutil.Bytes `json:"lastCertificate"`
+	Validator       string        `json:"validator,omitempty"`
+	Version         string        `json:"version"`
+}
+
+// Validator is one entry of bizra_validators.
+type Validator struct {
+	Name      string         `json:"name"`
+	Address   chain.Address  `json:"address"`
+	PubKey    hexutil.Bytes  `json:"blsPubkey"`
+	Stake     hexutil.Uint64 `json:"stake"`
+	Committee int            `json:"committee"`
+	// Participation is the share of recent certificates the validator
+	// signed; nil until certificates exist.
+	Participation *float64 `json:"participation"`
+}
+
+// Peer is one entry of bizra_peers.
+type Peer struct {
+	ID      string   `json:"id"`
+	Addrs   []string `json:"addrs"`
+	Inbound bool     `json:"inbound"`
+}

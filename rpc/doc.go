@@ -1,0 +1,28 @@
+// Package rpc serves the node's JSON-RPC 2.0 API over HTTP and WebSocket on
+// one address, so that Ethereum tools (ethers.js, viem, cast, curl) work
+// against a BIZRA node unchanged: the web3_, net_ and eth_ methods a wallet
+// or script uses, WebSocket subscriptions to new heads and pending
+// transactions, and a bizra_ namespace for what Ethereum has no word for
+// (node status, validator set, mempool shards).
+//
+// It owns the wire format: request decoding, batches, the JSON-RPC error
+// codes and the Ethereum error messages clients recognise, the JSON shapes
+// of blocks, transactions and receipts, and the server's protections (body
+// and batch limits, a per-client rate limit, per-request timeouts, caps on
+// WebSocket connections and subscriptions, CORS off unless configured).
+//
+// It imports only chain. It sees the chain and the mempool through the
+// small interfaces in backend.go, which the node implements; it holds no
+// state of its own beyond connections and subscriptions, and never writes
+// to the chain.
+//
+// Using it:
+//
+//	srv, _ := rpc.NewServer(rpc.DefaultConfig(), backend, pool, rpc.Options{Metrics: m, Logger: log})
+//	_ = srv.Start()           // listens on cfg.ListenAddr
+//	srv.NotifyBlock(pending)  // after each commit: newHeads subscribers
+//	srv.NotifyTx(tx)          // after each admission: newPendingTransactions
+//	_ = srv.Stop()
+//
+// Client is a minimal JSON-RPC client for the load tool and tests.
+package rpc

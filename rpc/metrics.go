@@ -1,0 +1,48 @@
+package rpc
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics of the server, in namespace bizra, subsystem rpc.
+type Metrics struct {
+	// Requests counts calls by method and outcome (ok, error, not_found
+	// for unknown methods, limited for rate-limited calls).
+	Requests *prometheus.CounterVec
+	// Latency is the time to answer one call, by method.
+	Latency *prometheus.HistogramVec
+	// WSConns is the number of open WebSocket connections.
+	WSConns prometheus.Gauge
+	// Subscriptions is the number of active subscriptions.
+	Subscriptions prometheus.Gauge
+}
+
+// NewMetrics creates the server metrics and registers them with reg; nil
+// gives working metrics that nobody collects.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	const ns, sub = "bizra", "rpc"
+	m := &Metrics{
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "requests_total",
+			Help: "JSON-RPC calls by method and outcome.",
+		}, []string{"method", "outcome"}),
+		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Subsystem: sub, Name: "request_seconds",
+			Help:    "Time to answer one JSON-RPC call, by method.",
+			Buckets: []float64{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5},
+		}, []string{"method"}),
+		WSConns: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Subsystem: sub, Name: "ws_connections",
+			Help: "Open WebSocket connections.",
+		}),
+		Subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Subsystem: sub, Name: "subscriptions",
+			Help: "Active eth_subscribe subscriptions.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Requests, m.Latency, m.WSConns, m.Subscriptions)
+	}
+	return m
+}
+
+// NopMetrics returns metrics that are not registered anywhere.
+func NopMetrics() *Metrics { return NewMetrics(nil) }

@@ -1,0 +1,251 @@
+package rpc
+
+import (
+	"fmt"
+
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/holiman/uint256"
+
+	"github.com/bizra/node0/chain"
+)
+
+// Constants of blocks without uncles, logs or proof of work, as Ethereum
+// clients expect them.
+var (
+	emptyUncleHash = types.EmptyUncleHash
+	zeroBloom      = hexutil.Bytes(make([]byte, 256))
+	zeroNonce      = hexutil.Bytes(make([]byte, 8))
+)
+
+// rpcBlock is the JSON of a block: the Ethereum fields clients parse, plus
+// round and certificate.
+type rpcBlock struct {
+	Number           hexutil.Uint64 `json:"number"`
+	Hash             chain.Hash     `json:"hash"`
+	ParentHash       chain.Hash     `json:"parentHash"`
+	Nonce            hexutil.Bytes  `json:"nonce"`
+	MixHash          chain.Hash     `json:"mixHash"`
+	Sha3Uncles       chain.Hash     `json:"sha3Uncles"`
+	LogsBloom        hexutil.Bytes  `json:"logsBloom"`
+	TransactionsRoot chain.Hash     `json:"transactionsRoot"`
+	StateRoot        chain.Hash     `json:"stateRoot"`
+	ReceiptsRoot     chain.Hash     `json:"receiptsRoot"`
+	Miner            chain.Address  `json:"miner"`
+	Difficulty       hexutil.Uint64 `json:"difficulty"`
+	TotalDifficulty  hexutil.Uint64 `json:"totalDifficulty"`
+	ExtraData        hexutil.Bytes  `json:"extraData"`
+	Size             hexutil.Uint64 `json:"size"`
+	GasLimit         hexutil.Uint64 `json:"gasLimit"`
+	GasUsed          hexutil.Uint64 `json:"gasUsed"`
+	Timestamp        hexutil.Uint64 `json:"timestamp"` // seconds, as Ethereum has it
+	TimestampMs      hexutil.Uint64 `json:"timestampMs"`
+	BaseFeePerGas    *hexutil.Big   `json:"baseFeePerGas"`
+	Transactions     *[]any         `json:"transactions,omitempty"` // hashes or rpcTx; absent in a header
+	Uncles           *[]chain.Hash  `json:"uncles,omitempty"`
+	Round            hexutil.Uint64 `json:"round"`
+	Certificate      hexutil.Bytes  `json:"certificate"`
+}
+
+// rpcTx is the JSON of a transaction.
+type rpcTx struct {
+	BlockHash            *chain.Hash       `json:"blockHash"`
+	BlockNumber          *hexutil.Uint64   `json:"blockNumber"`
+	TransactionIndex     *hexutil.Uint64   `json:"transactionIndex"`
+	Hash                 chain.Hash        `json:"hash"`
+	From                 chain.Address     `json:"from"`
+	To                   *chain.Address    `json:"to"`
+	Nonce                hexutil.Uint64    `json:"nonce"`
+	Value                *hexutil.Big      `json:"value"`
+	Gas                  hexutil.Uint64    `json:"gas"`
+	GasPrice             *hexutil.Big      `json:"gasPrice"`
+	MaxFeePerGas         *hexutil.Big      `json:"maxFeePerGas,omitempty"`
+	MaxPriorityFeePerGas *hexutil.Big      `json:"maxPriorityFeePerGas,omitempty"`
+	Input                hexutil.Bytes     `json:"input"`
+	Type                 hexutil.Uint64    `json:"type"`
+	ChainID              *hexutil.Big      `json:"chainId,omitempty"`
+	AccessList           *types.AccessList `json:"accessList,omitempty"`
+	V                    *hexutil.Big      `json:"v"`
+	R                    *hexutil.Big      `json:"r"`
+	S                    *hexutil.Big      `json:"s"`
+	YParity              *hexutil.Uint64   `json:"yParity,omitempty"`
+}
+
+// rpcReceipt is the JSON of a receipt.
+type rpcReceipt struct {
+	TransactionHash   chain.Hash     `json:"transactionHash"`
+	TransactionIndex  hexutil.Uint64 `json:"transactionIndex"`
+	BlockHash         chain.Hash     `json:"blockHash"`
+	BlockNumber       hexutil.Uint64 `json:"blockNumber"`
+	From              chain.Address  `json:"from"`
+	To                *chain.Address `json:"to"`
+	CumulativeGasUsed hexutil.Uint64 `json:"cumulativeGasUsed"`
+	GasUsed           hexutil.Uint64 `json:"gasUsed"`
+	EffectiveGasPrice *hexutil.Big   `json:"effectiveGasPrice"`
+	ContractAddress   *chain.Address `json:"contractAddress"`
+	Logs              []struct{}     `json:"logs"`
+	LogsBloom         hexutil.Bytes  `json:"logsBloom"`
+	Type              hexutil.Uint64 `json:"type"`
+	Status            hexutil.Uint64 `json:"status"`
+}
+
+func bigOf(v *uint256.Int) *hexutil.Big { return (*hexutil.Big)(v.ToBig()) }
+
+// txLocation places a transaction in a block, or nowhere for a pending one.
+type txLocation struct {
+	blockHash chain.Hash
+	height    uint64
+	index     uint64
+}
+
+// newRPCTx builds the JSON of a transaction from its encoding.
+func newRPCTx(tx *chain.Tx, from chain.Address, loc *txLocation, baseFee *uint256.Int) (*rpcTx, error) {
+	eth, err := tx.Eth()
+	if err != nil {
+		return nil, err
+	}
+	v, r, s := eth.RawSignatureValues()
+	out := &rpcTx{
+		Hash:  tx.Hash,
+		From:  from,
+		To:    eth.To(),
+		Nonce: hexutil.Uint64(tx.Nonce),
+		Value: bigOf(&tx.Value),
+		Gas:   hexutil.Uint64(tx.Gas),
+		Input: hexutil.Bytes{},
+		Type:  hexutil.Uint64(tx.Type),
+		V:     (*hexutil.Big)(v),
+		R:     (*hexutil.Big)(r),
+		S:     (*hexutil.Big)(s),
+	}
+	price := tx.EffectiveGasPrice(baseFee)
+	out.GasPrice = bigOf(&price)
+	if tx.Type != types.LegacyTxType {
+		out.ChainID = (*hexutil.Big)(eth.ChainId())
+		al := eth.AccessList()
+		if al == nil {
+			al = types.AccessList{}
+		}
+		out.AccessList = &al
+		yp := hexutil.Uint64(v.Uint64())
+		out.YParity = &yp
+	} else if eth.Protected() {
+		out.ChainID = (*hexutil.Big)(eth.ChainId())
+	}
+	if tx.Type == types.DynamicFeeTxType {
+		out.MaxFeePerGas = bigOf(&tx.FeeCap)
+		out.MaxPriorityFeePerGas = bigOf(&tx.TipCap)
+	}
+	if loc != nil {
+		bh, n, i := loc.blockHash, hexutil.Uint64(loc.height), hexutil.Uint64(loc.index)
+		out.BlockHash, out.BlockNumber, out.TransactionIndex = &bh, &n, &i
+	} else {
+		// A pending transaction's price is what it would pay now.
+		out.GasPrice = bigOf(&tx.FeeCap)
+	}
+	return out, nil
+}
+
+// newRPCBlock builds the JSON of a block. With full, transactions are
+// objects (their senders taken from the receipts); otherwise hashes.
+func newRPCBlock(b *chain.Block, receipts []chain.Receipt, full bool, rules *chain.Rules, gasLimit uint64) (*rpcBlock, error) {
+	h := &b.Header
+	hash := b.Hash()
+	out := &rpcBlock{
+		Number:           hexutil.Uint64(h.Height),
+		Hash:             hash,
+		ParentHash:       h.ParentHash,
+		Nonce:            zeroNonce,
+		Sha3Uncles:       emptyUncleHash,
+		LogsBloom:        zeroBloom,
+		TransactionsRoot: h.TxRoot,
+		StateRoot:        h.StateRoot,
+		ReceiptsRoot:     h.ReceiptsRoot,
+		Miner:            h.Proposer,
+		ExtraData:        hexutil.Bytes{},
+		Size:             hexutil.Uint64(b.EncodedSize()),
+		GasLimit:         hexutil.Uint64(gasLimit),
+		GasUsed:          hexutil.Uint64(h.GasUsed),
+		Timestamp:        hexutil.Uint64(h.Timestamp / 1000),
+		TimestampMs:      hexutil.Uint64(h.Timestamp),
+		BaseFeePerGas:    bigOf(rules.BaseFee()),
+		Transactions:     &[]any{},
+		Uncles:           &[]chain.Hash{},
+		Round:            hexutil.Uint64(h.Round),
+		Certificate:      hexutil.Bytes(b.Cert),
+	}
+	if out.Certificate == nil {
+		out.Certificate = hexutil.Bytes{}
+	}
+	txs := make([]any, len(b.Txs))
+	out.Transactions = &txs
+	if !full {
+		for i, raw := range b.Txs {
+			txs[i] = chain.Keccak256(raw)
+		}
+		return out, nil
+	}
+	if len(receipts) != len(b.Txs) {
+		return nil, fmt.Errorf("rpc: block %d has %d receipts for %d transactions", h.Height, len(receipts), len(b.Txs))
+	}
+	for i, raw := range b.Txs {
+		tx, err := parseStored(raw)
+		if err != nil {
+			return nil, err
+		}
+		rt, err := newRPCTx(tx, receipts[i].From, &txLocation{blockHash: hash, height: h.Height, index: uint64(i)}, rules.BaseFee())
+		if err != nil {
+			return nil, err
+		}
+		txs[i] = rt
+	}
+	return out, nil
+}
+
+// parseStored decodes a transaction of a committed block. Its sender comes
+// from the receipt, so it is not recovered again.
+func parseStored(raw []byte) (*chain.Tx, error) {
+	// Committed transactions passed the rules when they were admitted; a
+	// later, stricter rule must not make history unreadable, so only the
+	// envelope is decoded here.
+	var eth types.Transaction
+	if err := eth.UnmarshalBinary(raw); err != nil {
+		return nil, fmt.Errorf("rpc: stored transaction: %w", err)
+	}
+	tx := &chain.Tx{Hash: eth.Hash(), Type: eth.Type(), Nonce: eth.Nonce(), Gas: eth.Gas(), Raw: raw}
+	if to := eth.To(); to != nil {
+		tx.To = *to
+	}
+	tx.Value.SetFromBig(eth.Value())
+	tx.FeeCap.SetFromBig(eth.GasFeeCap())
+	tx.TipCap.SetFromBig(eth.GasTipCap())
+	return tx, nil
+}
+
+func newRPCReceipt(tx *chain.Tx, r *chain.Receipt, loc txLocation) *rpcReceipt {
+	to := tx.To
+	return &rpcReceipt{
+		TransactionHash:   tx.Hash,
+		TransactionIndex:  hexutil.Uint64(loc.index),
+		BlockHash:         loc.blockHash,
+		BlockNumber:       hexutil.Uint64(loc.height),
+		From:              r.From,
+		To:                &to,
+		CumulativeGasUsed: hexutil.Uint64(r.CumulativeGasUsed),
+		GasUsed:           hexutil.Uint64(r.GasUsed),
+		EffectiveGasPrice: bigOf(&r.EffectiveGasPrice),
+		Logs:              []struct{}{},
+		LogsBloom:         zeroBloom,
+		Type:              hexutil.Uint64(tx.Type),
+		Status:            hexutil.Uint64(r.Status),
+	}
+}
+
+// newRPCHeader is the JSON of a newHeads notification: a block without its
+// transactions and uncles, as Ethereum nodes send it.
+func newRPCHeader(b *chain.Block, rules *chain.Rules, gasLimit uint64) *rpcBlock {
+	blk, _ := newRPCBlock(&chain.Block{Header: b.Header, Cert: b.Cert}, nil, false, rules, gasLimit)
+	blk.Size = hexutil.Uint64(b.EncodedSize())
+	blk.Transactions, blk.Uncles = nil, nil
+	return blk
+}

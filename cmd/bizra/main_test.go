@@ -402,19 +402,27 @@ var (
 // TestEthersEndToEnd runs test/ethers (ethers v6 from npm, unmodified)
 // against a devnet: chain id, balances, a transfer and its receipt, blocks
 // by number and hash, rejections as ethers reports them, and a newHeads
-// subscription. It needs Node.js and `npm ci --prefix test/ethers`, which
-// .ci/run does.
+// subscription. It needs Node.js and npm; it installs the locked ethers
+// version with `npm ci` when test/ethers/node_modules is missing.
 func TestEthersEndToEnd(t *testing.T) {
 	dir, err := filepath.Abs(filepath.Join("..", "..", "test", "ethers"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "ethers")); err != nil {
-		t.Fatalf("ethers is not installed: run `npm ci --prefix test/ethers` (%v)", err)
-	}
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatalf("Node.js is required for this test: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "ethers")); err != nil {
+		npm, lerr := exec.LookPath("npm")
+		if lerr != nil {
+			t.Fatalf("ethers is not installed and npm is missing: %v", lerr)
+		}
+		install := exec.Command(npm, "ci", "--no-audit", "--no-fund")
+		install.Dir = dir
+		if out, err := install.CombinedOutput(); err != nil {
+			t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
+		}
 	}
 	p := startBizra(t, "devnet", "--block-time", "200ms", "--metrics.off", "--rpc.addr", "127.0.0.1:0")
 	url := p.stdout.find(t, rpcRe, 30*time.Second)
@@ -429,5 +437,33 @@ func TestEthersEndToEnd(t *testing.T) {
 	}
 	if !bytes.Contains(out, []byte("pass 6")) {
 		t.Fatalf("expected 6 passing ethers tests")
+	}
+}
+
+// TestLoadCommand drives a devnet with `bizra load` and checks its JSON
+// report: every transfer committed, none lost.
+func TestLoadCommand(t *testing.T) {
+	p := startBizra(t, "devnet", "--block-time", "100ms", "--metrics.off", "--rpc.addr", "127.0.0.1:0")
+	url := p.stdout.find(t, rpcRe, 30*time.Second)
+	out, err := exec.Command(bizraBin, "load", "--rpc", url, "--txs", "800", "--rate", "800", "--accounts", "40", "--json").Output()
+	if err != nil {
+		t.Fatalf("bizra load: %v\n%s", err, out)
+	}
+	var rep struct {
+		Sent, Accepted, Committed, Lost int
+		Inclusion                       struct {
+			P95 float64 `json:"p95_ms"`
+		}
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("report %s: %v", out, err)
+	}
+	if rep.Sent != 800 || rep.Accepted != 800 || rep.Committed != 800 || rep.Lost != 0 || rep.Inclusion.P95 <= 0 {
+		t.Fatalf("report %s", out)
+	}
+	read, err := exec.Command(bizraBin, "load", "--rpc", url, "--read", "eth_getBalance",
+		"--params", `["0x2530659D8de56CC5bc5d3215a6e18a777F6f29A6","latest"]`, "--rate", "200", "--duration", "1s", "--json").Output()
+	if err != nil || !bytes.Contains(read, []byte(`"errors":0`)) {
+		t.Fatalf("read load: %v %s", err, read)
 	}
 }

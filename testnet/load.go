@@ -1,0 +1,650 @@
+package testnet
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/bizra/node0/chain"
+	"github.com/bizra/node0/rpc"
+)
+
+// LoadConfig describes a transfer load.
+type LoadConfig struct {
+	// Endpoints are the JSON-RPC URLs to send to, round-robin by sender;
+	// the first one is also followed for commits.
+	Endpoints []string
+	// Accounts is the number of sending accounts.
+	Accounts int
+	// Txs is the number of transfers; 0 means Rate × Duration.
+	Txs int
+	// Rate is the offered transfers per second; 0 sends as fast as the
+	// nodes answer.
+	Rate     float64
+	Duration time.Duration
+	// Batch is the transfers per JSON-RPC batch; Conns the concurrent
+	// senders.
+	Batch int
+	Conns int
+	// Funders pay the sending accounts what they need, if they lack it.
+	Funders []*ecdsa.PrivateKey
+	// Seed names the sending accounts: account i has the key
+	// keccak256(Seed || uint32 i), so runs reuse the same funded accounts.
+	Seed string
+	// Settle bounds the wait for commits after the last transfer is sent.
+	Settle time.Duration
+	// Progress, if set, receives a progress line every second.
+	Progress io.Writer
+}
+
+// DefaultLoadConfig returns 1,000 accounts, 100 transfers per batch,
+// 4 senders, and 30 s to settle.
+func DefaultLoadConfig() LoadConfig {
+	return LoadConfig{Accounts: 1000, Batch: 100, Conns: 4, Seed: "bizra/load", Settle: 30 * time.Second}
+}
+
+// Validate reports every problem at once.
+func (c LoadConfig) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if len(c.Endpoints) == 0 {
+		bad("at least one endpoint is required")
+	}
+	for _, e := range c.Endpoints {
+		if !strings.HasPrefix(e, "http://") && !strings.HasPrefix(e, "https://") {
+			bad("endpoint %q must be an http:// or https:// URL", e)
+		}
+	}
+	if c.Accounts < 1 || c.Accounts > 1_000_000 {
+		bad("accounts %d must be between 1 and 1000000", c.Accounts)
+	}
+	if c.Txs < 0 || c.Txs > 100_000_000 {
+		bad("txs %d must be between 0 and 100000000", c.Txs)
+	}
+	if c.Txs == 0 && (c.Rate <= 0 || c.Duration <= 0) {
+		bad("give a number of transfers, or a rate and a duration")
+	}
+	if c.Rate < 0 {
+		bad("rate %g must not be negative", c.Rate)
+	}
+	if c.Batch < 1 || c.Batch > 10_000 {
+		bad("batch %d must be between 1 and 10000", c.Batch)
+	}
+	if c.Conns < 1 || c.Conns > 1024 {
+		bad("conns %d must be between 1 and 1024", c.Conns)
+	}
+	if c.Settle <= 0 {
+		bad("settle %s must be positive", c.Settle)
+	}
+	return errors.Join(errs...)
+}
+
+// total returns the number of transfers to send.
+func (c LoadConfig) total() int {
+	if c.Txs > 0 {
+		return c.Txs
+	}
+	return int(c.Rate * c.Duration.Seconds())
+}
+
+// Latency summarises inclusion or call latencies, in milliseconds.
+type Latency struct {
+	P50 float64 `json:"p50_ms"`
+	P95 float64 `json:"p95_ms"`
+	P99 float64 `json:"p99_ms"`
+	Max float64 `json:"max_ms"`
+}
+
+func latencyOf(ms []float64) Latency {
+	if len(ms) == 0 {
+		return Latency{}
+	}
+	sort.Float64s(ms)
+	at := func(p float64) float64 { return ms[min(len(ms)-1, int(p*float64(len(ms))))] }
+	return Latency{P50: at(0.50), P95: at(0.95), P99: at(0.99), Max: ms[len(ms)-1]}
+}
+
+// LoadReport is what a transfer load measured.
+type LoadReport struct {
+	Sent      int            `json:"sent"`
+	Accepted  int            `json:"accepted"`
+	Rejected  map[string]int `json:"rejected"`
+	Committed int            `json:"committed"`
+	Lost      int            `json:"lost"` // accepted but not committed before the settle time ran out
+	// SendSeconds is the sending window; OfferedTPS the transfers sent per
+	// second in it. CommittedTPS is the committed transfers per second from
+	// the start of sending to the block that committed the last of them.
+	SendSeconds  float64 `json:"send_seconds"`
+	OfferedTPS   float64 `json:"offered_tps"`
+	CommittedTPS float64 `json:"committed_tps"`
+	// Inclusion is the time from sending a transfer to the timestamp of
+	// the block that committed it.
+	Inclusion       Latency `json:"inclusion"`
+	Blocks          int     `json:"blocks"`
+	FirstBlock      uint64  `json:"first_block"`
+	LastBlock       uint64  `json:"last_block"`
+	BlockIntervalMs float64 `json:"avg_block_interval_ms"`
+	TxsPerBlock     float64 `json:"avg_txs_per_block"`
+	SignSeconds     float64 `json:"sign_seconds"`
+}
+
+// loadKey returns sending account i of a seed.
+func loadKey(seed string, i int) *ecdsa.PrivateKey {
+	var idx [4]byte
+	binary.BigEndian.PutUint32(idx[:], uint32(i))
+	for n := 0; ; n++ {
+		k, err := crypto.ToECDSA(crypto.Keccak256([]byte(seed), idx[:], []byte{byte(n)}))
+		if err == nil {
+			return k
+		}
+	}
+}
+
+// chainParams are what signing needs from the node.
+type chainParams struct {
+	chainID *big.Int
+	tip     *big.Int
+	feeCap  *big.Int
+	height  uint64
+}
+
+func fetchParams(ctx context.Context, c *rpc.Client) (chainParams, error) {
+	var id, tip, price, height hexutil.Big
+	batch := []rpc.BatchElem{
+		{Method: "eth_chainId", Result: &id},
+		{Method: "eth_maxPriorityFeePerGas", Result: &tip},
+		{Method: "eth_gasPrice", Result: &price},
+		{Method: "eth_blockNumber", Result: &height},
+	}
+	if err := c.BatchCall(ctx, batch); err != nil {
+		return chainParams{}, err
+	}
+	for _, b := range batch {
+		if b.Err != nil {
+			return chainParams{}, fmt.Errorf("%s: %w", b.Method, b.Err)
+		}
+	}
+	// A fee cap of twice the current price leaves room for the base fee to
+	// rise while the load runs.
+	return chainParams{chainID: id.ToInt(), tip: tip.ToInt(), feeCap: new(big.Int).Mul(price.ToInt(), big.NewInt(2)), height: height.ToInt().Uint64()}, nil
+}
+
+// loadTx is one pre-signed transfer.
+type loadTx struct {
+	raw    hexutil.Bytes
+	hash   chain.Hash
+	sentMs int64 // unix ms when its batch was sent; 0 until then
+	state  atomic.Int32
+}
+
+const (
+	txPending int32 = iota
+	txAccepted
+	txRejected
+	txCommitted
+)
+
+// RunLoad funds the sending accounts if needed, signs the transfers, sends
+// them, follows the chain until they are committed or the settle time runs
+// out, and reports.
+func RunLoad(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	clients := make([]*rpc.Client, len(cfg.Endpoints))
+	for i, e := range cfg.Endpoints {
+		clients[i] = rpc.NewClient(e, cfg.Conns+2)
+	}
+	params, err := fetchParams(ctx, clients[0])
+	if err != nil {
+		return nil, fmt.Errorf("load: asking %s about the chain: %w", cfg.Endpoints[0], err)
+	}
+	total := cfg.total()
+	n := min(cfg.Accounts, total)
+	keys := make([]*ecdsa.PrivateKey, n)
+	parallel(n, func(i int) { keys[i] = loadKey(cfg.Seed, i) })
+	perAccount := (total + n - 1) / n
+	need := new(big.Int).Mul(big.NewInt(int64(perAccount)), new(big.Int).Add(big.NewInt(1), new(big.Int).Mul(big.NewInt(chain.TransferGas), params.feeCap)))
+	if err := fund(ctx, clients[0], params, keys, need, cfg.Funders, cfg.Progress); err != nil {
+		return nil, err
+	}
+	nonces, err := pendingNonces(ctx, clients[0], keys)
+	if err != nil {
+		return nil, err
+	}
+
+	// Sign everything before the clock starts: transfer i is the
+	// (i / n)-th of account i mod n, 1 wei to the next account.
+	signStart := time.Now()
+	txs := make([]*loadTx, total)
+	signer := types.NewLondonSigner(params.chainID)
+	var signErr atomic.Value
+	parallel(total, func(i int) {
+		a := i % n
+		to := crypto.PubkeyToAddress(keys[(a+1)%n].PublicKey)
+		tx := types.NewTx(&types.DynamicFeeTx{
+			ChainID: params.chainID, Nonce: nonces[a] + uint64(i/n), GasTipCap: params.tip, GasFeeCap: params.feeCap,
+			Gas: chain.TransferGas, To: &to, Value: big.NewInt(1),
+		})
+		signed, err := types.SignTx(tx, signer, keys[a])
+		if err != nil {
+			signErr.Store(err)
+			return
+		}
+		raw, _ := signed.MarshalBinary()
+		txs[i] = &loadTx{raw: raw, hash: signed.Hash()}
+	})
+	if err, _ := signErr.Load().(error); err != nil {
+		return nil, fmt.Errorf("load: signing: %w", err)
+	}
+	rep := &LoadReport{Rejected: map[string]int{}, SignSeconds: time.Since(signStart).Seconds()}
+	byHash := make(map[chain.Hash]*loadTx, total)
+	for _, t := range txs {
+		byHash[t.hash] = t
+	}
+
+	// Follow the chain from the current head.
+	follow := newFollower(clients[0], params.height, byHash)
+	followCtx, stopFollow := context.WithCancel(ctx)
+	followDone := make(chan struct{})
+	go func() { defer close(followDone); follow.run(followCtx) }()
+	defer func() { stopFollow(); <-followDone }()
+
+	// Send: sender w owns the accounts a with a mod Conns == w, and sends
+	// their transfers in nonce order, batch by batch.
+	start := time.Now()
+	var sent, accepted atomic.Int64
+	var rejMu sync.Mutex
+	progressDone := make(chan struct{})
+	if cfg.Progress != nil {
+		go progress(cfg.Progress, progressDone, total, &sent, &accepted, follow)
+	}
+	var wg sync.WaitGroup
+	conns := min(cfg.Conns, n)
+	for w := 0; w < conns; w++ {
+		var mine []*loadTx
+		for i := range txs {
+			if (i%n)%conns == w {
+				mine = append(mine, txs[i])
+			}
+		}
+		client := clients[w%len(clients)]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			perSender := cfg.Rate / float64(conns)
+			for lo := 0; lo < len(mine); lo += cfg.Batch {
+				hi := min(lo+cfg.Batch, len(mine))
+				if perSender > 0 {
+					due := start.Add(time.Duration(float64(lo) / perSender * float64(time.Second)))
+					if d := time.Until(due); d > 0 {
+						select {
+						case <-ctx.Done():
+							return
+						case <-time.After(d):
+						}
+					}
+				}
+				batch := make([]rpc.BatchElem, hi-lo)
+				for i := range batch {
+					batch[i] = rpc.BatchElem{Method: "eth_sendRawTransaction", Params: []any{mine[lo+i].raw}}
+				}
+				now := time.Now().UnixMilli()
+				for _, t := range mine[lo:hi] {
+					t.sentMs = now
+				}
+				err := client.BatchCall(ctx, batch)
+				sent.Add(int64(hi - lo))
+				for i, b := range batch {
+					t := mine[lo+i]
+					e := b.Err
+					if err != nil {
+						e = err
+					}
+					if e == nil {
+						t.state.CompareAndSwap(txPending, txAccepted)
+						accepted.Add(1)
+						continue
+					}
+					t.state.Store(txRejected)
+					rejMu.Lock()
+					rep.Rejected[reason(e)]++
+					rejMu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	rep.SendSeconds = time.Since(start).Seconds()
+	rep.Sent, rep.Accepted = int(sent.Load()), int(accepted.Load())
+
+	// Wait for the accepted transfers to commit.
+	deadline := time.Now().Add(cfg.Settle)
+	for follow.committed.Load() < accepted.Load() && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	stopFollow()
+	<-followDone
+	close(progressDone)
+
+	rep.Committed = int(follow.committed.Load())
+	rep.Lost = rep.Accepted - rep.Committed
+	rep.OfferedTPS = float64(rep.Sent) / rep.SendSeconds
+	var lat []float64
+	for _, t := range txs {
+		if t.state.Load() == txCommitted {
+			lat = append(lat, float64(t.inclusionMs(follow)))
+		}
+	}
+	rep.Inclusion = latencyOf(lat)
+	follow.summarise(rep, start)
+	return rep, nil
+}
+
+func (t *loadTx) inclusionMs(f *follower) int64 {
+	f.mu.Lock()
+	ts := f.blockTs[t.hash]
+	f.mu.Unlock()
+	return max(0, ts-t.sentMs)
+}
+
+// reason names a rejection by the Ethereum message before its detail.
+func reason(err error) string {
+	var e *rpc.Error
+	if errors.As(err, &e) {
+		msg := e.Message
+		if i := strings.Index(msg, ":"); i > 0 {
+			msg = msg[:i]
+		}
+		return msg
+	}
+	return "transport: " + err.Error()
+}
+
+// follower polls the chain for new blocks and marks the transfers they
+// commit.
+type follower struct {
+	c         *rpc.Client
+	next      uint64
+	byHash    map[chain.Hash]*loadTx
+	committed atomic.Int64
+
+	mu      sync.Mutex
+	blockTs map[chain.Hash]int64 // committed transfer → block timestamp (unix ms)
+	blocks  []blockSeen
+}
+
+type blockSeen struct {
+	number uint64
+	tsMs   int64
+	ours   int
+}
+
+func newFollower(c *rpc.Client, head uint64, byHash map[chain.Hash]*loadTx) *follower {
+	return &follower{c: c, next: head + 1, byHash: byHash, blockTs: make(map[chain.Hash]int64, len(byHash))}
+}
+
+func (f *follower) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		var head hexutil.Uint64
+		if err := f.c.Call(ctx, &head, "eth_blockNumber"); err != nil {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		for f.next <= uint64(head) && ctx.Err() == nil {
+			var b struct {
+				Number       hexutil.Uint64 `json:"number"`
+				TimestampMs  hexutil.Uint64 `json:"timestampMs"`
+				Timestamp    hexutil.Uint64 `json:"timestamp"`
+				Transactions []chain.Hash   `json:"transactions"`
+			}
+			if err := f.c.Call(ctx, &b, "eth_getBlockByNumber", hexutil.Uint64(f.next), false); err != nil {
+				time.Sleep(50 * time.Millisecond)
+				break
+			}
+			ts := int64(b.TimestampMs)
+			if ts == 0 {
+				ts = int64(b.Timestamp) * 1000 // a node without millisecond timestamps
+			}
+			ours := 0
+			f.mu.Lock()
+			for _, h := range b.Transactions {
+				if t, ok := f.byHash[h]; ok && t.state.Load() != txCommitted {
+					t.state.Store(txCommitted)
+					f.blockTs[h] = ts
+					ours++
+				}
+			}
+			f.blocks = append(f.blocks, blockSeen{number: uint64(b.Number), tsMs: ts, ours: ours})
+			f.mu.Unlock()
+			f.committed.Add(int64(ours))
+			f.next++
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// summarise fills in the block figures: the blocks from the first to the
+// last that committed any of ours.
+func (f *follower) summarise(rep *LoadReport, start time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	first, last := -1, -1
+	for i, b := range f.blocks {
+		if b.ours > 0 {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first < 0 {
+		return
+	}
+	span := f.blocks[first : last+1]
+	rep.Blocks = len(span)
+	rep.FirstBlock, rep.LastBlock = span[0].number, span[len(span)-1].number
+	if len(span) > 1 {
+		rep.BlockIntervalMs = float64(span[len(span)-1].tsMs-span[0].tsMs) / float64(len(span)-1)
+	}
+	rep.TxsPerBlock = float64(rep.Committed) / float64(len(span))
+	if window := float64(span[len(span)-1].tsMs-start.UnixMilli()) / 1000; window > 0 {
+		rep.CommittedTPS = float64(rep.Committed) / window
+	}
+}
+
+func progress(w io.Writer, done <-chan struct{}, total int, sent, accepted *atomic.Int64, f *follower) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var last int64
+	for {
+		select {
+		case <-done:
+			fmt.Fprintln(w)
+			return
+		case <-tick.C:
+			c := f.committed.Load()
+			s := sent.Load()
+			bar := int(float64(s) / float64(total) * 30)
+			fmt.Fprintf(w, "\r[%s%s] sent %d/%d  accepted %d  committed %d  %d tx/s committed   ",
+				strings.Repeat("#", bar), strings.Repeat(".", 30-bar), s, total, accepted.Load(), c, c-last)
+			last = c
+		}
+	}
+}
+
+// pendingNonces returns each account's next nonce, counting the pool.
+func pendingNonces(ctx context.Context, c *rpc.Client, keys []*ecdsa.PrivateKey) ([]uint64, error) {
+	out := make([]uint64, len(keys))
+	const chunk = 500
+	for lo := 0; lo < len(keys); lo += chunk {
+		hi := min(lo+chunk, len(keys))
+		res := make([]hexutil.Uint64, hi-lo)
+		batch := make([]rpc.BatchElem, hi-lo)
+		for i := range batch {
+			batch[i] = rpc.BatchElem{Method: "eth_getTransactionCount", Params: []any{crypto.PubkeyToAddress(keys[lo+i].PublicKey), "pending"}, Result: &res[i]}
+		}
+		if err := c.BatchCall(ctx, batch); err != nil {
+			return nil, err
+		}
+		for i, b := range batch {
+			if b.Err != nil {
+				return nil, fmt.Errorf("load: nonce of account %d: %w", lo+i, b.Err)
+			}
+			out[lo+i] = uint64(res[i])
+		}
+	}
+	return out, nil
+}
+
+// balances returns each account's balance.
+func balances(ctx context.Context, c *rpc.Client, addrs []chain.Address) ([]*big.Int, error) {
+	out := make([]*big.Int, len(addrs))
+	const chunk = 500
+	for lo := 0; lo < len(addrs); lo += chunk {
+		hi := min(lo+chunk, len(addrs))
+		res := make([]hexutil.Big, hi-lo)
+		batch := make([]rpc.BatchElem, hi-lo)
+		for i := range batch {
+			batch[i] = rpc.BatchElem{Method: "eth_getBalance", Params: []any{addrs[lo+i], "latest"}, Result: &res[i]}
+		}
+		if err := c.BatchCall(ctx, batch); err != nil {
+			return nil, err
+		}
+		for i, b := range batch {
+			if b.Err != nil {
+				return nil, fmt.Errorf("load: balance of %s: %w", addrs[lo+i], b.Err)
+			}
+			out[lo+i] = res[i].ToInt()
+		}
+	}
+	return out, nil
+}
+
+// fund tops up every account below need to twice need, from the funders in
+// turn, in rounds that stay within a sender's pending limit, and waits for
+// the top-ups to commit.
+func fund(ctx context.Context, c *rpc.Client, p chainParams, keys []*ecdsa.PrivateKey, need *big.Int, funders []*ecdsa.PrivateKey, progressOut io.Writer) error {
+	addrs := make([]chain.Address, len(keys))
+	for i, k := range keys {
+		addrs[i] = crypto.PubkeyToAddress(k.PublicKey)
+	}
+	bals, err := balances(ctx, c, addrs)
+	if err != nil {
+		return err
+	}
+	var poor []chain.Address
+	for i, b := range bals {
+		if b.Cmp(need) < 0 {
+			poor = append(poor, addrs[i])
+		}
+	}
+	if len(poor) == 0 {
+		return nil
+	}
+	if len(funders) == 0 {
+		return fmt.Errorf("load: %d sending accounts need funds and no funder key was given", len(poor))
+	}
+	if progressOut != nil {
+		fmt.Fprintf(progressOut, "funding %d sending accounts from %d funders\n", len(poor), len(funders))
+	}
+	amount := new(big.Int).Mul(need, big.NewInt(2))
+	signer := types.NewLondonSigner(p.chainID)
+	const round = 500 // per funder, below the pool's per-sender pending limit
+	for len(poor) > 0 {
+		var batches [][]rpc.BatchElem
+		var last []chain.Address
+		for _, f := range funders {
+			if len(poor) == 0 {
+				break
+			}
+			var batch []rpc.BatchElem
+			from := crypto.PubkeyToAddress(f.PublicKey)
+			var nonce hexutil.Uint64
+			if err := c.Call(ctx, &nonce, "eth_getTransactionCount", from, "pending"); err != nil {
+				return err
+			}
+			take := min(round, len(poor))
+			for i, to := range poor[:take] {
+				tx, err := types.SignTx(types.NewTx(&types.DynamicFeeTx{ChainID: p.chainID, Nonce: uint64(nonce) + uint64(i), GasTipCap: p.tip, GasFeeCap: p.feeCap, Gas: chain.TransferGas, To: &to, Value: amount}), signer, f)
+				if err != nil {
+					return err
+				}
+				raw, _ := tx.MarshalBinary()
+				batch = append(batch, rpc.BatchElem{Method: "eth_sendRawTransaction", Params: []any{hexutil.Bytes(raw)}})
+			}
+			batches = append(batches, batch)
+			last = append(last, poor[take-1])
+			poor = poor[take:]
+		}
+		for _, batch := range batches { // one batch per funder, within the server's batch limit
+			if err := c.BatchCall(ctx, batch); err != nil {
+				return err
+			}
+			for _, b := range batch {
+				if b.Err != nil {
+					return fmt.Errorf("load: funding transfer refused: %w", b.Err)
+				}
+			}
+		}
+		// Wait until the last top-up of each funder has landed.
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			bs, err := balances(ctx, c, last)
+			if err != nil {
+				return err
+			}
+			done := true
+			for _, b := range bs {
+				if b.Cmp(need) < 0 {
+					done = false
+				}
+			}
+			if done {
+				break
+			}
+			if time.Now().After(deadline) {
+				return errors.New("load: funding transfers did not commit within 60 s")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// parallel runs fn(0..n-1) on all cores.
+func parallel(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	const chunk = 64
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				lo := int(next.Add(chunk)) - chunk
+				if lo >= n {
+					return
+				}
+				for i := lo; i < min(lo+chunk, n); i++ {
+					fn(i)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -86,12 +86,17 @@ func (m *metricsServer) Start(context.Context) error {
 	return nil
 }
 
+// Stop waits up to 3 s for scrapes in progress, then closes what remains.
 func (m *metricsServer) Stop() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	err := m.srv.Shutdown(ctx)
+	if err := m.srv.Shutdown(ctx); err != nil {
+		if err := m.srv.Close(); err != nil {
+			return err
+		}
+	}
 	<-m.done
-	return err
+	return nil
 }
 
 // Addr returns the bound address, once started.

@@ -20,9 +20,10 @@ type entry struct {
 	nextKnown *entry      // next entry with the same knownIndex key
 	live      atomic.Bool // admitted and not yet removed
 
-	// Admission scratch, set under the shard lock as the entry enters.
-	mayDisplacePending bool
-	replacement        bool
+	// Set under the shard lock.
+	mayDisplacePending bool // as the entry entered: may it displace pending ones
+	replacement        bool // it replaced another with its nonce
+	evicted            bool // it left the pool to make room (not by commit)
 }
 
 // priority returns the ordering key of an effective gas price: the price in

@@ -254,11 +254,11 @@ func (p *Pool) insertAndFit(sh *shard, e *entry, stateNonce uint64) error {
 		return nil
 	}
 	for sh.count > p.shardTxs || sh.bytes > p.shardByte {
-		if p.evictLocked(sh, e.mayDisplacePending) == nil || e.heapIdx < 0 {
+		if p.evictLocked(sh, e.mayDisplacePending) == nil || e.evicted {
 			break
 		}
 	}
-	if e.heapIdx < 0 {
+	if e.evicted {
 		return ErrShardFull
 	}
 	return nil
@@ -277,9 +277,9 @@ func (p *Pool) fitPool(sh *shard, e *entry) error {
 		}
 	}
 	sh.mu.Lock()
-	gone := e.heapIdx < 0
+	evicted := e.evicted
 	sh.mu.Unlock()
-	if gone {
+	if evicted {
 		return ErrUnderpriced
 	}
 	return nil
@@ -319,6 +319,12 @@ func (p *Pool) insertLocked(sh *shard, e *entry, stateNonce uint64) (replaced *e
 	tx := e.tx
 	a := sh.accounts[tx.From]
 	if a == nil {
+		// The sender is new to the shard, or Committed removed it since
+		// prepare read the state: read the nonce again, under the lock that
+		// Committed takes, so that a block committed meanwhile is seen.
+		if acct, err := p.state.Account(tx.From); err == nil && acct.Nonce > stateNonce {
+			stateNonce = acct.Nonce
+		}
 		a = &account{nonce: stateNonce}
 	}
 	if tx.Nonce < a.nonce {
@@ -484,6 +490,7 @@ func (p *Pool) dropLocked(sh *shard, e *entry) int {
 			}
 			delete(a.queued, top.tx.Nonce)
 			sh.queuedH.remove(top)
+			top.evicted = true
 			p.forget(top)
 			p.addCount(sh, -1)
 			p.addBytes(sh, -int64(top.tx.Size()))
@@ -519,6 +526,7 @@ func (p *Pool) evictLocked(sh *shard, allowPending bool) *entry {
 		return nil
 	}
 	p.dropLocked(sh, v)
+	v.evicted = true
 	sh.stats.evicted.Add(1)
 	return v
 }
@@ -544,6 +552,7 @@ func (p *Pool) evictGlobal(allowPending bool) bool {
 		still := best.heapIdx >= 0 && (allowPending || best.queued)
 		if still {
 			p.dropLocked(bestShard, best)
+			best.evicted = true
 			bestShard.stats.evicted.Add(1)
 		}
 		bestShard.mu.Unlock()

@@ -478,3 +478,42 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// hookState runs a hook on the first read of an account, to place a commit
+// inside an admission.
+type hookState struct {
+	*chain.Chain
+	hook func()
+}
+
+func (h *hookState) Account(a chain.Address) (chain.Account, error) {
+	acct, err := h.Chain.Account(a)
+	if f := h.hook; f != nil {
+		h.hook = nil
+		f()
+	}
+	return acct, err
+}
+
+// TestCommitDuringAdmission commits a block between an admission's state
+// read and its insertion: the new transaction must still be pending
+// against the committed nonce, not queued behind a spent one.
+func TestCommitDuringAdmission(t *testing.T) {
+	k := key(t, 1)
+	tc := newTestChain(t, []*KeyT{k}, oneEther)
+	hs := &hookState{Chain: tc.c}
+	p, err := New(DefaultConfig(), tc.c.Rules(), hs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAdd(t, p, raw(t, k, spec{nonce: 0}))
+	hs.hook = func() { commitFill(t, tc, p) } // includes nonce 0; the pool forgets the sender
+	b := mustAdd(t, p, raw(t, k, spec{nonce: 1}))
+	if pend, q := p.lists(addr(k)); !slices.Equal(pend, []uint64{1}) || len(q) != 0 {
+		t.Fatalf("pending %v queued %v: the admission used a stale nonce", pend, q)
+	}
+	if got := commitFill(t, tc, p); len(got) != 1 || got[0].Hash != b.Hash {
+		t.Fatalf("the next block selected %d transactions", len(got))
+	}
+	p.checkInvariants(t)
+}

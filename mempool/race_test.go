@@ -16,6 +16,22 @@ import (
 // the counters agree with the contents.
 func (p *Pool) checkInvariants(t *testing.T) {
 	t.Helper()
+	p.checkStructure(t)
+	for _, sh := range p.shards {
+		sh.mu.Lock()
+		for addr, a := range sh.accounts {
+			if st, err := p.state.Account(addr); err == nil && st.Nonce != a.nonce {
+				t.Errorf("sender %s: pool nonce %d, state nonce %d", addr, a.nonce, st.Nonce)
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// checkStructure verifies everything but agreement with the state, which
+// only holds when no block is being committed.
+func (p *Pool) checkStructure(t *testing.T) {
+	t.Helper()
 	total, totalBytes := 0, int64(0)
 	for si, sh := range p.shards {
 		sh.mu.Lock()

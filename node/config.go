@@ -103,6 +103,7 @@ type RPCConfig struct {
 	ListenAddr       string   `toml:"listen_addr"`
 	MaxBodyBytes     int64    `toml:"max_body_bytes"`
 	MaxBatch         int      `toml:"max_batch"`
+	MaxResponseBytes int      `toml:"max_response_bytes"`
 	RateLimit        float64  `toml:"rate_limit"`
 	RateBurst        int      `toml:"rate_burst"`
 	RequestTimeout   Duration `toml:"request_timeout"`
@@ -116,7 +117,7 @@ func rpcConfigFrom(c rpc.Config) RPCConfig {
 		c.CORSOrigins = []string{}
 	}
 	return RPCConfig{
-		Enabled: true, ListenAddr: c.ListenAddr, MaxBodyBytes: c.MaxBodyBytes, MaxBatch: c.MaxBatch,
+		Enabled: true, ListenAddr: c.ListenAddr, MaxBodyBytes: c.MaxBodyBytes, MaxBatch: c.MaxBatch, MaxResponseBytes: c.MaxResponseBytes,
 		RateLimit: c.RateLimit, RateBurst: c.RateBurst, RequestTimeout: Duration{c.RequestTimeout},
 		MaxWSConns: c.MaxWSConns, MaxSubscriptions: c.MaxSubscriptions, CORSOrigins: c.CORSOrigins,
 	}
@@ -125,7 +126,7 @@ func rpcConfigFrom(c rpc.Config) RPCConfig {
 // Server returns the rpc.Config.
 func (c RPCConfig) Server() rpc.Config {
 	return rpc.Config{
-		ListenAddr: c.ListenAddr, MaxBodyBytes: c.MaxBodyBytes, MaxBatch: c.MaxBatch,
+		ListenAddr: c.ListenAddr, MaxBodyBytes: c.MaxBodyBytes, MaxBatch: c.MaxBatch, MaxResponseBytes: c.MaxResponseBytes,
 		RateLimit: c.RateLimit, RateBurst: c.RateBurst, RequestTimeout: c.RequestTimeout.Duration,
 		MaxWSConns: c.MaxWSConns, MaxSubscriptions: c.MaxSubscriptions, CORSOrigins: c.CORSOrigins,
 	}
@@ -376,10 +377,11 @@ price_bump_percent = %d
 enabled = %t
 # Default "%s" (local only; expose it deliberately).
 listen_addr = %s
-# Largest request body or WebSocket message, and most calls in one batch.
-# Defaults %d and %d.
+# Largest request body or WebSocket message, most calls in one batch, and
+# largest answer. Defaults %d, %d and %d.
 max_body_bytes = %d
 max_batch = %d
+max_response_bytes = %d
 # Calls per second one client address may make, with bursts up to
 # rate_burst; 0 turns the limit off. Defaults %g and %d.
 rate_limit = %g
@@ -418,7 +420,7 @@ traffic = %d
 		dm.ShardShare, c.Mempool.ShardShare, dm.MaxPendingPerSender, dm.MaxQueuedPerSender,
 		c.Mempool.MaxPendingPerSender, c.Mempool.MaxQueuedPerSender, dm.QueueLifetime, c.Mempool.QueueLifetime.Duration,
 		dm.PriceBumpPercent, c.Mempool.PriceBumpPercent,
-		c.RPC.Enabled, dr.ListenAddr, q(c.RPC.ListenAddr), dr.MaxBodyBytes, dr.MaxBatch, c.RPC.MaxBodyBytes, c.RPC.MaxBatch,
+		c.RPC.Enabled, dr.ListenAddr, q(c.RPC.ListenAddr), dr.MaxBodyBytes, dr.MaxBatch, dr.MaxResponseBytes, c.RPC.MaxBodyBytes, c.RPC.MaxBatch, c.RPC.MaxResponseBytes,
 		dr.RateLimit, dr.RateBurst, c.RPC.RateLimit, c.RPC.RateBurst, dr.RequestTimeout, c.RPC.RequestTimeout.Duration,
 		dr.MaxWSConns, dr.MaxSubscriptions, c.RPC.MaxWSConns, c.RPC.MaxSubscriptions, tomlStrings(c.RPC.CORSOrigins),
 		q(c.Log.Level), q(c.Log.Format),

@@ -348,10 +348,14 @@ func (s *Server) maxPriorityFee(context.Context, *wsConn, json.RawMessage) (any,
 	return hexutil.Uint64(s.opts.SuggestedTip), nil
 }
 
-// maxFeeHistory bounds eth_feeHistory's block count.
-const maxFeeHistory = 1024
+// maxFeeHistory bounds eth_feeHistory's block count; asking for reward
+// percentiles, which reads every receipt of every block, is bounded lower.
+const (
+	maxFeeHistory        = 1024
+	maxFeeHistoryRewards = 128
+)
 
-func (s *Server) feeHistory(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+func (s *Server) feeHistory(ctx context.Context, _ *wsConn, p json.RawMessage) (any, error) {
 	var count hexutil.Uint64
 	var newest blockRef
 	var percentiles []float64
@@ -373,7 +377,11 @@ func (s *Server) feeHistory(_ context.Context, _ *wsConn, p json.RawMessage) (an
 	if err != nil {
 		return nil, err
 	}
-	n := min(uint64(count), maxFeeHistory, last+1)
+	limit := uint64(maxFeeHistory)
+	if len(percentiles) > 0 {
+		limit = maxFeeHistoryRewards
+	}
+	n := min(uint64(count), limit, last+1)
 	first := last + 1 - n
 	base := (*hexutil.U256)(s.chain.Rules().BaseFee())
 	out := struct {
@@ -382,14 +390,17 @@ func (s *Server) feeHistory(_ context.Context, _ *wsConn, p json.RawMessage) (an
 		GasUsedRatio  []float64         `json:"gasUsedRatio"`
 		Reward        [][]*hexutil.U256 `json:"reward,omitempty"`
 	}{OldestBlock: hexutil.Uint64(first)}
-	limit := float64(s.gasLimit())
+	gasLimit := float64(s.gasLimit())
 	for h := first; h <= last; h++ {
+		if err := ctx.Err(); err != nil {
+			return nil, errServer("request timed out")
+		}
 		hdr, err := s.header(h)
 		if err != nil {
 			return nil, err
 		}
 		out.BaseFeePerGas = append(out.BaseFeePerGas, base)
-		out.GasUsedRatio = append(out.GasUsedRatio, float64(hdr.GasUsed)/limit)
+		out.GasUsedRatio = append(out.GasUsedRatio, float64(hdr.GasUsed)/gasLimit)
 		if len(percentiles) > 0 {
 			rs, err := s.chain.Receipts(h)
 			if err != nil {

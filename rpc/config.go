@@ -15,8 +15,10 @@ type Config struct {
 	ListenAddr string
 	// MaxBodyBytes bounds one HTTP request or WebSocket message.
 	MaxBodyBytes int64
-	// MaxBatch bounds the calls in one batch.
-	MaxBatch int
+	// MaxBatch bounds the calls in one batch; MaxResponseBytes bounds the
+	// answer to one request (later calls of a batch get an error instead).
+	MaxBatch         int
+	MaxResponseBytes int
 	// RateLimit is the calls per second one client address may make (each
 	// call of a batch counts), with bursts of RateBurst; 0 turns it off.
 	RateLimit float64
@@ -33,7 +35,7 @@ type Config struct {
 }
 
 // DefaultConfig serves 127.0.0.1:8545 with 5 MiB bodies, batches of up to
-// 1,000 calls, 100,000 calls per second per client address (bursts of
+// 1,000 calls and 25 MiB answers, 100,000 calls per second per client address (bursts of
 // 200,000), a 10 s timeout per request, 1,000 WebSocket connections with up
 // to 100 subscriptions each, and CORS off.
 func DefaultConfig() Config {
@@ -41,6 +43,7 @@ func DefaultConfig() Config {
 		ListenAddr:       "127.0.0.1:8545",
 		MaxBodyBytes:     5 << 20,
 		MaxBatch:         1000,
+		MaxResponseBytes: 25 << 20,
 		RateLimit:        100_000,
 		RateBurst:        200_000,
 		RequestTimeout:   10 * time.Second,
@@ -65,6 +68,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBatch < 1 || c.MaxBatch > 100_000 {
 		bad("rpc.max_batch %d must be between 1 and 100000", c.MaxBatch)
+	}
+	if c.MaxResponseBytes < 1<<16 {
+		bad("rpc.max_response_bytes %d must be at least 65536", c.MaxResponseBytes)
 	}
 	if c.RateLimit < 0 {
 		bad("rpc.rate_limit %g must not be negative (0 turns it off)", c.RateLimit)

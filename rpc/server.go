@@ -99,9 +99,13 @@ func (s *Server) Start() error {
 	s.srv = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		// Bound the body read and the answer; WebSocket connections
+		// clear these deadlines when they upgrade and keep their own.
+		ReadTimeout:    30 * time.Second,
+		WriteTimeout:   s.cfg.RequestTimeout + 10*time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.done = make(chan struct{})
 	s.mu.Unlock()
@@ -255,7 +259,13 @@ func (s *Server) handle(ctx context.Context, client string, conn *wsConn, body [
 	}
 	wrote := false
 	for _, c := range d.calls {
-		res, rerr := s.call(ctx, conn, c)
+		var res []byte
+		var rerr *Error
+		if len(out) > s.cfg.MaxResponseBytes {
+			rerr = &Error{Code: CodeLimitExceeded, Message: fmt.Sprintf("answer exceeds %d bytes; ask for less in one request", s.cfg.MaxResponseBytes)}
+		} else {
+			res, rerr = s.call(ctx, conn, c)
+		}
 		if c.err == nil && c.req.ID == nil {
 			continue // a notification gets no answer
 		}

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -93,10 +94,79 @@ func TestRateLimit(t *testing.T) {
 	if v := testutil.ToFloat64(m.Requests.WithLabelValues("any", "limited")); v != 1 {
 		t.Fatalf("limited counter %v", v)
 	}
-	// A batch counts each call.
-	_, body := e.post(`[{"jsonrpc":"2.0","id":1,"method":"eth_chainId"},{"jsonrpc":"2.0","id":2,"method":"eth_chainId"}]`)
-	if !strings.Contains(string(body), "rate limit") {
-		t.Fatalf("batch: %s", body)
+	// A batch counts each call: with three tokens, a batch of four is
+	// refused and a batch of three passes.
+	cfg.RateLimit, cfg.RateBurst = 0.001, 3
+	e = newEnv(t, cfg)
+	batch := func(n int) string {
+		calls := make([]string, n)
+		for i := range calls {
+			calls[i] = fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"eth_chainId"}`, i)
+		}
+		return "[" + strings.Join(calls, ",") + "]"
+	}
+	if _, body := e.post(batch(4)); !strings.Contains(string(body), "rate limit") {
+		t.Fatalf("batch of 4 with 3 tokens: %s", body)
+	}
+	if _, body := e.post(batch(3)); strings.Contains(string(body), "rate limit") {
+		t.Fatalf("batch of 3 with 3 tokens: %s", body)
+	}
+}
+
+func TestResponseSizeLimit(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxResponseBytes = 1 << 16
+	e := newEnv(t, cfg)
+	calls := make([]string, 60)
+	for i := range calls {
+		calls[i] = fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"eth_getBlockByNumber","params":["0x1",true]}`, i)
+	}
+	_, body := e.post("[" + strings.Join(calls, ",") + "]")
+	var resps []struct {
+		ID     int             `json:"id"`
+		Result json.RawMessage `json:"result"`
+		Error  *Error          `json:"error"`
+	}
+	mustDecode(t, body, &resps)
+	if len(resps) != 60 || resps[0].Error != nil || resps[59].Error == nil || resps[59].Error.Code != CodeLimitExceeded {
+		t.Fatalf("%d answers; first error %+v, last error %+v", len(resps), resps[0].Error, resps[59].Error)
+	}
+	if len(body) > 2*cfg.MaxResponseBytes {
+		t.Fatalf("answer of %d bytes", len(body))
+	}
+}
+
+// TestSubscriptionIDBeforeNotifications floods notifications while clients
+// subscribe: each client's first frame must be the answer with its id.
+func TestSubscriptionIDBeforeNotifications(t *testing.T) {
+	e := newEnv(t, DefaultConfig())
+	tx, err := e.pool.Add(e.sign(1, 1, types.DynamicFeeTxType, 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				e.srv.NotifyTx(tx)
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for i := range 40 {
+		ws := dialWS(t, e)
+		if err := ws.WriteJSON(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": []any{"newPendingTransactions"}}); err != nil {
+			t.Fatal(err)
+		}
+		if first := wsRead(t, ws); !strings.Contains(string(first), `"id":1`) {
+			t.Fatalf("connection %d: first frame %s", i, first)
+		}
+		ws.Close()
 	}
 }
 
@@ -232,8 +302,11 @@ func TestWebSocketSubscriptions(t *testing.T) {
 	}
 	p = e.commit(1_780_000_010_000, e.sign(0, 3, types.LegacyTxType, 1))
 	e.srv.NotifyBlock(p.Block)
-	if got := string(wsCall(t, ws, 6, "eth_blockNumber")); got != `"0x4"` {
-		t.Fatalf("block number %s (a head notification slipped in?)", got)
+	if err := ws.WriteJSON(map[string]any{"jsonrpc": "2.0", "id": 6, "method": "eth_blockNumber", "params": []any{}}); err != nil {
+		t.Fatal(err)
+	}
+	if next := wsRead(t, ws); !strings.Contains(string(next), `"id":6`) {
+		t.Fatalf("after unsubscribing, the next frame is %s", next)
 	}
 	// Unknown kinds are refused.
 	if err := ws.WriteJSON(map[string]any{"jsonrpc": "2.0", "id": 7, "method": "eth_subscribe", "params": []any{"logs"}}); err != nil {

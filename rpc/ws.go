@@ -18,6 +18,7 @@ const (
 	wsSendQueue    = 1024 // messages waiting for a slow client before it is dropped
 	wsWriteTimeout = 10 * time.Second
 	wsPingInterval = 30 * time.Second
+	wsReadTimeout  = 2*wsPingInterval + 10*time.Second
 )
 
 // wsConn is one WebSocket client. A reader goroutine answers calls; a
@@ -30,8 +31,9 @@ type wsConn struct {
 	once   sync.Once
 	closed chan struct{}
 
-	mu   sync.Mutex
-	subs map[string]string // subscription id → kind
+	mu       sync.Mutex
+	subs     map[string]string // subscription id → kind
+	inactive []string          // subscriptions whose id the client has not been sent yet
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
@@ -39,18 +41,24 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	}
+	// Reserve a slot and register in one critical section, so that
+	// concurrent upgrades cannot pass the cap and Stop sees every
+	// connection.
+	c := &wsConn{s: s, client: clientKey(r.RemoteAddr), send: make(chan []byte, wsSendQueue), closed: make(chan struct{}), subs: map[string]string{}}
 	s.mu.Lock()
-	full := len(s.wsConns) >= s.cfg.MaxWSConns
-	stopping := s.stopping
-	s.mu.Unlock()
-	if stopping {
+	switch {
+	case s.stopping:
+		s.mu.Unlock()
 		http.Error(w, "server stopping", http.StatusServiceUnavailable)
 		return
-	}
-	if full {
+	case len(s.wsConns) >= s.cfg.MaxWSConns:
+		s.mu.Unlock()
 		http.Error(w, "too many WebSocket connections", http.StatusServiceUnavailable)
 		return
 	}
+	s.wsConns[c] = struct{}{}
+	s.mu.Unlock()
+	s.metrics.WSConns.Inc()
 	up := websocket.Upgrader{
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,
@@ -58,14 +66,22 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	ws, err := up.Upgrade(w, r, nil)
 	if err != nil {
+		c.close()
 		return // the upgrader has answered
 	}
+	c.mu.Lock()
+	c.ws = ws
+	c.mu.Unlock()
+	select {
+	case <-c.closed: // Stop ran during the upgrade
+		_ = ws.Close()
+		return
+	default:
+	}
 	ws.SetReadLimit(s.cfg.MaxBodyBytes)
-	c := &wsConn{s: s, ws: ws, client: clientKey(r.RemoteAddr), send: make(chan []byte, wsSendQueue), closed: make(chan struct{}), subs: map[string]string{}}
-	s.mu.Lock()
-	s.wsConns[c] = struct{}{}
-	s.mu.Unlock()
-	s.metrics.WSConns.Inc()
+	// A client that neither sends nor answers pings is gone.
+	_ = ws.SetReadDeadline(time.Now().Add(wsReadTimeout))
+	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(wsReadTimeout)) })
 	go c.writeLoop()
 	c.readLoop()
 }
@@ -86,12 +102,16 @@ func (c *wsConn) readLoop() {
 		if err != nil {
 			return
 		}
+		_ = c.ws.SetReadDeadline(time.Now().Add(wsReadTimeout))
 		ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.RequestTimeout)
 		out := c.s.handle(ctx, c.client, c, msg)
 		cancel()
 		if out != nil && !c.enqueue(out) {
 			return
 		}
+		// Notifications of new subscriptions start only now, after the
+		// answer that tells the client their ids.
+		c.activate()
 	}
 }
 
@@ -138,7 +158,12 @@ func (c *wsConn) enqueue(msg []byte) bool {
 func (c *wsConn) close() {
 	c.once.Do(func() {
 		close(c.closed)
-		_ = c.ws.Close()
+		c.mu.Lock()
+		ws := c.ws
+		c.mu.Unlock()
+		if ws != nil {
+			_ = ws.Close()
+		}
 		c.s.mu.Lock()
 		delete(c.s.wsConns, c)
 		c.s.mu.Unlock()
@@ -151,9 +176,8 @@ func (c *wsConn) close() {
 		c.subs = nil
 		c.mu.Unlock()
 		for _, id := range ids {
-			if c.s.subs.remove(id) {
-				c.s.metrics.Subscriptions.Dec()
-			}
+			c.s.subs.remove(id)
+			c.s.metrics.Subscriptions.Dec()
 		}
 	})
 }
@@ -242,9 +266,27 @@ func (s *Server) subscribe(conn *wsConn, kind string) (string, error) {
 	}
 	id := newSubscriptionID()
 	conn.subs[id] = kind
-	s.subs.add(kind, id, conn)
+	conn.inactive = append(conn.inactive, id)
 	s.metrics.Subscriptions.Inc()
 	return id, nil
+}
+
+// activate registers the subscriptions made by the last request, whose
+// answer has been queued.
+func (c *wsConn) activate() {
+	c.mu.Lock()
+	ids := c.inactive
+	c.inactive = nil
+	kinds := make([]string, len(ids))
+	for i, id := range ids {
+		kinds[i] = c.subs[id]
+	}
+	c.mu.Unlock()
+	for i, id := range ids {
+		if kinds[i] != "" { // not unsubscribed in the same request
+			c.s.subs.add(kinds[i], id, c)
+		}
+	}
 }
 
 func (s *Server) unsubscribe(conn *wsConn, id string) bool {
@@ -255,9 +297,10 @@ func (s *Server) unsubscribe(conn *wsConn, id string) bool {
 	_, mine := conn.subs[id]
 	delete(conn.subs, id)
 	conn.mu.Unlock()
-	if !mine || !s.subs.remove(id) {
+	if !mine {
 		return false
 	}
+	s.subs.remove(id) // false if it was not active yet
 	s.metrics.Subscriptions.Dec()
 	return true
 }

@@ -120,19 +120,29 @@ func latencyOf(ms []float64) Latency {
 
 // LoadReport is what a transfer load measured.
 type LoadReport struct {
-	Sent      int            `json:"sent"`
-	Accepted  int            `json:"accepted"`
-	Rejected  map[string]int `json:"rejected"`
-	Committed int            `json:"committed"`
-	Lost      int            `json:"lost"` // accepted but not committed before the settle time ran out
+	Sent     int            `json:"sent"`
+	Accepted int            `json:"accepted"`
+	Rejected map[string]int `json:"rejected"`
+	// TransportErrors counts transfers whose batch got no answer (the node
+	// may or may not have admitted them).
+	TransportErrors int `json:"transport_errors"`
+	// Committed counts accepted transfers seen in a block; Lost the
+	// accepted ones not seen before the settle time ran out. Unconfirmed
+	// counts transfers seen in a block whose submission was answered with
+	// an error or not at all.
+	Committed   int `json:"committed"`
+	Lost        int `json:"lost"`
+	Unconfirmed int `json:"committed_without_acceptance"`
 	// SendSeconds is the sending window; OfferedTPS the transfers sent per
 	// second in it. CommittedTPS is the committed transfers per second from
-	// the start of sending to the block that committed the last of them.
+	// the start of sending until the tool saw the block with the last of
+	// them.
 	SendSeconds  float64 `json:"send_seconds"`
 	OfferedTPS   float64 `json:"offered_tps"`
 	CommittedTPS float64 `json:"committed_tps"`
-	// Inclusion is the time from sending a transfer to the timestamp of
-	// the block that committed it.
+	// Inclusion is the time from sending a transfer until the tool saw the
+	// block that committed it, both on the tool's clock (the tool polls for
+	// new blocks every 10 ms).
 	Inclusion       Latency `json:"inclusion"`
 	Blocks          int     `json:"blocks"`
 	FirstBlock      uint64  `json:"first_block"`
@@ -187,16 +197,26 @@ func fetchParams(ctx context.Context, c *rpc.Client) (chainParams, error) {
 type loadTx struct {
 	raw    hexutil.Bytes
 	hash   chain.Hash
-	sentMs int64 // unix ms when its batch was sent; 0 until then
-	state  atomic.Int32
+	sentMs int64 // unix ms when its batch was sent
+	seenMs atomic.Int64
+	// flags: what the sender learned (answered, accepted) and what the
+	// follower saw (committed), set from either side in any order.
+	flags atomic.Int32
 }
 
 const (
-	txPending int32 = iota
-	txAccepted
-	txRejected
-	txCommitted
+	flagAnswered  int32 = 1 << iota // the node answered for it
+	flagAccepted                    // and admitted it
+	flagCommitted                   // a block holds it
 )
+
+// mark sets flags and reports whether this call completed "accepted and
+// committed".
+func (t *loadTx) mark(f int32) bool {
+	old := t.flags.Or(f)
+	both := flagAccepted | flagCommitted
+	return old&both != both && (old|f)&both == both
+}
 
 // RunLoad funds the sending accounts if needed, signs the transfers, sends
 // them, follows the chain until they are committed or the settle time runs
@@ -267,7 +287,7 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 	// Send: sender w owns the accounts a with a mod Conns == w, and sends
 	// their transfers in nonce order, batch by batch.
 	start := time.Now()
-	var sent, accepted atomic.Int64
+	var sent, accepted, transport atomic.Int64
 	var rejMu sync.Mutex
 	progressDone := make(chan struct{})
 	if cfg.Progress != nil {
@@ -309,20 +329,22 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 				}
 				err := client.BatchCall(ctx, batch)
 				sent.Add(int64(hi - lo))
+				if err != nil {
+					transport.Add(int64(hi - lo)) // no answer: admitted or not, unknown
+					continue
+				}
 				for i, b := range batch {
 					t := mine[lo+i]
-					e := b.Err
-					if err != nil {
-						e = err
-					}
-					if e == nil {
-						t.state.CompareAndSwap(txPending, txAccepted)
+					if b.Err == nil {
 						accepted.Add(1)
+						if t.mark(flagAnswered | flagAccepted) {
+							follow.committed.Add(1)
+						}
 						continue
 					}
-					t.state.Store(txRejected)
+					t.mark(flagAnswered)
 					rejMu.Lock()
-					rep.Rejected[reason(e)]++
+					rep.Rejected[reason(b.Err)]++
 					rejMu.Unlock()
 				}
 			}
@@ -330,7 +352,7 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 	}
 	wg.Wait()
 	rep.SendSeconds = time.Since(start).Seconds()
-	rep.Sent, rep.Accepted = int(sent.Load()), int(accepted.Load())
+	rep.Sent, rep.Accepted, rep.TransportErrors = int(sent.Load()), int(accepted.Load()), int(transport.Load())
 
 	// Wait for the accepted transfers to commit.
 	deadline := time.Now().Add(cfg.Settle)
@@ -341,25 +363,25 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 	<-followDone
 	close(progressDone)
 
-	rep.Committed = int(follow.committed.Load())
-	rep.Lost = rep.Accepted - rep.Committed
 	rep.OfferedTPS = float64(rep.Sent) / rep.SendSeconds
 	var lat []float64
 	for _, t := range txs {
-		if t.state.Load() == txCommitted {
-			lat = append(lat, float64(t.inclusionMs(follow)))
+		f := t.flags.Load()
+		switch {
+		case f&flagCommitted == 0:
+			if f&flagAccepted != 0 {
+				rep.Lost++
+			}
+		case f&flagAccepted != 0:
+			rep.Committed++
+			lat = append(lat, float64(t.seenMs.Load()-t.sentMs))
+		default:
+			rep.Unconfirmed++
 		}
 	}
 	rep.Inclusion = latencyOf(lat)
 	follow.summarise(rep, start)
 	return rep, nil
-}
-
-func (t *loadTx) inclusionMs(f *follower) int64 {
-	f.mu.Lock()
-	ts := f.blockTs[t.hash]
-	f.mu.Unlock()
-	return max(0, ts-t.sentMs)
 }
 
 // reason names a rejection by the Ethereum message before its detail.
@@ -376,26 +398,27 @@ func reason(err error) string {
 }
 
 // follower polls the chain for new blocks and marks the transfers they
-// commit.
+// commit, with the time it saw each block.
 type follower struct {
-	c         *rpc.Client
-	next      uint64
-	byHash    map[chain.Hash]*loadTx
+	c      *rpc.Client
+	next   uint64
+	byHash map[chain.Hash]*loadTx
+	// committed counts transfers both accepted and seen committed.
 	committed atomic.Int64
 
-	mu      sync.Mutex
-	blockTs map[chain.Hash]int64 // committed transfer → block timestamp (unix ms)
-	blocks  []blockSeen
+	mu     sync.Mutex
+	blocks []blockSeen
 }
 
 type blockSeen struct {
 	number uint64
-	tsMs   int64
+	tsMs   int64 // the block's own timestamp
+	seenMs int64 // when the follower saw it
 	ours   int
 }
 
 func newFollower(c *rpc.Client, head uint64, byHash map[chain.Hash]*loadTx) *follower {
-	return &follower{c: c, next: head + 1, byHash: byHash, blockTs: make(map[chain.Hash]int64, len(byHash))}
+	return &follower{c: c, next: head + 1, byHash: byHash}
 }
 
 func (f *follower) run(ctx context.Context) {
@@ -416,25 +439,29 @@ func (f *follower) run(ctx context.Context) {
 				time.Sleep(50 * time.Millisecond)
 				break
 			}
+			seen := time.Now().UnixMilli()
 			ts := int64(b.TimestampMs)
 			if ts == 0 {
 				ts = int64(b.Timestamp) * 1000 // a node without millisecond timestamps
 			}
 			ours := 0
-			f.mu.Lock()
 			for _, h := range b.Transactions {
-				if t, ok := f.byHash[h]; ok && t.state.Load() != txCommitted {
-					t.state.Store(txCommitted)
-					f.blockTs[h] = ts
-					ours++
+				t, ok := f.byHash[h]
+				if !ok || t.flags.Load()&flagCommitted != 0 {
+					continue
 				}
+				t.seenMs.Store(seen)
+				if t.mark(flagCommitted) {
+					f.committed.Add(1)
+				}
+				ours++
 			}
-			f.blocks = append(f.blocks, blockSeen{number: uint64(b.Number), tsMs: ts, ours: ours})
+			f.mu.Lock()
+			f.blocks = append(f.blocks, blockSeen{number: uint64(b.Number), tsMs: ts, seenMs: seen, ours: ours})
 			f.mu.Unlock()
-			f.committed.Add(int64(ours))
 			f.next++
 		}
-		time.Sleep(25 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -461,8 +488,8 @@ func (f *follower) summarise(rep *LoadReport, start time.Time) {
 	if len(span) > 1 {
 		rep.BlockIntervalMs = float64(span[len(span)-1].tsMs-span[0].tsMs) / float64(len(span)-1)
 	}
-	rep.TxsPerBlock = float64(rep.Committed) / float64(len(span))
-	if window := float64(span[len(span)-1].tsMs-start.UnixMilli()) / 1000; window > 0 {
+	rep.TxsPerBlock = float64(rep.Committed+rep.Unconfirmed) / float64(len(span))
+	if window := float64(span[len(span)-1].seenMs-start.UnixMilli()) / 1000; window > 0 {
 		rep.CommittedTPS = float64(rep.Committed) / window
 	}
 }

@@ -70,11 +70,16 @@ func TestRunLoadCommitsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%+v", rep)
-	if rep.Sent != 3000 || rep.Accepted != 3000 || rep.Committed != 3000 || rep.Lost != 0 || len(rep.Rejected) != 0 {
+	if rep.Sent != 3000 || rep.Accepted != 3000 || rep.Committed != 3000 || rep.Lost != 0 || len(rep.Rejected) != 0 ||
+		rep.TransportErrors != 0 || rep.Unconfirmed != 0 {
 		t.Fatalf("report %+v", rep)
 	}
-	if rep.Blocks < 2 || rep.Inclusion.P50 <= 0 || rep.Inclusion.Max > 5000 || rep.BlockIntervalMs <= 0 {
+	// 100 ms blocks: a transfer waits at most for the block after next.
+	if rep.Blocks < 10 || rep.Inclusion.P50 < 1 || rep.Inclusion.P95 > 400 || rep.BlockIntervalMs < 90 || rep.BlockIntervalMs > 150 {
 		t.Fatalf("block figures %+v", rep)
+	}
+	if rep.CommittedTPS < 1000 || rep.CommittedTPS > 1600 {
+		t.Fatalf("committed %.0f tx/s for 1,500 offered", rep.CommittedTPS)
 	}
 	// A second run reuses the funded accounts and continues their nonces.
 	cfg.Txs = 600

@@ -131,8 +131,14 @@ func printLoadReport(w io.Writer, rep *testnet.LoadReport) {
 	for _, r := range reasons {
 		fmt.Fprintf(tw, "rejected: %s\t%d\n", r, rep.Rejected[r])
 	}
+	if rep.TransportErrors > 0 {
+		fmt.Fprintf(tw, "no answer (transport errors)\t%d\n", rep.TransportErrors)
+	}
 	fmt.Fprintf(tw, "committed\t%d (%.0f tx/s), lost %d\n", rep.Committed, rep.CommittedTPS, rep.Lost)
-	fmt.Fprintf(tw, "inclusion p50 / p95 / p99 / max\t%.0f / %.0f / %.0f / %.0f ms\n", rep.Inclusion.P50, rep.Inclusion.P95, rep.Inclusion.P99, rep.Inclusion.Max)
+	if rep.Unconfirmed > 0 {
+		fmt.Fprintf(tw, "committed without acceptance\t%d\n", rep.Unconfirmed)
+	}
+	fmt.Fprintf(tw, "inclusion p50 / p95 / p99 / max\t%.0f / %.0f / %.0f / %.0f ms (sent → block seen)\n", rep.Inclusion.P50, rep.Inclusion.P95, rep.Inclusion.P99, rep.Inclusion.Max)
 	fmt.Fprintf(tw, "blocks\t%d (%d to %d), every %.0f ms, %.0f transfers each\n", rep.Blocks, rep.FirstBlock, rep.LastBlock, rep.BlockIntervalMs, rep.TxsPerBlock)
 	_ = tw.Flush()
 }

@@ -1,0 +1,406 @@
+package consensus
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+)
+
+// voteSet gathers the votes of one type for one block in one round, for a
+// validator that aggregates a committee's votes, leads the round, or both.
+// Signatures are checked optimistically: many at once through their
+// aggregate, and one by one only when an aggregate fails.
+type voteSet struct {
+	key     voteKey
+	pending map[uint32][]byte // received, not yet checked
+	good    map[uint32][]byte // checked
+	bad     map[uint32]bool   // failed a check; ignored from now on
+	firstAt uint64            // tick of the first vote, for the aggregation delay
+	sent    int               // good votes in the last aggregate forwarded
+	parts   map[int]*QC       // leader: the largest checked aggregate of each committee
+	formed  bool
+}
+
+func (c *Core) set(key voteKey) *voteSet {
+	vs := c.collect[key]
+	if vs == nil {
+		vs = &voteSet{key: key, pending: map[uint32][]byte{}, good: map[uint32][]byte{}, bad: map[uint32]bool{}, parts: map[int]*QC{}}
+		c.collect[key] = vs
+	}
+	return vs
+}
+
+// maxRoundsAhead bounds how far beyond the current round votes are kept.
+const maxRoundsAhead = 8
+
+// collectVote takes a vote as its committee's aggregator, as the round's
+// leader, or both.
+func (c *Core) collectVote(v *Vote) error {
+	if v.Type != Prevote && v.Type != Precommit {
+		return ErrDecode
+	}
+	if int(v.Validator) >= c.vals.Len() {
+		return ErrNotValidator
+	}
+	if v.Round > c.st.Round+maxRoundsAhead {
+		return nil
+	}
+	committee := c.comms.Of(v.Validator)
+	agg, hasAgg := c.comms.Aggregator(v.Height, v.Round, committee)
+	aggregating := hasAgg && agg == c.cfg.Self
+	leading := c.vals.Proposer(v.Height, v.Round) == c.cfg.Self
+	if !aggregating && !leading {
+		return nil
+	}
+	vs := c.set(voteKey{v.Type, v.Round, v.BlockID})
+	if _, ok := vs.good[v.Validator]; ok || vs.bad[v.Validator] {
+		return nil
+	}
+	if _, ok := vs.pending[v.Validator]; ok {
+		return nil
+	}
+	vs.pending[v.Validator] = v.Sig
+	if vs.firstAt == 0 {
+		vs.firstAt = c.now + 1 // never zero
+	}
+	if aggregating {
+		if c.committeeDone(vs, committee) {
+			c.forward(vs, committee)
+		}
+		return nil
+	}
+	c.tryForm(vs)
+	return nil
+}
+
+// committeeDone reports whether every member of the committee has voted
+// for this block.
+func (c *Core) committeeDone(vs *voteSet, k int) bool {
+	for _, m := range c.comms.Members(k) {
+		_, p := vs.pending[m]
+		_, g := vs.good[m]
+		if !p && !g && !vs.bad[m] {
+			return false
+		}
+	}
+	return true
+}
+
+// check verifies pending votes of the given validators: their aggregate
+// first, and on failure halves of it, down to single votes. Good votes move
+// to good, bad ones to bad.
+func (c *Core) check(vs *voteSet, ids []uint32) {
+	if len(ids) == 0 {
+		return
+	}
+	msg := VoteSignBytes(c.cfg.ChainTag, vs.key.t, c.st.Height, vs.key.round, vs.key.block)
+	var walk func(ids []uint32)
+	walk = func(ids []uint32) {
+		if len(ids) == 1 {
+			id := ids[0]
+			if c.cfg.Crypto.Verify(id, msg, vs.pending[id]) {
+				vs.good[id] = vs.pending[id]
+			} else {
+				vs.bad[id] = true
+				c.stats.BadSignatures++
+				c.log.Debug("bad vote signature", "validator", id, "type", vs.key.t, "round", vs.key.round)
+			}
+			delete(vs.pending, id)
+			return
+		}
+		sigs := make([][]byte, len(ids))
+		bm := NewBitmap(c.vals.Len())
+		for i, id := range ids {
+			sigs[i] = vs.pending[id]
+			bm.Set(id)
+		}
+		if agg, err := c.cfg.Crypto.Aggregate(sigs); err == nil && c.cfg.Crypto.VerifyAggregate(bm, msg, agg) {
+			for _, id := range ids {
+				vs.good[id] = vs.pending[id]
+				delete(vs.pending, id)
+			}
+			return
+		}
+		walk(ids[:len(ids)/2])
+		walk(ids[len(ids)/2:])
+	}
+	walk(ids)
+}
+
+// forward sends the committee's aggregate of checked votes to the leader.
+func (c *Core) forward(vs *voteSet, k int) {
+	var ids []uint32
+	for _, m := range c.comms.Members(k) {
+		if _, ok := vs.pending[m]; ok {
+			ids = append(ids, m)
+		}
+	}
+	c.check(vs, ids)
+	part := c.aggregate(vs, k)
+	if part == nil || part.Signers.Count() == vs.sent {
+		return
+	}
+	vs.sent = part.Signers.Count()
+	leader := c.vals.Proposer(c.st.Height, vs.key.round)
+	if leader == c.cfg.Self {
+		c.mergePart(vs, k, part)
+		return
+	}
+	c.send([]uint32{leader}, &Message{Kind: KindAggregate, QC: part})
+}
+
+// aggregate combines the checked votes of committee k into one aggregate.
+func (c *Core) aggregate(vs *voteSet, k int) *QC {
+	bm := NewBitmap(c.vals.Len())
+	var sigs [][]byte
+	for _, m := range c.comms.Members(k) {
+		if sig, ok := vs.good[m]; ok {
+			bm.Set(m)
+			sigs = append(sigs, sig)
+		}
+	}
+	if len(sigs) == 0 {
+		return nil
+	}
+	sig, err := c.cfg.Crypto.Aggregate(sigs)
+	if err != nil {
+		return nil
+	}
+	return &QC{Type: vs.key.t, Height: c.st.Height, Round: vs.key.round, BlockID: vs.key.block, Signers: bm, Sig: sig}
+}
+
+// tickAggregators forwards what aggregators have gathered once the
+// aggregation delay has passed.
+func (c *Core) tickAggregators() {
+	mine := c.comms.Of(c.cfg.Self)
+	height := c.st.Height
+	for _, key := range sortedKeys(c.collect) {
+		vs := c.collect[key]
+		if c.st.Height != height {
+			return // a certificate committed the height; its votes are gone
+		}
+		if vs == nil || vs.firstAt == 0 || c.now < vs.firstAt+c.cfg.AggregateTicks || len(vs.pending) == 0 {
+			continue
+		}
+		if agg, ok := c.comms.Aggregator(c.st.Height, key.round, mine); ok && agg == c.cfg.Self {
+			c.forward(vs, mine)
+		}
+		if c.vals.Proposer(c.st.Height, key.round) == c.cfg.Self {
+			c.tryForm(vs) // direct votes that did not reach a quorum alone
+		}
+	}
+}
+
+func (c *Core) stepAggregate(m *Message) error {
+	part := m.QC
+	c.stats.AggregatesReceived++
+	if c.vals.Proposer(part.Height, part.Round) != c.cfg.Self || part.Round > c.st.Round+maxRoundsAhead {
+		return nil
+	}
+	members := part.Signers.Members()
+	if len(part.Signers) != (c.vals.Len()+7)/8 || len(members) == 0 || int(members[len(members)-1]) >= c.vals.Len() {
+		return fmt.Errorf("%w: aggregate with a bad signer set", ErrDecode)
+	}
+	k := c.comms.Of(members[0])
+	for _, id := range members {
+		if c.comms.Of(id) != k {
+			return fmt.Errorf("%w: aggregate spans committees", ErrDecode)
+		}
+	}
+	vs := c.set(voteKey{part.Type, part.Round, part.BlockID})
+	if vs.formed {
+		return nil
+	}
+	if prev := vs.parts[k]; prev != nil && prev.Signers.Count() >= len(members) {
+		return nil
+	}
+	if !c.cfg.Crypto.VerifyAggregate(part.Signers, VoteSignBytes(c.cfg.ChainTag, part.Type, part.Height, part.Round, part.BlockID), part.Sig) {
+		c.stats.BadSignatures++
+		return ErrBadSignature
+	}
+	c.mergePart(vs, k, part)
+	return nil
+}
+
+func (c *Core) mergePart(vs *voteSet, k int, part *QC) {
+	if prev := vs.parts[k]; prev == nil || prev.Signers.Count() < part.Signers.Count() {
+		vs.parts[k] = part
+	}
+	c.tryForm(vs)
+}
+
+// tryForm forms a quorum certificate once committee aggregates and direct
+// votes hold more than two thirds of the stake, and broadcasts it.
+func (c *Core) tryForm(vs *voteSet) {
+	if vs.formed {
+		return
+	}
+	bm, sigs := c.combine(vs)
+	stake := c.vals.StakeOf(bm)
+	if !c.vals.IsQuorum(stake) {
+		// Check pending direct votes only when they could reach a quorum.
+		var pendingStake uint64
+		var ids []uint32
+		for _, id := range slices.Sorted(maps.Keys(vs.pending)) {
+			if !bm.Has(id) {
+				pendingStake += c.vals.Get(id).Stake
+				ids = append(ids, id)
+			}
+		}
+		if !c.vals.IsQuorum(stake + pendingStake) {
+			return
+		}
+		c.check(vs, ids)
+		bm, sigs = c.combine(vs)
+		if !c.vals.IsQuorum(c.vals.StakeOf(bm)) {
+			return
+		}
+	}
+	sig, err := c.cfg.Crypto.Aggregate(sigs)
+	if err != nil {
+		return
+	}
+	vs.formed = true
+	c.stats.CertsFormed++
+	qc := &QC{Type: vs.key.t, Height: c.st.Height, Round: vs.key.round, BlockID: vs.key.block, Signers: bm, Sig: sig}
+	c.log.Debug("certificate", "type", qc.Type, "height", qc.Height, "round", qc.Round, "signers", bm.Count())
+	c.broadcastQC(qc)
+}
+
+// combine joins the committee aggregates and the checked direct votes of
+// validators no aggregate covers.
+func (c *Core) combine(vs *voteSet) (Bitmap, [][]byte) {
+	bm := NewBitmap(c.vals.Len())
+	var sigs [][]byte
+	for _, k := range slices.Sorted(maps.Keys(vs.parts)) {
+		p := vs.parts[k]
+		if bm.Overlaps(p.Signers) {
+			continue
+		}
+		bm.Or(p.Signers)
+		sigs = append(sigs, p.Sig)
+	}
+	for _, id := range slices.Sorted(maps.Keys(vs.good)) {
+		if !bm.Has(id) {
+			bm.Set(id)
+			sigs = append(sigs, vs.good[id])
+		}
+	}
+	return bm, sigs
+}
+
+// timeoutSet gathers the timeouts of one round.
+type timeoutSet struct {
+	sigs  map[uint32][]byte
+	stake uint64
+	done  bool // a certificate was formed
+}
+
+func (c *Core) stepTimeout(m *Message) error {
+	t := m.Timeout
+	if m.From != t.Validator || int(t.Validator) >= c.vals.Len() {
+		return ErrNotValidator
+	}
+	if t.Round < c.st.Round || t.Round > c.st.Round+maxRoundsAhead {
+		return nil
+	}
+	if ts := c.timeouts[t.Round]; ts != nil {
+		if _, ok := ts.sigs[t.Validator]; ok {
+			return nil
+		}
+	}
+	if !c.cfg.Crypto.Verify(t.Validator, TimeoutSignBytes(c.cfg.ChainTag, t.Height, t.Round), t.Sig) {
+		c.stats.BadSignatures++
+		return ErrBadSignature
+	}
+	c.addTimeout(t, false)
+	return nil
+}
+
+// addTimeout counts a checked timeout. More than a third of the stake
+// timing out a round this validator has not given up on means an honest
+// validator has: join it (Bracha's amplification). More than two thirds
+// form a certificate that moves every validator to the next round.
+func (c *Core) addTimeout(t *Timeout, own bool) {
+	ts := c.timeouts[t.Round]
+	if ts == nil {
+		ts = &timeoutSet{sigs: map[uint32][]byte{}}
+		c.timeouts[t.Round] = ts
+	}
+	if _, ok := ts.sigs[t.Validator]; ok {
+		return
+	}
+	ts.sigs[t.Validator] = t.Sig
+	ts.stake += c.vals.Get(t.Validator).Stake
+	if !own && t.Round >= c.st.Round && c.vals.IsOneThird(ts.stake) {
+		if _, mine := ts.sigs[c.cfg.Self]; !mine {
+			if t.Round > c.st.Round {
+				c.enterRound(t.Round, false)
+			}
+			c.onTimeout()
+			return // onTimeout added our own and re-entered here
+		}
+	}
+	if ts.done || !c.vals.IsQuorum(ts.stake) {
+		return
+	}
+	ids := slices.Sorted(maps.Keys(ts.sigs))
+	bm := NewBitmap(c.vals.Len())
+	sigs := make([][]byte, len(ids))
+	for i, id := range ids {
+		bm.Set(id)
+		sigs[i] = ts.sigs[id]
+	}
+	sig, err := c.cfg.Crypto.Aggregate(sigs)
+	if err != nil {
+		return
+	}
+	ts.done = true
+	c.onTC(&TC{Height: t.Height, Round: t.Round, Signers: bm, Sig: sig})
+}
+
+func (c *Core) stepTC(tc *TC) error {
+	if tc.Round < c.st.Round {
+		return nil
+	}
+	if len(tc.Signers) != (c.vals.Len()+7)/8 || !c.vals.IsQuorum(c.vals.StakeOf(tc.Signers)) {
+		return ErrNoQuorum
+	}
+	if !c.cfg.Crypto.VerifyAggregate(tc.Signers, TimeoutSignBytes(c.cfg.ChainTag, tc.Height, tc.Round), tc.Sig) {
+		c.stats.BadSignatures++
+		return ErrBadSignature
+	}
+	c.onTC(tc)
+	return nil
+}
+
+// onTC moves to the round after a certified timeout. The new round's leader
+// sends the certificate on, so that validators that missed the timeouts
+// follow.
+func (c *Core) onTC(tc *TC) {
+	if tc.Round < c.st.Round {
+		return
+	}
+	c.stats.TimeoutCerts++
+	c.enterRound(tc.Round+1, false)
+	if c.Leader() == c.cfg.Self {
+		c.send(nil, &Message{Kind: KindTC, TC: tc})
+	}
+}
+
+// sortedKeys returns map keys in a fixed order, so that the core behaves
+// the same on every run.
+func sortedKeys[V any](m map[voteKey]V) []voteKey {
+	keys := slices.Collect(maps.Keys(m))
+	slices.SortFunc(keys, func(a, b voteKey) int {
+		if d := cmp.Compare(a.round, b.round); d != 0 {
+			return d
+		}
+		if d := cmp.Compare(a.t, b.t); d != 0 {
+			return d
+		}
+		return slices.Compare(a.block[:], b.block[:])
+	})
+	return keys
+}

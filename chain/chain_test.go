@@ -426,3 +426,39 @@ func TestReadsAfterCloseFail(t *testing.T) {
 		t.Fatalf("second close: %v", err)
 	}
 }
+
+func TestAuxRecords(t *testing.T) {
+	s, err := OpenStore(t.TempDir(), DefaultStoreOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Aux([]byte("x")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing record: %v", err)
+	}
+	if err := s.WriteAux(
+		AuxWrite{Key: []byte("state"), Value: []byte("one")},
+		AuxWrite{Key: []byte("p/1"), Value: []byte("a")},
+		AuxWrite{Key: []byte("p/2"), Value: []byte("b")},
+		AuxWrite{Key: []byte("p/3"), Value: []byte("c")},
+	); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteAux(AuxWrite{Key: []byte("p/1"), End: []byte("p/3"), Delete: true}, AuxWrite{Key: []byte("state"), Delete: true}); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{"state": "", "p/1": "", "p/2": "", "p/3": "c"} {
+		v, err := s.Aux([]byte(key))
+		if want == "" {
+			if !errors.Is(err, ErrNotFound) {
+				t.Errorf("%s: %q, %v; want deleted", key, v, err)
+			}
+		} else if err != nil || string(v) != want {
+			t.Errorf("%s: %q, %v; want %q", key, v, err, want)
+		}
+	}
+	// Auxiliary records never read as chain data.
+	if _, ok, err := s.Head(); ok || err != nil {
+		t.Fatalf("head after aux writes: %v %v", ok, err)
+	}
+}

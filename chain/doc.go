@@ -102,6 +102,9 @@
 //	'H' hash [32]       block hash → u64 height
 //	't' hash [32]       transaction hash → u64 height, u32 index
 //	'a' address [20]    account encoding
+//	'c' name            auxiliary records of other subsystems, not part of
+//	                    the chain (Store.WriteAux): the consensus engine's
+//	                    safety state and the blocks it is locked on
 //
 // The height partition in block and receipt keys keeps each million blocks
 // contiguous, so a partition's blocks and receipts can be pruned with two

@@ -31,6 +31,8 @@ const (
 	MaxBlockTxsLimit = 1_000_000
 	MinMaxTxBytes    = 128
 	MaxMaxTxBytes    = 128 * 1024
+	MaxCommittees    = 1024
+	MaxEpochLength   = 100_000_000
 )
 
 // Genesis describes a chain at height 0. It is read from a JSON file; the
@@ -40,8 +42,27 @@ type Genesis struct {
 	GenesisTime time.Time          `json:"genesis_time"`
 	BlockTime   Duration           `json:"block_time"`
 	Limits      Limits             `json:"limits"`
+	Consensus   ConsensusParams    `json:"consensus"`
 	Validators  []GenesisValidator `json:"validators"`
 	Accounts    []GenesisAccount   `json:"accounts"`
+}
+
+// ConsensusParams shape the consensus protocol (package consensus).
+type ConsensusParams struct {
+	// Committees is how many committees aggregate votes. With fewer than
+	// four validators per committee on average there is one committee and
+	// votes go straight to the round's leader.
+	Committees int `json:"committees"`
+	// EpochLength is how many blocks an assignment of validators to
+	// committees lasts before it is reshuffled.
+	EpochLength uint64 `json:"epoch_length"`
+}
+
+// DefaultConsensusParams returns the parameters of `bizra init` and the
+// devnet: one committee per 100 validators would be the rule for large
+// sets; a new chain starts with one, reshuffled every 1,000 blocks.
+func DefaultConsensusParams() ConsensusParams {
+	return ConsensusParams{Committees: 1, EpochLength: 1000}
 }
 
 // Limits bound blocks and transactions.
@@ -142,10 +163,11 @@ func (g *Genesis) Hash() Hash {
 		GenesisTime int64              `json:"genesis_time_ms"`
 		BlockTime   Duration           `json:"block_time"`
 		Limits      Limits             `json:"limits"`
+		Consensus   ConsensusParams    `json:"consensus"`
 		Validators  []GenesisValidator `json:"validators"`
 		Accounts    []GenesisAccount   `json:"accounts"`
 	}
-	b, err := json.Marshal(view{g.ChainID, g.GenesisTime.UnixMilli(), g.BlockTime, g.Limits, g.Validators, g.Accounts})
+	b, err := json.Marshal(view{g.ChainID, g.GenesisTime.UnixMilli(), g.BlockTime, g.Limits, g.Consensus, g.Validators, g.Accounts})
 	if err != nil {
 		// Every field is a number, string, byte slice or one of the
 		// package's own types, which always encode.
@@ -196,6 +218,12 @@ func (g *Genesis) Validate() error {
 	}
 	if l.MaxTxBytes < MinMaxTxBytes || l.MaxTxBytes > MaxMaxTxBytes {
 		bad("limits.max_tx_bytes %d must be between %d and %d", l.MaxTxBytes, MinMaxTxBytes, MaxMaxTxBytes)
+	}
+	if c := g.Consensus.Committees; c < 1 || c > MaxCommittees {
+		bad("consensus.committees %d must be between 1 and %d", c, MaxCommittees)
+	}
+	if e := g.Consensus.EpochLength; e < 1 || e > MaxEpochLength {
+		bad("consensus.epoch_length %d must be between 1 and %d blocks", e, MaxEpochLength)
 	}
 	if len(g.Validators) == 0 {
 		bad("validators: at least one validator is required")

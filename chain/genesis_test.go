@@ -60,6 +60,7 @@ func TestGenesisValidateReportsEverything(t *testing.T) {
 	g.Limits.BlockGasLimit = 100
 	g.Limits.BlockMaxTxs = 0
 	g.Limits.MaxTxBytes = 1
+	g.Consensus = ConsensusParams{Committees: 0, EpochLength: MaxEpochLength + 1}
 	g.Validators = append(g.Validators, g.Validators[0])
 	g.Validators[1].Stake = 0
 	g.Validators = append(g.Validators, GenesisValidator{})
@@ -74,6 +75,8 @@ func TestGenesisValidateReportsEverything(t *testing.T) {
 		"block_gas_limit 100",
 		"block_max_txs 0",
 		"max_tx_bytes 1",
+		"consensus.committees 0 must be between 1 and 1024",
+		"consensus.epoch_length 100000001",
 		`validators[1].name "v0" is used twice`,
 		"validators[1].address",
 		"validators[1].bls_pubkey is used twice",
@@ -104,6 +107,7 @@ func TestParseGenesisRejects(t *testing.T) {
 		"microseconds":       strings.Replace(string(good), `"2026-01-02T03:04:05Z"`, `"2026-01-02T03:04:05.000001Z"`, 1),
 		"stake too large":    strings.Replace(string(good), `"stake": 100`, `"stake": 1152921504606846977`, 1),
 		"not json":           "chain_id: 5",
+		"no consensus":       strings.Replace(string(good), `"committees": 1`, `"committees": 0`, 1),
 		"missing everything": "{}",
 	}
 	for name, doc := range cases {

@@ -43,6 +43,7 @@ func testGenesis(addrs ...Address) *Genesis {
 		GenesisTime: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 		BlockTime:   Duration{time.Second},
 		Limits:      DefaultLimits(),
+		Consensus:   DefaultConsensusParams(),
 		Validators: []GenesisValidator{{
 			Name:              "v0",
 			Address:           testFeeAddr,

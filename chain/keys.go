@@ -10,6 +10,7 @@ const (
 	prefixHash     = 'H'
 	prefixTx       = 't'
 	prefixAccount  = 'a'
+	prefixAux      = 'c'
 )
 
 var (
@@ -50,6 +51,9 @@ func PartitionRanges(part uint64) (blocks, receipts KeyRange) {
 	}
 	return r(prefixBlock), r(prefixReceipts)
 }
+
+// auxKey is the auxiliary table's prefix and a name its owner chooses.
+func auxKey(name []byte) []byte { return append([]byte{prefixAux}, name...) }
 
 func hashKey(h Hash) []byte {
 	k := make([]byte, 33)

@@ -66,6 +66,7 @@ func newTestChain(t testing.TB, keys []*ecdsa.PrivateKey, balance *uint256.Int, 
 		GenesisTime: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		BlockTime:   chain.Duration{Duration: time.Second},
 		Limits:      chain.DefaultLimits(),
+		Consensus:   chain.DefaultConsensusParams(),
 		Validators: []chain.GenesisValidator{{
 			Name: "v", Address: feeAddr, Stake: 1,
 			PubKey: append([]byte{1}, make([]byte, chain.BLSPublicKeySize-1)...), ProofOfPossession: make([]byte, chain.BLSSignatureSize),

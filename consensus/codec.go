@@ -133,7 +133,10 @@ func EncodeQC(q *QC) []byte {
 func DecodeQC(b []byte) (*QC, error) {
 	d := dec{b: b}
 	q := d.qc()
-	return q, d.finish()
+	if err := d.finish(); err != nil {
+		return nil, err
+	}
+	return q, nil
 }
 
 func (d *dec) finish() error {

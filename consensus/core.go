@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 
 	"github.com/bizra/node0/chain"
@@ -31,7 +32,8 @@ type Config struct {
 	// AggregateTicks is how long an aggregator waits for the rest of its
 	// committee before forwarding what it has; FallbackTicks is how long a
 	// voter waits for a certificate before sending its vote straight to the
-	// leader as well (a missing or faulty aggregator).
+	// leader as well (a missing or faulty aggregator), and how long a
+	// leader waits before sending its proposal and certificate again.
 	AggregateTicks uint64
 	FallbackTicks  uint64
 	// Logger receives debug logs only, so that simulations stay quiet and
@@ -158,8 +160,11 @@ type Fetch struct {
 }
 
 // Ready is what the core asks of its driver. The driver does, in order:
-// persist State if set (synced), send Messages, apply Commits, answer
-// ProposalRequest and Fetches, then call Advance.
+// apply Commits (durably), persist State if set (synced), send Messages,
+// answer ProposalRequest and Fetches, then call Advance. Commits come
+// first because State may already be the next height's: were it durable
+// before the block it follows, a crash between the two would restart the
+// validator at the committed height with no record of what it signed there.
 type Ready struct {
 	State           *State
 	Messages        []Envelope
@@ -213,6 +218,23 @@ type Core struct {
 	fetchedAt   map[uint64]uint64
 	proposedFor bool // a proposal was requested or made this round
 
+	// signFrom is the lowest height this core signs proposals and votes
+	// at. A driver that crashed after persisting the State of a Ready that
+	// commits a block, but before applying the block, restarts with a
+	// State one height ahead of its chain: the record of what this
+	// validator signed at the chain's next height is gone, so it must not
+	// sign there again. It learns the block from the others' certificate.
+	signFrom uint64
+
+	// tc is the highest timeout certificate of this height that this
+	// validator received; see certified.
+	tc *TC
+
+	// resendAt is when a leader whose round has not decided sends its
+	// proposal and the round's prevote certificate again, resendGap the
+	// wait after that (doubling); see resend.
+	resendAt, resendGap uint64
+
 	// Outputs since the last Advance.
 	out      Ready
 	outState bool
@@ -260,9 +282,13 @@ func NewCore(cfg Config, start Start) (*Core, error) {
 	c.comms = c.vals.Assign(c.seed, cfg.Committees)
 	if start.State != nil && start.State.Height == start.Height {
 		c.st = *start.State
+		c.st.Signed = slices.Clone(c.st.Signed) // the caller's slice may be shared
 		c.resetHeight()
 		c.enterRound(c.st.Round, true)
 	} else {
+		if start.State != nil && start.State.Height > start.Height {
+			c.signFrom = start.State.Height
+		}
 		c.st = State{Height: start.Height, LockedRound: NoRound, ValidRound: NoRound}
 		c.resetHeight()
 		c.enterRound(0, false)
@@ -279,6 +305,7 @@ func (c *Core) resetHeight() {
 	c.timeouts = map[uint64]*timeoutSet{}
 	c.myVotes = map[voteKey]*myVote{}
 	c.fetchedAt = map[uint64]uint64{}
+	c.tc = nil
 	if c.st.LockedRound != NoRound {
 		c.payloads[c.st.LockedBlock] = c.st.LockedPayload
 	}
@@ -292,6 +319,10 @@ func (c *Core) Height() uint64 { return c.st.Height }
 
 // Round returns the current round.
 func (c *Core) Round() uint64 { return c.st.Round }
+
+// Committees returns the committee assignment of the current epoch. It is
+// never changed in place, so it may be read from other goroutines.
+func (c *Core) Committees() *Committees { return c.comms }
 
 // Leader returns the leader of the current round.
 func (c *Core) Leader() uint32 { return c.vals.Proposer(c.st.Height, c.st.Round) }
@@ -343,8 +374,10 @@ func (c *Core) enterRound(r uint64, restart bool) {
 	c.deadline = c.now + c.timeout(r)
 	c.timedOut = false
 	c.proposedFor = false
+	c.resendGap = c.cfg.FallbackTicks
+	c.resendAt = c.now + c.resendGap
 	c.log.Debug("round", "height", c.st.Height, "round", r, "leader", c.Leader())
-	if c.Leader() == c.cfg.Self {
+	if c.Leader() == c.cfg.Self && c.st.Height >= c.signFrom {
 		c.proposedFor = true
 		if qc := c.highestPOL(r); qc != nil {
 			// Re-propose the block with the highest prevote certificate:
@@ -403,7 +436,7 @@ func (c *Core) Propose(height, round uint64, block Hash, payload []byte) error {
 }
 
 func (c *Core) propose(block Hash, payload []byte, validRound uint64, pol *QC) {
-	if prev, done := c.signedFor(signedProposal, c.st.Round); done && prev != block {
+	if prev, done := c.signedFor(signedProposal, c.st.Round); (done && prev != block) || c.st.Height < c.signFrom {
 		return // never two proposals in one round
 	}
 	c.sign(signedProposal, c.st.Round, block)
@@ -460,7 +493,12 @@ func (c *Core) Step(m *Message) error {
 	case KindTimeout:
 		return c.stepTimeout(m)
 	case KindTC:
-		return c.stepTC(m.TC)
+		round := c.st.Round
+		err := c.stepTC(m.TC)
+		if err == nil && m.TC.Round >= round && m.Height() == c.st.Height {
+			c.tc = m.TC // checked: it moved this validator on
+		}
+		return err
 	}
 	return ErrDecode
 }
@@ -480,9 +518,12 @@ func (c *Core) onFuture(m *Message) {
 	}
 }
 
+// stepProposal checks a proposal. It may come from any validator: the
+// leader's signature is what counts, and validators forward a proposal to
+// the next leader with its prevote certificate (see onTimeout).
 func (c *Core) stepProposal(m *Message) error {
 	p := m.Proposal
-	if m.From != p.Proposer || p.Proposer != c.vals.Proposer(p.Height, p.Round) {
+	if p.Proposer != c.vals.Proposer(p.Height, p.Round) {
 		return ErrWrongLeader
 	}
 	if !c.cfg.Crypto.Verify(p.Proposer, ProposalSignBytes(c.cfg.ChainTag, p.Height, p.Round, p.BlockID, p.ValidRound), p.Sig) {
@@ -554,7 +595,7 @@ func (c *Core) vote(t VoteType, block Hash) {
 	if t == Precommit {
 		kind = signedPrecommit
 	}
-	if prev, done := c.signedFor(kind, c.st.Round); done && prev != block {
+	if prev, done := c.signedFor(kind, c.st.Round); (done && prev != block) || c.st.Height < c.signFrom {
 		return
 	}
 	c.sign(kind, c.st.Round, block)
@@ -722,6 +763,7 @@ func (c *Core) Tick() {
 		c.onTimeout()
 	}
 	c.tickAggregators()
+	c.resend()
 	for _, key := range sortedKeys(c.myVotes) {
 		mv := c.myVotes[key]
 		if mv == nil || key.round != c.st.Round || mv.fellBack || c.hasQC(key) || c.now < mv.at+c.cfg.FallbackTicks {
@@ -731,6 +773,25 @@ func (c *Core) Tick() {
 		if leader := c.vals.Proposer(c.st.Height, key.round); leader != c.cfg.Self && c.voteTarget(c.cfg.Self, key.round) != leader {
 			c.send([]uint32{leader}, &Message{Kind: KindVote, Vote: mv.v})
 		}
+	}
+}
+
+// resend is the leader of an undecided round sending its proposal and the
+// round's prevote certificate again, after FallbackTicks and then at
+// doubling intervals. Each is sent once, and a validator that missed the
+// proposal cannot prevote, nor without both precommit: on a lossy network
+// too few validators would have both for a quorum, in any round.
+func (c *Core) resend() {
+	if c.now < c.resendAt || c.Leader() != c.cfg.Self {
+		return
+	}
+	c.resendGap *= 2
+	c.resendAt = c.now + c.resendGap
+	if p := c.proposals[c.st.Round]; p != nil && p.Proposer == c.cfg.Self {
+		c.send(nil, &Message{Kind: KindProposal, Proposal: p})
+	}
+	if qc := c.prevoteQCs[c.st.Round]; qc != nil {
+		c.send(nil, &Message{Kind: KindQC, QC: qc})
 	}
 }
 
@@ -753,15 +814,70 @@ func (c *Core) onTimeout() {
 	t := &Timeout{Height: c.st.Height, Round: r, Validator: c.cfg.Self}
 	t.Sig = c.cfg.Crypto.Sign(TimeoutSignBytes(c.cfg.ChainTag, t.Height, r))
 	c.log.Debug("timeout", "height", t.Height, "round", r)
-	c.send(nil, &Message{Kind: KindTimeout, Timeout: t})
 	// The next leader needs the highest prevote certificate to re-propose
-	// what validators may be locked on.
+	// what validators may be locked on. It goes before the timeout, which
+	// may be the one that completes the next leader's timeout certificate
+	// and makes it propose at once: sent after, it would arrive too late.
+	// The block goes with it: a leader that missed the proposal cannot
+	// re-propose a block it does not have, and the validators locked on it
+	// would refuse anything else for as long as that leader leads.
 	if qc := c.highestPOL(r + 1); qc != nil {
 		if next := c.vals.Proposer(c.st.Height, r+1); next != c.cfg.Self {
+			if p := c.proposalOf(qc.BlockID); p != nil {
+				c.send([]uint32{next}, &Message{Kind: KindProposal, Proposal: p})
+			}
 			c.send([]uint32{next}, &Message{Kind: KindQC, QC: qc})
 		}
 	}
+	// Validators still in the round certified last no longer have their
+	// timeouts counted by those that moved on; if the next leader is one
+	// of them, nobody forwards them the certificate. It goes with every
+	// timeout.
+	if tc := c.certified(r); tc != nil {
+		c.send(nil, &Message{Kind: KindTC, TC: tc})
+	}
+	c.send(nil, &Message{Kind: KindTimeout, Timeout: t})
 	c.addTimeout(t, true)
+}
+
+// proposalOf returns a proposal of this height that carried block, from the
+// lowest round, or nil.
+func (c *Core) proposalOf(block Hash) *Proposal {
+	var best *Proposal
+	for _, p := range c.proposals {
+		if p.BlockID == block && (best == nil || p.Round < best.Round) {
+			best = p
+		}
+	}
+	return best
+}
+
+// certified returns the highest timeout certificate of a round before r at
+// this height: received, or formed here from the timeouts of a round.
+func (c *Core) certified(r uint64) *TC {
+	best := c.tc
+	if best != nil && best.Round >= r {
+		best = nil
+	}
+	for q, ts := range c.timeouts {
+		if !ts.done || q >= r || (best != nil && q <= best.Round) {
+			continue
+		}
+		ids := slices.Sorted(maps.Keys(ts.sigs))
+		bm := NewBitmap(c.vals.Len())
+		sigs := make([][]byte, len(ids))
+		for i, id := range ids {
+			bm.Set(id)
+			sigs[i] = ts.sigs[id]
+		}
+		if sig, err := c.cfg.Crypto.Aggregate(sigs); err == nil {
+			best = &TC{Height: c.st.Height, Round: q, Signers: bm, Sig: sig}
+		}
+	}
+	if best != nil {
+		c.tc = best
+	}
+	return best
 }
 
 // broadcastQC sends a certificate this validator formed to every other

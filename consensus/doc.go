@@ -90,9 +90,11 @@
 //   - checks each proposal's payload before it calls Step with it (the
 //     core treats stepped proposals as valid blocks), and holds proposals
 //     for later heights until it has committed the heights before;
-//   - after every call, takes Ready and in this order: persists
-//     Ready.State (synced) if set; sends Ready.Messages; applies
-//     Ready.Commits; answers Ready.ProposalRequest with Propose and
+//   - after every call, takes Ready and in this order: applies
+//     Ready.Commits durably; persists Ready.State (synced) if set; sends
+//     Ready.Messages; answers Ready.ProposalRequest with Propose and
 //     Ready.Fetches with StepCommitted; calls Advance. Advance may be
 //     called right after Ready when applying steps the core again.
+//     Commits go first because the State of the same Ready may already
+//     belong to the next height (see Ready).
 package consensus

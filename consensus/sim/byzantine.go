@@ -15,16 +15,24 @@ func (s *simulation) misbehave(n *node, m *consensus.Message, to []uint32) []rou
 		if m.Kind != consensus.KindProposal || len(to) < 2 {
 			return plain
 		}
-		// A second block for the other half, properly signed.
-		p := *m.Proposal
-		p.Payload = s.payload(p.Height, p.Round, p.Proposer)
-		p.BlockID = chain.Keccak256(p.Payload)
-		p.ValidRound, p.POL = consensus.NoRound, nil
-		p.Sig = n.crypto.Sign(consensus.ProposalSignBytes(chainTag, p.Height, p.Round, p.BlockID, p.ValidRound))
-		alt := &consensus.Message{Kind: consensus.KindProposal, From: m.From, Proposal: &p}
+		alt := s.otherProposal(n, m)
 		half := len(to) / 2
-		s.trace("tick %d: v%d equivocates at %d/%d", s.now, n.idx, p.Height, p.Round)
+		s.trace("tick %d: v%d equivocates at %d/%d", s.now, n.idx, m.Proposal.Height, m.Proposal.Round)
 		return []routed{{m, to[:half]}, {alt, to[half:]}}
+	case Forge:
+		if m.Kind != consensus.KindProposal || len(to) < 2 {
+			return plain
+		}
+		alt := s.otherProposal(n, m)
+		half := len(to) / 2
+		s.trace("tick %d: v%d equivocates at %d/%d with forged commit certificates", s.now, n.idx, m.Proposal.Height, m.Proposal.Round)
+		out := []routed{{m, to[:half]}, {alt, to[half:]}}
+		for _, r := range out[:2] {
+			for _, qc := range s.forgeries(n, r.msg.Proposal) {
+				out = append(out, routed{&consensus.Message{Kind: consensus.KindQC, From: m.From, QC: qc}, r.to})
+			}
+		}
+		return out
 	case DoubleVote:
 		if m.Kind != consensus.KindVote {
 			return plain
@@ -50,8 +58,43 @@ func (s *simulation) misbehave(n *node, m *consensus.Message, to []uint32) []rou
 			return nil
 		}
 		return []routed{{corrupt(m), to}}
+	case Mute:
+		if m.Kind == consensus.KindProposal {
+			return nil
+		}
+	case LockAttack:
+		return s.lockAttackSends(n, m, to)
 	}
 	return plain
+}
+
+// otherProposal is a second block for the same height and round, properly
+// signed.
+func (s *simulation) otherProposal(n *node, m *consensus.Message) *consensus.Message {
+	p := *m.Proposal
+	p.Payload = s.payload(p.Height, p.Round, p.Proposer)
+	p.BlockID = chain.Keccak256(p.Payload)
+	p.ValidRound, p.POL = consensus.NoRound, nil
+	p.Sig = n.crypto.Sign(consensus.ProposalSignBytes(chainTag, p.Height, p.Round, p.BlockID, p.ValidRound))
+	return &consensus.Message{Kind: consensus.KindProposal, From: m.From, Proposal: &p}
+}
+
+// forgeries are two false commit certificates for a proposal's block: one
+// naming every validator, with a bogus signature; one with a valid
+// signature, the forger's own, alone.
+func (s *simulation) forgeries(n *node, p *consensus.Proposal) []*consensus.QC {
+	msg := consensus.VoteSignBytes(chainTag, consensus.Precommit, p.Height, p.Round, p.BlockID)
+	own := n.crypto.Sign(msg)
+	all := consensus.NewBitmap(s.vals.Len())
+	for i := range s.vals.Len() {
+		all.Set(uint32(i))
+	}
+	alone := consensus.NewBitmap(s.vals.Len())
+	alone.Set(uint32(n.idx))
+	return []*consensus.QC{
+		{Type: consensus.Precommit, Height: p.Height, Round: p.Round, BlockID: p.BlockID, Signers: all, Sig: own},
+		{Type: consensus.Precommit, Height: p.Height, Round: p.Round, BlockID: p.BlockID, Signers: alone, Sig: own},
+	}
 }
 
 // corrupt returns a copy of m with a flipped signature bit.
@@ -87,4 +130,132 @@ func corrupt(m *consensus.Message) *consensus.Message {
 		c.TC = &t
 	}
 	return &c
+}
+
+// attacker is what a LockAttack validator has learnt at its height:
+// blocks proposed and prevote certificates, and the votes it has cast
+// outside its core.
+type attacker struct {
+	payloads map[consensus.Hash][]byte
+	pols     map[uint64]map[uint64]*consensus.QC // height → round → prevote certificate
+	cast     map[signedID]bool
+}
+
+func newAttacker() *attacker {
+	return &attacker{payloads: map[consensus.Hash][]byte{}, pols: map[uint64]map[uint64]*consensus.QC{}, cast: map[signedID]bool{}}
+}
+
+func (a *attacker) learn(m *consensus.Message) {
+	switch {
+	case m.Kind == consensus.KindProposal && validPayload(m.Proposal):
+		a.payloads[m.Proposal.BlockID] = m.Proposal.Payload
+		if m.Proposal.POL != nil {
+			a.learnPOL(m.Proposal.POL)
+		}
+	case m.Kind == consensus.KindQC && m.QC.Type == consensus.Prevote:
+		a.learnPOL(m.QC)
+	}
+}
+
+func (a *attacker) learnPOL(qc *consensus.QC) {
+	if a.pols[qc.Height] == nil {
+		a.pols[qc.Height] = map[uint64]*consensus.QC{}
+	}
+	if _, ok := a.pols[qc.Height][qc.Round]; !ok {
+		a.pols[qc.Height][qc.Round] = qc
+	}
+}
+
+// oldest returns the prevote certificate of the lowest round before r at
+// height h whose block the attacker has.
+func (a *attacker) oldest(h, r uint64) *consensus.QC {
+	var best *consensus.QC
+	for round, qc := range a.pols[h] {
+		if _, ok := a.payloads[qc.BlockID]; ok && round < r && (best == nil || round < best.Round) {
+			best = qc
+		}
+	}
+	return best
+}
+
+// attackOn is a LockAttack validator receiving a message: it learns from
+// it, and votes for any proposal's block and any prevote certificate's
+// block, lock or no lock.
+func (s *simulation) attackOn(n *node, m *consensus.Message) {
+	a := n.attack
+	a.learn(m)
+	switch {
+	case m.Kind == consensus.KindProposal && validPayload(m.Proposal):
+		s.castVote(n, consensus.Prevote, m.Proposal.Height, m.Proposal.Round, m.Proposal.BlockID)
+	case m.Kind == consensus.KindQC && m.QC.Type == consensus.Prevote:
+		if _, ok := a.payloads[m.QC.BlockID]; ok {
+			s.castVote(n, consensus.Precommit, m.QC.Height, m.QC.Round, m.QC.BlockID)
+		}
+	}
+}
+
+// castVote signs a vote outside the validator's core and sends it to every
+// validator, itself included.
+func (s *simulation) castVote(n *node, t consensus.VoteType, h, r uint64, block consensus.Hash) {
+	kind := signedPrevote
+	if t == consensus.Precommit {
+		kind = signedPrecommit
+	}
+	id := signedID{sigKey{h, r, kind}, block}
+	if n.attack.cast[id] || n.crashed {
+		return
+	}
+	n.attack.cast[id] = true
+	v := &consensus.Vote{Type: t, Height: h, Round: r, BlockID: block, Validator: uint32(n.idx)}
+	v.Sig = n.crypto.Sign(consensus.VoteSignBytes(chainTag, t, h, r, block))
+	m := &consensus.Message{Kind: consensus.KindVote, From: uint32(n.idx), Vote: v}
+	for i := range s.nodes {
+		if i != n.idx {
+			s.transmit(n.idx, 0, i, m)
+		}
+	}
+	s.stepInto(n, 0, m)
+}
+
+// lockAttackSends is what a LockAttack validator's core sends, rewritten:
+// its own proposal becomes the block of the oldest prevote certificate it
+// knows, with that certificate.
+func (s *simulation) lockAttackSends(n *node, m *consensus.Message, to []uint32) []routed {
+	a := n.attack
+	a.learn(m)
+	if m.Kind != consensus.KindProposal {
+		return []routed{{m, to}}
+	}
+	p := *m.Proposal
+	if pol := a.oldest(p.Height, p.Round); pol != nil && pol.BlockID != p.BlockID {
+		p.BlockID, p.Payload, p.ValidRound, p.POL = pol.BlockID, a.payloads[pol.BlockID], pol.Round, pol
+		p.Sig = n.crypto.Sign(consensus.ProposalSignBytes(chainTag, p.Height, p.Round, p.BlockID, p.ValidRound))
+		s.trace("tick %d: v%d proposes at %d/%d the block of the certificate of round %d", s.now, n.idx, p.Height, p.Round, pol.Round)
+		m = &consensus.Message{Kind: consensus.KindProposal, From: m.From, Proposal: &p}
+	}
+	s.castVote(n, consensus.Prevote, p.Height, p.Round, p.BlockID)
+	return []routed{{m, to}}
+}
+
+// usurp makes a Usurp validator propose a block of its own, once per round
+// it does not lead.
+func (s *simulation) usurp(n *node) {
+	if n.fault != Usurp || n.crashed || len(n.cores) == 0 {
+		return
+	}
+	c := n.cores[0]
+	h, r := c.Height(), c.Round()
+	if int(s.vals.Proposer(h, r)) == n.idx || n.usurped == [2]uint64{h + 1, r} {
+		return
+	}
+	n.usurped = [2]uint64{h + 1, r}
+	payload := s.payload(h, r, uint32(n.idx))
+	p := &consensus.Proposal{Height: h, Round: r, BlockID: chain.Keccak256(payload), Payload: payload, ValidRound: consensus.NoRound, Proposer: uint32(n.idx)}
+	p.Sig = n.crypto.Sign(consensus.ProposalSignBytes(chainTag, h, r, p.BlockID, p.ValidRound))
+	m := &consensus.Message{Kind: consensus.KindProposal, From: uint32(n.idx), Proposal: p}
+	for i := range s.nodes {
+		if i != n.idx {
+			s.transmit(n.idx, 0, i, m)
+		}
+	}
 }

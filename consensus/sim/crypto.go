@@ -17,9 +17,12 @@ import (
 // validator's own instance signs, and it is a thousand times faster than
 // BLS, which lets the simulator run many seeds. The real BLS scheme is
 // exercised by the consensus package's own tests and by the node.
+//
+// onSign, if set, sees every message signed: the simulator's checker.
 type fastCrypto struct {
 	self    uint32
 	secrets [][32]byte
+	onSign  func(msg []byte)
 }
 
 func newFastKeys(n int, seed uint64) [][32]byte {
@@ -37,7 +40,12 @@ func (f *fastCrypto) sigOf(i uint32, msg []byte) []byte {
 	return crypto.Keccak256(f.secrets[i][:], msg)
 }
 
-func (f *fastCrypto) Sign(msg []byte) []byte { return f.sigOf(f.self, msg) }
+func (f *fastCrypto) Sign(msg []byte) []byte {
+	if f.onSign != nil {
+		f.onSign(msg)
+	}
+	return f.sigOf(f.self, msg)
+}
 
 func (f *fastCrypto) Verify(i uint32, msg, sig []byte) bool {
 	return int(i) < len(f.secrets) && subtle.ConstantTimeCompare(f.sigOf(i, msg), sig) == 1

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ func randomConfig(seed uint64) Config {
 	if n >= 8 && rng.IntN(2) == 0 {
 		cfg.Committees = 2 + rng.IntN(n/MinCommitteeSizeForTests())
 	}
-	faults := []Fault{Equivocate, DoubleVote, BadSignatures, Withhold, BadAggregator, Twin}
+	faults := []Fault{Equivocate, DoubleVote, BadSignatures, Withhold, BadAggregator, Twin, LockAttack, Forge, Usurp, Mute}
 	perm := rng.Perm(n)
 	bad := rng.IntN(f + 1)
 	for i := range bad {
@@ -48,7 +49,7 @@ func randomConfig(seed uint64) Config {
 	// they restart before the heal or just after it.
 	for i := bad; i < f && rng.IntN(2) == 0; i++ {
 		at := uint64(100 + rng.IntN(1500))
-		cfg.Crashes = append(cfg.Crashes, Crash{Node: perm[i], At: at, RestartAt: at + uint64(50+rng.IntN(900))})
+		cfg.Crashes = append(cfg.Crashes, Crash{Node: perm[i], At: at, RestartAt: at + uint64(50+rng.IntN(900)), Torn: rng.IntN(3) == 0})
 	}
 	if rng.IntN(2) == 0 {
 		split := 1 + rng.IntN(n-1)
@@ -66,9 +67,17 @@ func describe(cfg Config) string {
 	for _, i := range sortedInts(cfg.Faults) {
 		faults = append(faults, fmt.Sprintf("v%d=%s", i, cfg.Faults[i]))
 	}
-	return fmt.Sprintf("n=%d committees=%d loss=%d%% dup=%d%% latency=%d..%d faults=[%s] crashes=%d partitions=%d",
+	var crashes []string
+	for _, c := range cfg.Crashes {
+		how := ""
+		if c.Torn {
+			how = " torn"
+		}
+		crashes = append(crashes, fmt.Sprintf("v%d@%d..%d%s", c.Node, c.At, c.RestartAt, how))
+	}
+	return fmt.Sprintf("n=%d committees=%d loss=%d%% dup=%d%% latency=%d..%d faults=[%s] crashes=[%s] partitions=%d",
 		cfg.Validators, cfg.Committees, cfg.LossPercent, cfg.DupPercent, cfg.MinLatency, cfg.MaxLatency,
-		strings.Join(faults, " "), len(cfg.Crashes), len(cfg.Partitions))
+		strings.Join(faults, " "), strings.Join(crashes, " "), len(cfg.Partitions))
 }
 
 // TestRandomSeeds runs many random scenarios and checks safety after every
@@ -77,7 +86,7 @@ func describe(cfg Config) string {
 func TestRandomSeeds(t *testing.T) {
 	if *flagSeed != 0 {
 		cfg := randomConfig(*flagSeed)
-		cfg.Trace = os.Stdout
+		cfg.Trace, cfg.TraceMessages = os.Stdout, *flagTrace
 		if *flagDebug {
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 				if a.Key == slog.TimeKey {
@@ -129,4 +138,64 @@ func TestRandomSeeds(t *testing.T) {
 		msgs += res.Messages
 	}
 	t.Logf("%d seeds from %d passed: %d heights committed in all, %d messages", runs, first, heights, msgs)
+}
+
+// TestRegressionSeeds replays every seed in testdata/regression-seeds.txt.
+func TestRegressionSeeds(t *testing.T) {
+	raw, err := os.ReadFile("testdata/regression-seeds.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i, line := range strings.Split(string(raw), "\n") {
+		line, comment, _ := strings.Cut(line, "#")
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		seed, err := strconv.ParseUint(line, 10, 64)
+		if err != nil {
+			t.Fatalf("regression-seeds.txt:%d: %v", i+1, err)
+		}
+		n++
+		cfg := randomConfig(seed)
+		if _, err := Run(cfg); err != nil {
+			t.Errorf("regression seed %d (%s): %v\nscenario: %s\nreplay: go test ./consensus/sim -run TestRandomSeeds -sim.seed=%d -v", seed, strings.TrimSpace(comment), err, describe(cfg), seed)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no regression seeds")
+	}
+}
+
+// TestDeterminism runs seeds and a scenario twice and compares their
+// traces, every message included: the simulator must replay a seed
+// exactly.
+func TestDeterminism(t *testing.T) {
+	run := func(cfg Config) (string, *Result) {
+		var b strings.Builder
+		cfg.Trace, cfg.TraceMessages = &b, true
+		res, _ := Run(cfg)
+		return b.String(), res
+	}
+	cfgs := []Config{randomConfig(7), randomConfig(8), randomConfig(9)}
+	raw, err := os.ReadFile("testdata/scenarios/lock-attack.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := ParseScenario("lock-attack", strings.NewReader(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgs = append(cfgs, sc.Config)
+	for _, cfg := range cfgs {
+		a, ra := run(cfg)
+		b, rb := run(cfg)
+		if a != b || fmt.Sprint(*ra) != fmt.Sprint(*rb) {
+			t.Fatalf("seed %d ran differently twice (%d and %d bytes of trace)", cfg.Seed, len(a), len(b))
+		}
+		if ra.Signatures == 0 {
+			t.Fatalf("seed %d: the checker saw no signature", cfg.Seed)
+		}
+	}
 }

@@ -1,0 +1,79 @@
+package consensus
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"testing"
+)
+
+func sampleStates() []*State {
+	qc := &QC{Type: Prevote, Height: 9, Round: 2, BlockID: Hash{7}, Signers: Bitmap{0x0f}, Sig: bytes.Repeat([]byte{3}, 96)}
+	return []*State{
+		{Height: 1, LockedRound: NoRound, ValidRound: NoRound},
+		{
+			Height: 9, Round: 3, Step: StepPrecommit,
+			LockedRound: 2, LockedBlock: Hash{7}, ValidRound: 2, ValidBlock: Hash{7}, ValidQC: qc,
+			Signed: []signed{{signedPrevote, 2, Hash{7}}, {signedPrecommit, 2, Hash{7}}, {signedProposal, 3, Hash{8}}},
+		},
+	}
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	for _, s := range sampleStates() {
+		b := EncodeState(s)
+		got, err := DecodeState(b)
+		if err != nil {
+			t.Fatalf("decode %+v: %v", s, err)
+		}
+		if !reflect.DeepEqual(got, s) {
+			t.Fatalf("round trip:\n got %+v\nwant %+v", got, s)
+		}
+		// Every strict prefix is an error, never a shorter state.
+		for i := range b {
+			if _, err := DecodeState(b[:i]); !errors.Is(err, ErrDecode) {
+				t.Fatalf("prefix of %d bytes: %v", i, err)
+			}
+		}
+		if _, err := DecodeState(append(b, 0)); !errors.Is(err, ErrDecode) {
+			t.Fatalf("trailing byte: %v", err)
+		}
+	}
+}
+
+func TestDecodeStateRejects(t *testing.T) {
+	good := EncodeState(sampleStates()[1])
+	mutate := func(at int, v byte) []byte {
+		b := bytes.Clone(good)
+		b[at] = v
+		return b
+	}
+	cases := map[string][]byte{
+		"version":                  mutate(0, 2),
+		"step":                     mutate(1+8+8, 3),
+		"presence":                 mutate(1+8+8+1+8+32+8+32, 2),
+		"lock block without round": EncodeState(&State{Height: 1, LockedRound: NoRound, LockedBlock: Hash{1}, ValidRound: NoRound}),
+		"signed kind":              EncodeState(&State{Height: 1, LockedRound: NoRound, ValidRound: NoRound, Signed: []signed{{9, 0, Hash{}}}}),
+	}
+	for name, b := range cases {
+		if _, err := DecodeState(b); !errors.Is(err, ErrDecode) {
+			t.Errorf("%s: %v, want ErrDecode", name, err)
+		}
+	}
+}
+
+func FuzzDecodeState(f *testing.F) {
+	for _, s := range sampleStates() {
+		f.Add(EncodeState(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := DecodeState(b)
+		if err != nil {
+			return
+		}
+		again := EncodeState(s)
+		if !bytes.Equal(again, b) {
+			t.Fatalf("decoded state re-encodes differently:\n in %x\nout %x", b, again)
+		}
+	})
+}

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Mutation testing of the consensus simulator's power: does it notice when
+# the consensus rules are broken?
+#
+# The script copies the repository (the working tree as it is, without
+# .git) to a temporary directory, and there, one mutation at a time,
+# changes consensus/core.go, votes.go or validators.go with sed, then runs:
+#
+#   scenarios  go test ./consensus/sim -run TestScenarios
+#   seeds      go test ./consensus/sim -run TestRandomSeeds over a fixed seed range
+#   unit       go test ./consensus -run 'TestCore'
+#
+# A mutation is caught by a suite when the suite fails. Each line of the
+# table says which suites caught it; "SURVIVED" means no simulator suite
+# (scenarios, seeds) did. The work tree is never touched.
+#
+# Usage: scripts/consensus-mutations.sh [NAME…]
+#   SEEDS=N      random seeds per mutation (default 200)
+#   FIRST=S      first seed (default 1)
+#   KEEP=1       keep the temporary copy
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+seeds=${SEEDS:-200}
+first=${FIRST:-1}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/consensus-mutations.XXXXXX")
+if [[ -z "${KEEP:-}" ]]; then
+	trap 'rm -rf "$tmp"' EXIT
+fi
+
+tar -C "$repo" --exclude=./.git -cf - . | tar -C "$tmp" -xf -
+cd "$tmp"
+pristine="$tmp/.pristine"
+mkdir -p "$pristine"
+for f in consensus/core.go consensus/votes.go consensus/validators.go; do
+	cp "$f" "$pristine/$(basename "$f")"
+done
+
+restore() {
+	for f in consensus/core.go consensus/votes.go consensus/validators.go; do
+		cp "$pristine/$(basename "$f")" "$f"
+	done
+}
+
+# The mutations. mut NAME KIND FILE WHY SED-EXPRESSION…: KIND is safety
+# (a broken safety rule: the simulator must catch it) or other (liveness
+# only, or equivalent in the simulator for the reason WHY gives).
+names=() kinds=() files=() whys=() exprs=()
+mut() {
+	names+=("$1") kinds+=("$2") files+=("$3") whys+=("$4")
+	shift 4
+	local joined="" e
+	for e in "$@"; do joined+="$e"$'\n'; done
+	exprs+=("$joined")
+}
+mut quorum-half safety consensus/validators.go 'IsQuorum: more than half of the stake instead of more than two thirds' \
+	's/return 3\*stake > 2\*s.total/return 2*stake > s.total/'
+mut no-lock-check safety consensus/core.go 'onProposal prevotes whatever it is locked on' \
+	's/vote := c.st.LockedRound == NoRound || c.st.LockedBlock == p.BlockID/vote := true/'
+mut second-prevote safety consensus/core.go 'a second proposal in a round is prevoted too: no duplicate check, no step check, no signed record' \
+	's/if prev := c.proposals\[p.Round\]; prev != nil {/if prev := c.proposals[p.Round]; prev != nil \&\& prev.BlockID == p.BlockID {/' \
+	's/if c.st.Step != StepPropose || p.Round != c.st.Round {/if c.st.Step == StepPrecommit || p.Round != c.st.Round {/' \
+	'/^func (c \*Core) vote(/,/^}/ s/(done \&\& prev != block) || /(false \&\& done \&\& prev != block) || /'
+mut vote-ignores-record other consensus/core.go 'vote() ignores the signed record; the step guards each vote too, so only the unit test that rolls the step back sees it' \
+	'/^func (c \*Core) vote(/,/^}/ s/(done \&\& prev != block) || /(false \&\& done \&\& prev != block) || /'
+mut no-persist-signed safety consensus/core.go 'Ready.State without the signed records' \
+	's/st.Signed = slices.Clone(c.st.Signed)/st.Signed = nil/'
+mut older-pol-unlocks safety consensus/core.go 'any proof of lock unlocks, even one older than the lock' \
+	's/p.ValidRound >= c.st.LockedRound && //'
+mut commit-on-prevote-qc safety consensus/core.go 'a received prevote certificate commits its block' \
+	'/^func (c \*Core) stepQC/,/^}/ s/c.addPrevoteQC(qc)/c.onCommitQC(qc)/'
+mut any-proposer safety consensus/core.go 'proposals accepted from any validator' \
+	's/if p.Proposer != c.vals.Proposer(p.Height, p.Round) {/if false {/'
+mut skip-qc-signature safety consensus/core.go 'certificates accepted without checking their aggregate signature' \
+	'/^func (c \*Core) verifyQC/,/^}/ s/if !c.cfg.Crypto.VerifyAggregate(/if false \&\& !c.cfg.Crypto.VerifyAggregate(/'
+mut skip-qc-quorum safety consensus/core.go 'certificates accepted without a quorum of signers' \
+	'/^func (c \*Core) verifyQC/,/^}/ s/ || !c.vals.IsQuorum(c.vals.StakeOf(qc.Signers))//'
+mut lock-any-round safety consensus/core.go 'a prevote certificate of an earlier round locks and precommits in the current one' \
+	'/^func (c \*Core) addPrevoteQC/,/^}/ s/if qc.Round == c.st.Round {/if qc.Round <= c.st.Round {/' \
+	'/^func (c \*Core) onPrevoteQC/,/^}/ s/if qc.Round != c.st.Round {/if false {/'
+mut restart-forgets-lock safety consensus/core.go 'a restarted validator forgets its lock' \
+	's/c.st.Signed = slices.Clone(c.st.Signed) \/\/ the caller.s slice may be shared/c.st.Signed = slices.Clone(c.st.Signed); c.st.LockedRound = NoRound/'
+mut restart-forgets-round other consensus/core.go 'a restarted validator starts its height again at round 0: its signed records keep it from signing anything new in the rounds it redoes' \
+	's/c.st.Signed = slices.Clone(c.st.Signed) \/\/ the caller.s slice may be shared/c.st.Signed = slices.Clone(c.st.Signed); c.st.Round, c.st.Step = 0, StepPropose/'
+mut no-sign-from other consensus/core.go 'a restart with a State ahead of the chain signs again at the chain'"'"'s height; the simulator'"'"'s driver applies commits before persisting, as the core asks, so only the unit test reaches it' \
+	's/c.signFrom = start.State.Height/_ = start.State.Height/'
+mut no-tc-forward other consensus/core.go 'timeouts do not carry the last timeout certificate: validators left behind in a certified round stay there (liveness)' \
+	's/if tc := c.certified(r); tc != nil {/if tc := c.certified(r); false \&\& tc != nil {/'
+mut no-relay other consensus/core.go 'a timing-out validator sends the next leader the prevote certificate without the proposal: a leader that missed the block cannot re-propose it (liveness)' \
+	's/c.send(\[\]uint32{next}, \&Message{Kind: KindProposal, Proposal: p})/_ = p/'
+mut no-resend other consensus/core.go 'the leader of an undecided round does not send its proposal and certificate again: under loss, rounds fail (liveness)' \
+	's/^\tc.resend()$/\t\/\/ c.resend()/'
+mut leader-forms-at-a-third safety consensus/votes.go 'the leader forms certificates from more than a third of the stake' \
+	'/^func (c \*Core) tryForm/,/^}/ s/if !c.vals.IsQuorum(c.stakeOf(bm)) {/if !c.vals.IsOneThird(c.stakeOf(bm)) {/'
+mut tc-without-quorum other consensus/votes.go 'timeout certificates accepted without a quorum: liveness, not safety (timeouts carry no safety)' \
+	'/^func (c \*Core) stepTC/,/^}/ s/ || !c.vals.IsQuorum(c.vals.StakeOf(tc.Signers))//'
+
+want=("$@")
+selected() {
+	[[ ${#want[@]} -eq 0 ]] && return 0
+	local w
+	for w in "${want[@]}"; do [[ "$w" == "$1" ]] && return 0; done
+	return 1
+}
+
+# run SUITE: runs a suite on the mutated copy; prints "passed" or
+# "caught: DETAIL".
+run() {
+	local out rc
+	set +e
+	case "$1" in
+	scenarios) out=$(go test -count=1 -timeout 300s ./consensus/sim -run 'TestScenarios' 2>&1) ;;
+	seeds) out=$(go test -count=1 -timeout 600s ./consensus/sim -run 'TestRandomSeeds' -sim.first="$first" -sim.seeds="$seeds" 2>&1) ;;
+	unit) out=$(go test -count=1 -timeout 300s ./consensus -run 'TestCore' 2>&1) ;;
+	esac
+	rc=$?
+	set -e
+	if [[ $rc -eq 0 ]]; then
+		echo "passed"
+		return
+	fi
+	local what
+	case "$1" in
+	seeds) what=$(grep -oE 'sim seed [0-9]+: (SAFETY VIOLATION \([a-z-]+\)|liveness)' <<<"$out" | head -1) ;;
+	*) what=$(grep -oE -- '--- FAIL: [^ ]+/[^ ]+' <<<"$out" | sed 's/--- FAIL: //' | sort -u | tr '\n' ' ') ;;
+	esac
+	grep -q "panic: test timed out" <<<"$out" && what="timeout $what"
+	[[ -z "$what" ]] && what=$(grep -m1 -E 'FAIL|panic' <<<"$out")
+	echo "caught: $what"
+}
+
+restore
+if ! go build ./consensus/... || ! go vet ./consensus/sim >/dev/null; then
+	echo "the unmutated copy does not build" >&2
+	exit 1
+fi
+echo "consensus mutations: scenarios, random seeds $first..$((first + seeds - 1)), core unit tests"
+summary=()
+for i in "${!names[@]}"; do
+	name=${names[$i]} kind=${kinds[$i]} file=${files[$i]} why=${whys[$i]}
+	selected "$name" || continue
+	restore
+	echo
+	echo "$name ($kind, $file): $why"
+	applied=1
+	while IFS= read -r expr; do
+		[[ -z "$expr" ]] && continue
+		cp "$file" "$tmp/.before"
+		sed -i -e "$expr" "$file"
+		if cmp -s "$file" "$tmp/.before"; then
+			echo "    NOT APPLIED: the code no longer matches $expr"
+			applied=0
+		fi
+	done <<<"${exprs[$i]}"
+	if [[ $applied == 0 ]]; then
+		summary+=("$(printf '%-26s %-7s %s' "$name" "$kind" "not applied")")
+		continue
+	fi
+	if ! go build ./consensus/... 2>/dev/null; then
+		echo "    DOES NOT BUILD"
+		summary+=("$(printf '%-26s %-7s %s' "$name" "$kind" "does not build")")
+		continue
+	fi
+	sc=$(run scenarios)
+	echo "    scenarios: $sc"
+	se=$(run seeds)
+	echo "    seeds:     $se"
+	un=$(run unit)
+	echo "    unit:      $un"
+	verdict="CAUGHT"
+	if [[ "$sc" == passed && "$se" == passed ]]; then
+		verdict="SURVIVED"
+		[[ "$un" != passed ]] && verdict="SURVIVED the simulator, caught by unit tests"
+	fi
+	echo "    => $verdict"
+	summary+=("$(printf '%-26s %-7s %-10s %-10s %-10s %s' "$name" "$kind" "${sc%%:*}" "${se%%:*}" "${un%%:*}" "$verdict")")
+done
+restore
+echo
+printf '%-26s %-7s %-10s %-10s %-10s %s\n' MUTATION KIND SCENARIOS SEEDS UNIT VERDICT
+printf '%s\n' "${summary[@]}"

@@ -5,10 +5,13 @@
 // services, started in order and stopped in reverse.
 //
 // It also holds the drivers that carry out what the lower packages decide:
-// the block production engine (the interim single-validator soloEngine,
-// behind the Engine interface that the BFT engine will implement), which
-// fills blocks from the mempool and tells it about commits, and the dev
-// traffic generator. Only drivers here hold a Clock.
+// the consensus engine (bftEngine), which drives the BFT core of package
+// consensus: it feeds it messages from a Transport and clock ticks, checks
+// proposed blocks by executing them on the chain, builds this validator's
+// blocks from the mempool, persists the core's safety state in the store,
+// commits decided blocks with their certificates and tells the mempool and
+// the JSON-RPC subscribers; and the dev traffic generator. Only drivers
+// here hold a Clock.
 //
 // It must not contain ledger rules (package chain) or consensus rules
 // (package consensus); it adapts between packages that do not import each

@@ -13,9 +13,14 @@ var (
 	ErrInsecureKeyFile = errors.New("node: key file is accessible by group or others")
 	// ErrNotValidator is returned when the validator key is not in the genesis.
 	ErrNotValidator = errors.New("node: validator key is not in the genesis validator set")
-	// ErrNoQuorumAlone is returned when the single-validator driver would
-	// produce blocks without more than two thirds of the stake.
-	ErrNoQuorumAlone = errors.New("node: this validator alone holds no quorum")
+	// ErrNoTransport is returned for a multi-validator chain without a
+	// transport to the other validators.
+	ErrNoTransport = errors.New("node: a chain of several validators needs a transport to reach them")
 	// ErrStopped is returned by operations on a stopped node.
 	ErrStopped = errors.New("node: stopped")
 )
+
+// ErrUnsafeState is returned when the persisted consensus state does not
+// fit the store: signing could contradict what this validator signed
+// before, so the node refuses to start.
+var ErrUnsafeState = errors.New("node: unsafe consensus state")

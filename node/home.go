@@ -174,6 +174,7 @@ func Init(o InitOptions) (*InitResult, error) {
 		GenesisTime: o.GenesisTime,
 		BlockTime:   chain.Duration{Duration: o.BlockTime},
 		Limits:      chain.DefaultLimits(),
+		Consensus:   chain.DefaultConsensusParams(),
 		Validators: []chain.GenesisValidator{{
 			Name:              cfg.Moniker,
 			Address:           res.FeeRecipient,

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bizra/node0/chain"
+	"github.com/bizra/node0/consensus"
 	"github.com/bizra/node0/consensus/bls"
 	"github.com/bizra/node0/mempool"
 	"github.com/bizra/node0/rpc"
@@ -28,6 +29,10 @@ type Options struct {
 	Clock Clock
 	// Version is reported in logs and metrics.
 	Version string
+	// Transport connects the validator to the others of a multi-validator
+	// chain (MemNetwork.Join in one process). A chain whose only validator
+	// is this one needs none.
+	Transport TransportFactory
 }
 
 // Node is an assembled validator node: the store and chain are open after
@@ -46,7 +51,8 @@ type Node struct {
 	pool    *mempool.Pool
 	rpc     *rpc.Server
 	version string
-	engine  Engine
+	engine  *bftEngine
+	index   uint32 // this validator's index in the genesis set
 	metrics *metricsServer
 	lc      lifecycle
 
@@ -107,17 +113,16 @@ func New(cfg Config, o Options) (*Node, error) {
 	}
 	pub := vk.PublicKey().Bytes()
 	found := false
-	for _, v := range g.Validators {
+	for i, v := range g.Validators {
 		if bytes.Equal(v.PubKey, pub) {
-			n.self, found = v, true
+			n.self, n.index, found = v, uint32(i), true
 		}
 	}
 	if !found {
 		return nil, fmt.Errorf("%w: key %x", ErrNotValidator, pub)
 	}
-	// Until the BFT engine lands, blocks come from this validator alone.
-	if total := g.TotalStake(); n.self.Stake*3 <= total*2 {
-		return nil, fmt.Errorf("%w: stake %d of %d; a multi-validator chain needs the consensus engine", ErrNoQuorumAlone, n.self.Stake, total)
+	if len(g.Validators) > 1 && o.Transport == nil {
+		return nil, fmt.Errorf("%w: the genesis has %d validators", ErrNoTransport, len(g.Validators))
 	}
 
 	so := chain.DefaultStoreOptions()
@@ -151,7 +156,10 @@ func New(cfg Config, o Options) (*Node, error) {
 	nm.Info.WithLabelValues(o.Version, strconv.FormatUint(g.ChainID, 10), cfg.Moniker).Set(1)
 	nm.StartTime.Set(float64(o.Clock.Now().Unix()))
 
-	n.engine = newSoloEngine(c, n.pool, n.self.Address, g.BlockTime.Duration, o.Clock, o.Logger, n.committed)
+	if err := n.newEngine(g, vk, o); err != nil {
+		_ = store.Close()
+		return nil, err
+	}
 	if cfg.Metrics.Enabled {
 		n.metrics = &metricsServer{addr: cfg.Metrics.ListenAddr, reg: n.reg, log: o.Logger.With("module", "metrics")}
 		n.lc.services = append(n.lc.services, n.metrics)
@@ -178,6 +186,32 @@ func New(cfg Config, o Options) (*Node, error) {
 	}
 	n.lc.log = n.log
 	return n, nil
+}
+
+// newEngine builds the consensus engine with its transport.
+func (n *Node) newEngine(g *chain.Genesis, vk *bls.SecretKey, o Options) error {
+	vals, err := validatorSet(g)
+	if err != nil {
+		return err
+	}
+	crypto, err := consensus.NewBLSCrypto(vk, vals)
+	if err != nil {
+		return err
+	}
+	var tr Transport = soloTransport{}
+	if len(g.Validators) > 1 {
+		if tr, err = o.Transport(n.index, n.store.Block); err != nil {
+			return fmt.Errorf("node: transport: %w", err)
+		}
+	}
+	n.engine, err = newBFTEngine(engineParams{
+		chain: n.chain, txs: n.pool, senders: n.pool.Sender, genesis: g, crypto: crypto, self: n.index,
+		net: tr, clock: o.Clock, log: o.Logger, metrics: NewConsensusMetrics(n.reg), listeners: []CommitListener{n.committed},
+	})
+	if err != nil {
+		_ = tr.Close()
+	}
+	return err
 }
 
 // LoadValidatorKey loads the validator key the config names, decrypting it
@@ -287,7 +321,7 @@ func (n *Node) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		n.log.Info("shutting down")
 	case <-n.engine.Failed():
-		failure = fmt.Errorf("node: block production failed: %w", n.engine.Err())
+		failure = fmt.Errorf("node: consensus engine failed: %w", n.engine.Err())
 	}
 	start := time.Now()
 	err := errors.Join(failure, n.Close())

@@ -16,6 +16,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/bizra/node0/chain"
+	"github.com/bizra/node0/consensus"
 )
 
 // testLogger sends logs to t.Log.
@@ -174,7 +175,7 @@ func newTestHome(t *testing.T, blockTime time.Duration, genesisTime time.Time) C
 	return c
 }
 
-func TestSoloEngineOnFakeClock(t *testing.T) {
+func TestEngineOnFakeClock(t *testing.T) {
 	t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	cfg := newTestHome(t, 200*time.Millisecond, t0)
 	cfg.Metrics.Enabled = false
@@ -195,8 +196,16 @@ func TestSoloEngineOnFakeClock(t *testing.T) {
 		if want := uint64(t0.Add(time.Duration(h) * 200 * time.Millisecond).UnixMilli()); hd.Timestamp != want {
 			t.Fatalf("block %d timestamp %d, want %d", h, hd.Timestamp, want)
 		}
-		if hd.Proposer != n.Validator().Address || hd.Round != h {
+		if hd.Proposer != n.Validator().Address || hd.Round != 0 {
 			t.Fatalf("block %d proposer %s round %d", h, hd.Proposer, hd.Round)
+		}
+		blk, err := n.Chain().Store().Block(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		qc, err := consensus.DecodeQC(blk.Cert)
+		if err != nil || qc.Type != consensus.Precommit || qc.Height != h || qc.BlockID != blk.Hash() || qc.Signers.Count() != 1 {
+			t.Fatalf("block %d certificate %+v, %v", h, qc, err)
 		}
 	}
 	// The engine waits for the next slot and produces nothing until the
@@ -224,7 +233,7 @@ func TestRunStopsWhenBlockProductionFails(t *testing.T) {
 	_ = n.store.Close() // the disk goes away under the running node
 	select {
 	case err := <-done:
-		if !errors.Is(err, chain.ErrClosed) || !strings.Contains(err.Error(), "block production failed") {
+		if !errors.Is(err, chain.ErrClosed) || !strings.Contains(err.Error(), "consensus engine failed") {
 			t.Fatalf("Run returned %v", err)
 		}
 	case <-time.After(10 * time.Second):

@@ -6,6 +6,7 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
 	"github.com/bizra/node0/chain"
+	"github.com/bizra/node0/consensus"
 	"github.com/bizra/node0/mempool"
 	"github.com/bizra/node0/rpc"
 )
@@ -73,11 +74,68 @@ func (r rpcNode) Status() rpc.Status {
 }
 
 func (r rpcNode) Validators() []rpc.Validator {
+	part := r.n.engine.Participation()
+	st := r.n.engine.Consensus()
 	out := make([]rpc.Validator, 0, len(r.n.genesis.Validators))
-	for _, v := range r.n.genesis.Validators {
-		out = append(out, rpc.Validator{Name: v.Name, Address: v.Address, PubKey: hexutil.Bytes(v.PubKey), Stake: hexutil.Uint64(v.Stake)})
+	for i, v := range r.n.genesis.Validators {
+		rv := rpc.Validator{Name: v.Name, Address: v.Address, PubKey: hexutil.Bytes(v.PubKey), Stake: hexutil.Uint64(v.Stake),
+			Signed: part.Signed[i], Blocks: part.Blocks}
+		if st.Committees != nil {
+			rv.Committee = st.Committees.Of(uint32(i))
+		}
+		if part.Blocks > 0 {
+			share := float64(part.Signed[i]) / float64(part.Blocks)
+			rv.Participation = &share
+		}
+		out = append(out, rv)
 	}
 	return out
+}
+
+func (r rpcNode) Consensus() rpc.Consensus {
+	st := r.n.engine.Consensus()
+	out := rpc.Consensus{
+		Height: hexutil.Uint64(st.Height), Round: hexutil.Uint64(st.Round), Step: st.Step,
+		Leader:              r.n.genesis.Validators[st.Leader].Name,
+		Rounds:              hexutil.Uint64(st.Stats.Rounds),
+		Timeouts:            hexutil.Uint64(st.Stats.Timeouts),
+		TimeoutCertificates: hexutil.Uint64(st.Stats.TimeoutCerts),
+		CertificatesFormed:  hexutil.Uint64(st.Stats.CertsFormed),
+		VotesReceived:       hexutil.Uint64(st.Stats.VotesReceived),
+		AggregatesReceived:  hexutil.Uint64(st.Stats.AggregatesReceived),
+		BadSignatures:       hexutil.Uint64(st.Stats.BadSignatures),
+	}
+	if st.LockedRound != consensus.NoRound {
+		lr := hexutil.Uint64(st.LockedRound)
+		out.LockedRound = &lr
+	}
+	if st.LastCommit != nil {
+		out.LastCertificate = r.certificate(st.LastCommit)
+	}
+	return out
+}
+
+func (r rpcNode) Certificate(raw []byte) (*rpc.Certificate, error) {
+	qc, err := consensus.DecodeQC(raw)
+	if err != nil {
+		return nil, err
+	}
+	return r.certificate(qc), nil
+}
+
+func (r rpcNode) certificate(qc *consensus.QC) *rpc.Certificate {
+	vals := r.n.genesis.Validators
+	c := &rpc.Certificate{
+		Type: qc.Type.String(), Height: hexutil.Uint64(qc.Height), Round: hexutil.Uint64(qc.Round), BlockHash: qc.BlockID,
+		Signers: []string{}, TotalStake: hexutil.Uint64(r.n.genesis.TotalStake()), Signature: hexutil.Bytes(qc.Sig),
+	}
+	for _, i := range qc.Signers.Members() {
+		if int(i) < len(vals) {
+			c.Signers = append(c.Signers, vals[i].Name)
+			c.SignedStake += hexutil.Uint64(vals[i].Stake)
+		}
+	}
+	return c
 }
 
 func (r rpcNode) Peers() []rpc.Peer { return []rpc.Peer{} }

@@ -57,6 +57,7 @@ func (s *Server) api() map[string]method {
 		"bizra_peers":                             s.peers,
 		"bizra_mempool":                           s.mempool,
 		"bizra_getBlockCertificate":               s.blockCertificate,
+		"bizra_consensus":                         s.consensus,
 	}
 	return m
 }
@@ -709,10 +710,24 @@ func (s *Server) blockCertificate(_ context.Context, _ *wsConn, p json.RawMessag
 	if err != nil {
 		return nil, err
 	}
+	var decoded *Certificate
+	if s.opts.Node != nil && len(b.Cert) > 0 {
+		if decoded, err = s.opts.Node.Certificate(b.Cert); err != nil {
+			return nil, errServer("block %d certificate: %v", h, err)
+		}
+	}
 	return struct {
 		Number      hexutil.Uint64 `json:"number"`
 		Hash        chain.Hash     `json:"hash"`
 		Round       hexutil.Uint64 `json:"round"`
 		Certificate hexutil.Bytes  `json:"certificate"`
-	}{hexutil.Uint64(h), b.Hash(), hexutil.Uint64(b.Header.Round), append(hexutil.Bytes{}, b.Cert...)}, nil
+		Decoded     *Certificate   `json:"decoded"`
+	}{hexutil.Uint64(h), b.Hash(), hexutil.Uint64(b.Header.Round), append(hexutil.Bytes{}, b.Cert...), decoded}, nil
+}
+
+func (s *Server) consensus(context.Context, *wsConn, json.RawMessage) (any, error) {
+	if s.opts.Node == nil {
+		return nil, errServer("this server has no consensus engine")
+	}
+	return s.opts.Node.Consensus(), nil
 }

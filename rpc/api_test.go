@@ -125,6 +125,7 @@ func TestMethods(t *testing.T) {
 		{name: "bizra mempool", method: "bizra_mempool", check: contains(`"txs":1`)},
 		{name: "bizra peers", method: "bizra_peers", want: `[]`},
 		{name: "bizra certificate", method: "bizra_getBlockCertificate", params: []any{"latest"}, check: field("certificate", `"0x"`)},
+		{name: "bizra consensus without an engine", method: "bizra_consensus", code: CodeServer, msg: "no consensus engine"},
 		{name: "send duplicate", method: "eth_sendRawTransaction", params: []any{hexutil.Encode(pending)}, code: CodeServer, msg: "already known"},
 		{name: "send nonce too low", method: "eth_sendRawTransaction", params: []any{hexutil.Encode(e.sign(0, 0, types.DynamicFeeTxType, 99))}, code: CodeServer, msg: "nonce too low"},
 		{name: "send replacement underpriced", method: "eth_sendRawTransaction", params: []any{hexutil.Encode(e.sign(2, 0, types.DynamicFeeTxType, 6))}, code: CodeServer, msg: "replacement transaction underpriced"},

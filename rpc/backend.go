@@ -37,6 +37,46 @@ type Node interface {
 	Status() Status
 	Validators() []Validator
 	Peers() []Peer
+	// Consensus reports the consensus engine's position.
+	Consensus() Consensus
+	// Certificate decodes a block's certificate.
+	Certificate(raw []byte) (*Certificate, error)
+}
+
+// Consensus is the answer of bizra_consensus.
+type Consensus struct {
+	// Height and Round are being decided; Step is propose, prevote or
+	// precommit.
+	Height hexutil.Uint64 `json:"height"`
+	Round  hexutil.Uint64 `json:"round"`
+	Step   string         `json:"step"`
+	Leader string         `json:"leader"`
+	// LockedRound is the round of the block this validator is locked on,
+	// null when it is not locked.
+	LockedRound *hexutil.Uint64 `json:"lockedRound"`
+	// LastCertificate certifies the newest committed block.
+	LastCertificate *Certificate `json:"lastCertificate"`
+	// Counters since the node started.
+	Rounds              hexutil.Uint64 `json:"rounds"`
+	Timeouts            hexutil.Uint64 `json:"timeouts"`
+	TimeoutCertificates hexutil.Uint64 `json:"timeoutCertificates"`
+	CertificatesFormed  hexutil.Uint64 `json:"certificatesFormed"`
+	VotesReceived       hexutil.Uint64 `json:"votesReceived"`
+	AggregatesReceived  hexutil.Uint64 `json:"aggregatesReceived"`
+	BadSignatures       hexutil.Uint64 `json:"badSignatures"`
+}
+
+// Certificate is a decoded quorum certificate.
+type Certificate struct {
+	Type      string         `json:"type"`
+	Height    hexutil.Uint64 `json:"height"`
+	Round     hexutil.Uint64 `json:"round"`
+	BlockHash chain.Hash     `json:"blockHash"`
+	// Signers are the names of the validators whose votes it aggregates.
+	Signers     []string       `json:"signers"`
+	SignedStake hexutil.Uint64 `json:"signedStake"`
+	TotalStake  hexutil.Uint64 `json:"totalStake"`
+	Signature   hexutil.Bytes  `json:"signature"`
 }
 
 // Status is the answer of bizra_status.
@@ -63,8 +103,10 @@ type Validator struct {
 	Stake     hexutil.Uint64 `json:"stake"`
 	Committee int            `json:"committee"`
 	// Participation is the share of recent certificates the validator
-	// signed; nil until certificates exist.
+	// signed; nil until certificates exist. Signed of Blocks counts them.
 	Participation *float64 `json:"participation"`
+	Signed        int      `json:"signed"`
+	Blocks        int      `json:"blocks"`
 }
 
 // Peer is one entry of bizra_peers.

@@ -76,6 +76,7 @@ func newEnv(t testing.TB, cfg Config) *env {
 		GenesisTime: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC),
 		BlockTime:   chain.Duration{Duration: time.Second},
 		Limits:      chain.DefaultLimits(),
+		Consensus:   chain.DefaultConsensusParams(),
 		Validators: []chain.GenesisValidator{{
 			Name: "v", Address: feeAddr, Stake: 1,
 			PubKey: append([]byte{1}, make([]byte, chain.BLSPublicKeySize-1)...), ProofOfPossession: make([]byte, chain.BLSSignatureSize),

@@ -267,7 +267,9 @@ func TestConsensusOverJSONRPC(t *testing.T) {
 	if err := n.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "block 3", func() bool { h, _ := n.Chain().Head(); return h.Height >= 3 })
+	// The engine's status moves to the next height just after the chain
+	// commits a block: wait for the status, not the chain.
+	waitFor(t, 20*time.Second, "height 4", func() bool { return n.engine.Consensus().Height >= 4 })
 	c := rpc.NewClient("http://"+n.RPCAddr(), 1)
 	ctx := context.Background()
 

@@ -329,9 +329,10 @@ func Run(cfg Config) (*Result, error) {
 		return nil, err
 	}
 	s.check = newChecker(s)
+	aggs := &aggCache{m: map[[32]byte][32]byte{}}
 	for i := range cfg.Validators {
 		n := &node{idx: i, fault: cfg.Faults[i], held: map[uint64][]*consensus.Message{}, fetchedAt: map[uint64]uint64{}, signed: map[sigKey]consensus.Hash{}}
-		n.crypto = &fastCrypto{self: uint32(i), secrets: s.keys, onSign: func(msg []byte) { s.check.signed(n, msg) }}
+		n.crypto = &fastCrypto{self: uint32(i), secrets: s.keys, aggs: aggs, onSign: func(msg []byte) { s.check.signed(n, msg) }}
 		if n.fault == LockAttack {
 			n.attack = newAttacker()
 		}

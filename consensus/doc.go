@@ -30,7 +30,11 @@
 //  5. A precommit quorum certificate commits the block, in any round. It is
 //     stored with the block as its certificate.
 //  6. A validator whose round timer expires broadcasts a timeout, and sends
-//     its highest prevote certificate to the next leader. More than two
+//     its highest prevote certificate to the next leader, with a proposal
+//     that carried that block (a leader that missed it could not
+//     re-propose it, and the validators locked on it would refuse any
+//     other; a proposal counts by its leader's signature, whoever relays
+//     it). More than two
 //     thirds of the stake in timeouts forms a timeout certificate that moves
 //     everyone to the next round; the new leader forwards it to those that
 //     missed the timeouts. More than a third in timeouts for a round makes a

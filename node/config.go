@@ -61,11 +61,106 @@ type ValidatorConfig struct {
 	PassphraseFile string `toml:"passphrase_file"`
 }
 
-// P2PConfig locates the node's network identity key. The networking layer
-// that uses it comes later; the key is created now so that the identity is
-// stable from the first start.
+// P2PConfig is the peer-to-peer layer: identity key, addresses, peers and
+// gossip parameters (p2p.Config in the config file).
 type P2PConfig struct {
 	NodeKeyFile string `toml:"node_key_file"`
+	// Enabled runs the libp2p host. A chain with more than one validator
+	// needs it (or an in-process transport).
+	Enabled     bool     `toml:"enabled"`
+	ListenAddrs []string `toml:"listen_addrs"`
+	Bootstrap   []string `toml:"bootstrap"`
+	Persistent  []string `toml:"persistent"`
+	LowWater    int      `toml:"low_water"`
+	HighWater   int      `toml:"high_water"`
+	// The gossip parameters of the design document: mesh degree, heartbeat,
+	// and hops a message may travel (bounded by its age).
+	FanOut          int      `toml:"fan_out"`
+	GossipInterval  Duration `toml:"gossip_interval"`
+	TTL             int      `toml:"ttl"`
+	ClockDisparity  Duration `toml:"clock_disparity"`
+	MaxMessageBytes int      `toml:"max_message_bytes"`
+	DHT             bool     `toml:"dht"`
+	// Region labels this node for emulated wide-area latency between
+	// regions (testnets only); empty adds none.
+	Region string `toml:"region"`
+}
+
+// Default peer-to-peer settings.
+const (
+	DefaultP2PPort         = 9000
+	DefaultLowWater        = 32
+	DefaultHighWater       = 96
+	DefaultFanOut          = 6
+	DefaultGossipInterval  = 100 * time.Millisecond
+	DefaultTTL             = 6
+	DefaultClockDisparity  = 500 * time.Millisecond
+	DefaultMaxMessageBytes = 4 << 20
+)
+
+// DefaultP2PConfig listens on every interface, TCP and QUIC, port 9000.
+func DefaultP2PConfig() P2PConfig {
+	return P2PConfig{
+		NodeKeyFile: "node_key.json",
+		Enabled:     true,
+		ListenAddrs: []string{fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", DefaultP2PPort), fmt.Sprintf("/ip4/0.0.0.0/udp/%d/quic-v1", DefaultP2PPort)},
+		Bootstrap:   []string{}, Persistent: []string{},
+		LowWater: DefaultLowWater, HighWater: DefaultHighWater,
+		FanOut: DefaultFanOut, GossipInterval: Duration{DefaultGossipInterval}, TTL: DefaultTTL,
+		ClockDisparity: Duration{DefaultClockDisparity}, MaxMessageBytes: DefaultMaxMessageBytes, DHT: true,
+	}
+}
+
+func (c *P2PConfig) validate(bad func(string, ...any)) {
+	if !c.Enabled {
+		return
+	}
+	if len(c.ListenAddrs) == 0 {
+		bad("p2p.listen_addrs must not be empty when p2p is enabled")
+	}
+	for _, list := range []struct {
+		name  string
+		addrs []string
+	}{{"p2p.listen_addrs", c.ListenAddrs}, {"p2p.bootstrap", c.Bootstrap}, {"p2p.persistent", c.Persistent}} {
+		for _, a := range list.addrs {
+			if !strings.HasPrefix(a, "/") {
+				bad("%s: %q is not a multiaddr (like /ip4/127.0.0.1/tcp/9000)", list.name, a)
+			}
+		}
+	}
+	for _, list := range []struct {
+		name  string
+		addrs []string
+	}{{"p2p.bootstrap", c.Bootstrap}, {"p2p.persistent", c.Persistent}} {
+		for _, a := range list.addrs {
+			if strings.HasPrefix(a, "/") && !strings.Contains(a, "/p2p/") {
+				bad("%s: %q has no /p2p/<peer id>", list.name, a)
+			}
+		}
+	}
+	if c.LowWater < 1 || c.HighWater < c.LowWater || c.HighWater > 10_000 {
+		bad("p2p.low_water %d and high_water %d must satisfy 1 <= low_water <= high_water <= 10000", c.LowWater, c.HighWater)
+	}
+	if c.FanOut < 1 || c.FanOut > 64 {
+		bad("p2p.fan_out %d must be between 1 and 64", c.FanOut)
+	}
+	if c.GossipInterval.Duration < 10*time.Millisecond || c.GossipInterval.Duration > 10*time.Second {
+		bad("p2p.gossip_interval %s must be between 10ms and 10s", c.GossipInterval.Duration)
+	}
+	if c.TTL < 1 || c.TTL > 64 {
+		bad("p2p.ttl %d must be between 1 and 64 hops", c.TTL)
+	}
+	if c.ClockDisparity.Duration < 0 || c.ClockDisparity.Duration > time.Minute {
+		bad("p2p.clock_disparity %s must be between 0 and 1m", c.ClockDisparity.Duration)
+	}
+	if c.MaxMessageBytes < 64<<10 || c.MaxMessageBytes > 64<<20 {
+		bad("p2p.max_message_bytes %d must be between 65536 and 67108864", c.MaxMessageBytes)
+	}
+	if c.Region != "" {
+		if _, ok := regionIndex(c.Region); !ok {
+			bad("p2p.region %q must be one of %s, or empty", c.Region, strings.Join(RegionNames(), ", "))
+		}
+	}
 }
 
 // MempoolConfig is mempool.Config in the config file.
@@ -187,7 +282,7 @@ func DefaultConfig() Config {
 			CacheMB:          256,
 		},
 		Validator: ValidatorConfig{KeyFile: "validator_key.json"},
-		P2P:       P2PConfig{NodeKeyFile: "node_key.json"},
+		P2P:       DefaultP2PConfig(),
 		Mempool:   mempoolConfigFrom(mempool.DefaultConfig()),
 		RPC:       rpcConfigFrom(rpc.DefaultConfig()),
 		Log:       LogConfig{Level: "info", Format: "text"},
@@ -217,6 +312,7 @@ func (c *Config) Validate() error {
 			bad("%s must not be empty", f.name)
 		}
 	}
+	c.P2P.validate(bad)
 	if c.Metrics.Enabled && strings.TrimSpace(c.Metrics.ListenAddr) == "" {
 		bad("metrics.listen_addr must not be empty when metrics are enabled")
 	}
@@ -319,6 +415,7 @@ func EncodeConfig(c *Config) []byte {
 	q := strconv.Quote
 	dm := mempool.DefaultConfig()
 	dr := rpc.DefaultConfig()
+	dp := DefaultP2PConfig()
 	var b strings.Builder
 	fmt.Fprintf(&b, `# BIZRA node configuration.
 # Relative paths are relative to the home directory that holds this file.
@@ -351,6 +448,33 @@ passphrase_file = %s
 # Ed25519 key that identifies this node to its peers; mode 0600.
 # Default "node_key.json".
 node_key_file = %s
+# Run the libp2p host. A chain with more than one validator needs it.
+# Default true (bizra devnet turns it off).
+enabled = %t
+# Multiaddrs to listen on, TCP and QUIC. Default %s.
+listen_addrs = %s
+# Peers dialled at start, and peers redialled whenever they disconnect:
+# multiaddrs ending in /p2p/<peer id>. Defaults [].
+bootstrap = %s
+persistent = %s
+# Connection manager: trim connections above high_water down to low_water.
+# Defaults %d and %d.
+low_water = %d
+high_water = %d
+# Gossip: mesh degree (fan-out), heartbeat, and hops a message may travel;
+# a message older than ttl x gossip_interval + clock_disparity is neither
+# delivered nor relayed. Defaults %d, "%s", %d and "%s".
+fan_out = %d
+gossip_interval = "%s"
+ttl = %d
+clock_disparity = "%s"
+# Largest gossip message. Default %d.
+max_message_bytes = %d
+# Find peers through the Kademlia DHT of the chain. Default true.
+dht = %t
+# Region label for emulated wide-area latency (testnets): one of %s, or
+# empty for none. Default "".
+region = %s
 
 [mempool]
 # Sender shards, each with its own lock (shard = first address byte mod
@@ -415,7 +539,12 @@ traffic = %d
 		q(c.Moniker),
 		q(c.Chain.GenesisFile), q(c.Chain.DataDir), DefaultConfig().Chain.AccountCacheSize, c.Chain.AccountCacheSize, c.Chain.CacheMB,
 		q(c.Validator.KeyFile), q(c.Validator.PassphraseFile),
-		q(c.P2P.NodeKeyFile),
+		q(c.P2P.NodeKeyFile), c.P2P.Enabled, tomlStrings(dp.ListenAddrs), tomlStrings(c.P2P.ListenAddrs),
+		tomlStrings(c.P2P.Bootstrap), tomlStrings(c.P2P.Persistent),
+		dp.LowWater, dp.HighWater, c.P2P.LowWater, c.P2P.HighWater,
+		dp.FanOut, dp.GossipInterval.Duration, dp.TTL, dp.ClockDisparity.Duration,
+		c.P2P.FanOut, c.P2P.GossipInterval.Duration, c.P2P.TTL, c.P2P.ClockDisparity.Duration,
+		dp.MaxMessageBytes, c.P2P.MaxMessageBytes, c.P2P.DHT, strings.Join(RegionNames(), ", "), q(c.P2P.Region),
 		dm.Shards, c.Mempool.Shards, dm.MaxTxs, dm.MaxBytes, c.Mempool.MaxTxs, c.Mempool.MaxBytes,
 		dm.ShardShare, c.Mempool.ShardShare, dm.MaxPendingPerSender, dm.MaxQueuedPerSender,
 		c.Mempool.MaxPendingPerSender, c.Mempool.MaxQueuedPerSender, dm.QueueLifetime, c.Mempool.QueueLifetime.Duration,

@@ -31,6 +31,7 @@ func testnetHomes(t *testing.T, n int, blockTime time.Duration, params ...chain.
 		cfg := DefaultConfig()
 		cfg.Metrics.Enabled = false
 		cfg.RPC.Enabled = false
+		cfg.P2P.Enabled = false
 		res, err := Init(InitOptions{Home: filepath.Join(dir, fmt.Sprintf("v%d", i)), Moniker: fmt.Sprintf("v%d", i),
 			BlockTime: blockTime, DevAccounts: 10, Config: &cfg, GenesisTime: gt})
 		if err != nil {

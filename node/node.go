@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -52,7 +53,8 @@ type Node struct {
 	rpc     *rpc.Server
 	version string
 	engine  *bftEngine
-	index   uint32 // this validator's index in the genesis set
+	net     *network // nil without the peer-to-peer layer
+	index   uint32   // this validator's index in the genesis set
 	metrics *metricsServer
 	lc      lifecycle
 
@@ -108,7 +110,8 @@ func New(cfg Config, o Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := LoadNodeKey(cfg.Path(cfg.P2P.NodeKeyFile)); err != nil {
+	nodeKey, err := LoadNodeKey(cfg.Path(cfg.P2P.NodeKeyFile))
+	if err != nil {
 		return nil, err
 	}
 	pub := vk.PublicKey().Bytes()
@@ -121,8 +124,8 @@ func New(cfg Config, o Options) (*Node, error) {
 	if !found {
 		return nil, fmt.Errorf("%w: key %x", ErrNotValidator, pub)
 	}
-	if len(g.Validators) > 1 && o.Transport == nil {
-		return nil, fmt.Errorf("%w: the genesis has %d validators", ErrNoTransport, len(g.Validators))
+	if len(g.Validators) > 1 && o.Transport == nil && !cfg.P2P.Enabled {
+		return nil, fmt.Errorf("%w: the genesis has %d validators and p2p.enabled is false", ErrNoTransport, len(g.Validators))
 	}
 
 	so := chain.DefaultStoreOptions()
@@ -156,7 +159,7 @@ func New(cfg Config, o Options) (*Node, error) {
 	nm.Info.WithLabelValues(o.Version, strconv.FormatUint(g.ChainID, 10), cfg.Moniker).Set(1)
 	nm.StartTime.Set(float64(o.Clock.Now().Unix()))
 
-	if err := n.newEngine(g, vk, o); err != nil {
+	if err := n.newEngine(g, vk, nodeKey, o); err != nil {
 		_ = store.Close()
 		return nil, err
 	}
@@ -165,11 +168,12 @@ func New(cfg Config, o Options) (*Node, error) {
 		n.lc.services = append(n.lc.services, n.metrics)
 	}
 	if cfg.RPC.Enabled {
-		n.rpc, err = rpc.NewServer(cfg.RPC.Server(), rpcChain{c}, rpcPool{n.pool}, rpc.Options{
+		n.rpc, err = rpc.NewServer(cfg.RPC.Server(), rpcChain{c}, rpcPool{n.pool, n.net}, rpc.Options{
 			Metrics: rpc.NewMetrics(n.reg), Logger: o.Logger, ClientVersion: "bizra/" + o.Version,
 			Node: rpcNode{n}, TxErrorMessage: poolErrorMessage,
 		})
 		if err != nil {
+			n.closeNetwork()
 			_ = store.Close()
 			return nil, err
 		}
@@ -179,6 +183,7 @@ func New(cfg Config, o Options) (*Node, error) {
 	if cfg.Dev.Traffic > 0 {
 		dev := FundedDevAccounts(g)
 		if len(dev) == 0 {
+			n.closeNetwork()
 			_ = store.Close()
 			return nil, fmt.Errorf("%w: dev.traffic needs dev accounts funded at genesis (bizra init --dev-accounts N, or bizra devnet)", ErrInvalidConfig)
 		}
@@ -188,8 +193,10 @@ func New(cfg Config, o Options) (*Node, error) {
 	return n, nil
 }
 
-// newEngine builds the consensus engine with its transport.
-func (n *Node) newEngine(g *chain.Genesis, vk *bls.SecretKey, o Options) error {
+// newEngine builds the consensus engine with its transport: the one the
+// caller gave, else the peer-to-peer network when enabled, else none (a
+// single validator).
+func (n *Node) newEngine(g *chain.Genesis, vk *bls.SecretKey, nodeKey ed25519.PrivateKey, o Options) error {
 	vals, err := validatorSet(g)
 	if err != nil {
 		return err
@@ -199,10 +206,20 @@ func (n *Node) newEngine(g *chain.Genesis, vk *bls.SecretKey, o Options) error {
 		return err
 	}
 	var tr Transport = soloTransport{}
-	if len(g.Validators) > 1 {
+	switch {
+	case o.Transport != nil && len(g.Validators) > 1:
 		if tr, err = o.Transport(n.index, n.store.Block); err != nil {
 			return fmt.Errorf("node: transport: %w", err)
 		}
+	case o.Transport == nil && n.cfg.P2P.Enabled:
+		n.net, err = newNetwork(networkParams{
+			cfg: n.cfg.P2P, key: nodeKey, genesis: g, self: n.index, vals: vals, crypto: crypto,
+			chain: n.chain, pool: n.pool, log: o.Logger, reg: n.reg,
+		})
+		if err != nil {
+			return fmt.Errorf("node: p2p: %w", err)
+		}
+		tr = n.net
 	}
 	n.engine, err = newBFTEngine(engineParams{
 		chain: n.chain, txs: n.pool, senders: n.pool.Sender, genesis: g, crypto: crypto, self: n.index,
@@ -307,7 +324,16 @@ func (n *Node) Close() error {
 		return err
 	}
 	n.closed = true
+	n.closeNetwork()
 	return errors.Join(err, n.store.Close())
+}
+
+// closeNetwork stops the peer-to-peer host if there is one (the engine's
+// Stop closes it too; closing twice is harmless).
+func (n *Node) closeNetwork() {
+	if n.net != nil {
+		_ = n.net.Close()
+	}
 }
 
 // Run starts the node and runs it until ctx ends or a service fails, then
@@ -361,6 +387,15 @@ func (n *Node) RPCAddr() string {
 		return ""
 	}
 	return n.rpc.Addr()
+}
+
+// P2PAddrs returns the multiaddrs peers reach this node at, each ending in
+// /p2p/<peer id>; nil without the peer-to-peer layer.
+func (n *Node) P2PAddrs() []string {
+	if n.net == nil {
+		return nil
+	}
+	return n.net.host.Addrs()
 }
 
 // Mempool returns the node's transaction pool.

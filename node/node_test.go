@@ -165,6 +165,7 @@ func newTestHome(t *testing.T, blockTime time.Duration, genesisTime time.Time) C
 	cfg := DefaultConfig()
 	cfg.Metrics.ListenAddr = "127.0.0.1:0"
 	cfg.RPC.ListenAddr = "127.0.0.1:0"
+	cfg.P2P.Enabled = false
 	if _, err := Init(InitOptions{Home: home, BlockTime: blockTime, DevAccounts: 10, Config: &cfg, GenesisTime: genesisTime}); err != nil {
 		t.Fatal(err)
 	}

@@ -21,8 +21,20 @@ func (c rpcChain) TxLocation(h chain.Hash) (uint64, uint32, error) {
 	return c.Store().TxLocation(h)
 }
 
-// rpcPool adapts the mempool to rpc.Pool.
-type rpcPool struct{ *mempool.Pool }
+// rpcPool adapts the mempool to rpc.Pool: what clients send is admitted,
+// then gossiped to the other nodes.
+type rpcPool struct {
+	*mempool.Pool
+	net *network
+}
+
+func (p rpcPool) Add(raw []byte) (*chain.Tx, error) {
+	tx, err := p.Pool.Add(raw)
+	if err == nil && p.net != nil {
+		p.net.GossipTx(tx.Raw)
+	}
+	return tx, err
+}
 
 func (p rpcPool) Stats() any { return p.Pool.Stats() }
 
@@ -138,4 +150,13 @@ func (r rpcNode) certificate(qc *consensus.QC) *rpc.Certificate {
 	return c
 }
 
-func (r rpcNode) Peers() []rpc.Peer { return []rpc.Peer{} }
+func (r rpcNode) Peers() []rpc.Peer {
+	out := []rpc.Peer{}
+	if r.n.net == nil {
+		return out
+	}
+	for _, p := range r.n.net.Peers() {
+		out = append(out, rpc.Peer{ID: p.ID, Addrs: p.Addrs, Inbound: p.Inbound, Persistent: p.Persistent, Score: p.Score, Height: hexutil.Uint64(p.Height)})
+	}
+	return out
+}

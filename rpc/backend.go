@@ -111,7 +111,10 @@ type Validator struct {
 
 // Peer is one entry of bizra_peers.
 type Peer struct {
-	ID      string   `json:"id"`
-	Addrs   []string `json:"addrs"`
-	Inbound bool     `json:"inbound"`
+	ID         string         `json:"id"`
+	Addrs      []string       `json:"addrs"`
+	Inbound    bool           `json:"inbound"`
+	Persistent bool           `json:"persistent"`
+	Score      float64        `json:"score"`
+	Height     hexutil.Uint64 `json:"height"`
 }

@@ -153,7 +153,13 @@ func TestSubscriptionIDBeforeNotifications(t *testing.T) {
 			case <-stop:
 				return
 			default:
-				e.srv.NotifyTx(tx)
+				// Tens of thousands a second: enough to race every
+				// subscription, not so many that the server rightly drops
+				// the client as too slow before its first frame is written.
+				for range 50 {
+					e.srv.NotifyTx(tx)
+				}
+				time.Sleep(time.Millisecond)
 			}
 		}
 	}()

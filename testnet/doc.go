@@ -1,6 +1,14 @@
 // Package testnet drives BIZRA nodes from outside, the way an operator or a
-// benchmark does: today the load generator behind `bizra load`; later the
-// local multi-node testnet and its network conditions.
+// benchmark does: the local multi-node testnet behind `bizra testnet`, and
+// the load generator behind `bizra load`.
+//
+// A local testnet (InitLocal, RunLocal) is N validator homes in one
+// directory, written with the node package's own init: distinct loopback
+// ports per node (JSON-RPC, metrics, libp2p TCP and QUIC), every node a
+// persistent peer of every other, one genesis with all validators and their
+// proofs of possession, optional region labels for emulated wide-area
+// latency. RunLocal starts one `bizra start` process per home and stops
+// them all on cancellation.
 //
 // The load generator talks to nodes only over JSON-RPC, so it works the same
 // against one devnet or against every node of a testnet. It pre-signs
@@ -12,6 +20,6 @@
 // timing each call from its scheduled start so that a slow server cannot
 // hide its queueing.
 //
-// It must not reach into a node's process: no imports of node internals
-// beyond the chain types and the rpc client.
+// It must not reach into a running node's process: nodes are separate
+// processes, and the load generator uses only JSON-RPC.
 package testnet

@@ -19,6 +19,7 @@ func startNode(t *testing.T, blockTime time.Duration) string {
 	home := filepath.Join(t.TempDir(), "home")
 	cfg := node.DefaultConfig()
 	cfg.Metrics.Enabled = false
+	cfg.P2P.Enabled = false
 	cfg.RPC.ListenAddr = "127.0.0.1:0"
 	if _, err := node.Init(node.InitOptions{Home: home, BlockTime: blockTime, DevAccounts: 10, Config: &cfg}); err != nil {
 		t.Fatal(err)

@@ -32,6 +32,9 @@ type runFlags struct {
 	rpcAddr     string
 	noRPC       bool
 	traffic     int
+	p2pAddrs    string
+	noP2P       bool
+	bootstrap   string
 }
 
 func addRunFlags(fs *flag.FlagSet, r *runFlags) {
@@ -43,9 +46,27 @@ func addRunFlags(fs *flag.FlagSet, r *runFlags) {
 	fs.StringVar(&r.rpcAddr, "rpc.addr", d.RPC.ListenAddr, "serve JSON-RPC over HTTP and WebSocket on this host:port (port 0 picks a free one)")
 	fs.BoolVar(&r.noRPC, "rpc.off", false, "do not serve JSON-RPC")
 	fs.IntVar(&r.traffic, "dev.traffic", 0, "generate this many transfers per second among the dev accounts")
+	fs.StringVar(&r.p2pAddrs, "p2p.addr", strings.Join(d.P2P.ListenAddrs, ","), "listen for peers on these multiaddrs (comma-separated); turns p2p on")
+	fs.BoolVar(&r.noP2P, "p2p.off", false, "do not run the peer-to-peer layer")
+	fs.StringVar(&r.bootstrap, "p2p.bootstrap", "", "dial these peers at start: multiaddrs ending in /p2p/<peer id> (comma-separated)")
+}
+
+func splitList(s string) []string {
+	out := []string{}
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func (r *runFlags) apply(fs *flag.FlagSet, cfg *node.Config) {
+	defer func() {
+		if r.noP2P {
+			cfg.P2P.Enabled = false
+		}
+	}()
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "log.level":
@@ -62,6 +83,11 @@ func (r *runFlags) apply(fs *flag.FlagSet, cfg *node.Config) {
 			cfg.RPC.Enabled = !r.noRPC
 		case "dev.traffic":
 			cfg.Dev.Traffic = r.traffic
+		case "p2p.addr":
+			cfg.P2P.ListenAddrs = splitList(r.p2pAddrs)
+			cfg.P2P.Enabled = true
+		case "p2p.bootstrap":
+			cfg.P2P.Bootstrap = splitList(r.bootstrap)
 		}
 	})
 }
@@ -217,7 +243,12 @@ func runDevnet(args []string, stdout, stderr io.Writer) error {
 	}
 	reused := node.IsHome(*home)
 	if !reused {
-		if _, err := node.Init(node.InitOptions{Home: *home, Moniker: "devnet", ChainID: *chainID, BlockTime: *blockTime, DevAccounts: *accounts}); err != nil {
+		// One validator and nobody to talk to: the devnet opens no
+		// peer-to-peer port unless its config is edited or --p2p.addr given.
+		dc := node.DefaultConfig()
+		dc.P2P.Enabled = false
+		dc.P2P.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/9000", "/ip4/127.0.0.1/udp/9000/quic-v1"}
+		if _, err := node.Init(node.InitOptions{Home: *home, Moniker: "devnet", ChainID: *chainID, BlockTime: *blockTime, DevAccounts: *accounts, Config: &dc}); err != nil {
 			return err
 		}
 	}

@@ -28,6 +28,7 @@ func commands() []command {
 		{"init", "create a home directory: config, keys, genesis", runInit},
 		{"start", "run a node from a home directory", runStart},
 		{"devnet", "start a single-validator devnet with funded dev accounts", runDevnet},
+		{"testnet", "write (init) and run (start) a local multi-validator testnet; alone, both at once", runTestnet},
 		{"load", "send signed transfers (or read calls) to nodes and report throughput and latency", runLoad},
 		{"verify", "replay a stopped node's store and check it is consistent", runVerify},
 		{"keys", "show the public keys and addresses of a home directory", runKeys},

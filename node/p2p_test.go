@@ -2,11 +2,14 @@ package node
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/bizra/node0/chain"
+	"github.com/bizra/node0/p2p"
 	"github.com/bizra/node0/rpc"
 )
 
@@ -24,7 +27,8 @@ func p2pTestnet(t *testing.T, n int, blockTime time.Duration) []*Node {
 		cfg.RPC.Enabled = true
 		cfg.RPC.ListenAddr = "127.0.0.1:0"
 		if i > 0 {
-			cfg.P2P.Bootstrap = nodes[0].P2PAddrs()
+			// Node 0 is a persistent peer: redialled after a partition.
+			cfg.P2P.Persistent = nodes[0].P2PAddrs()
 		}
 		nd, err := New(cfg, Options{Logger: testLogger(t).With("node", i)})
 		if err != nil {
@@ -81,4 +85,124 @@ func TestFourValidatorsOverLibp2p(t *testing.T) {
 	if len(peers) < 3 {
 		t.Fatalf("bizra_peers: %+v", peers)
 	}
+}
+
+func heightOf(nd *Node) uint64 { h, _ := nd.Chain().Head(); return h.Height }
+
+// sameChain fails unless every node holds the same block at every height
+// up to the lowest head.
+func sameChain(t *testing.T, nodes []*Node) {
+	t.Helper()
+	low := heightOf(nodes[0])
+	for _, nd := range nodes {
+		low = min(low, heightOf(nd))
+	}
+	for h := uint64(1); h <= low; h++ {
+		want, err := nodes[0].store.Header(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, nd := range nodes[1:] {
+			got, err := nd.store.Header(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Hash() != want.Hash() {
+				t.Fatalf("height %d: node %d has %s, node 0 %s", h, i+1, got.Hash(), want.Hash())
+			}
+		}
+	}
+}
+
+// TestPartitionedValidatorOverLibp2p cuts validator 3 off from the others
+// (each side bans the other's peer IDs: connections close and are
+// refused). The three keep committing; the one cannot, and commits nothing
+// else either. When the partition heals it reconnects, catches up by block
+// sync, and everyone holds the same chain.
+func TestPartitionedValidatorOverLibp2p(t *testing.T) {
+	nodes := p2pTestnet(t, 4, 300*time.Millisecond)
+	waitFor(t, 60*time.Second, "height 3 everywhere", func() bool {
+		for _, nd := range nodes {
+			if heightOf(nd) < 3 {
+				return false
+			}
+		}
+		return true
+	})
+	lone := nodes[3]
+	for _, nd := range nodes[:3] {
+		if err := nd.net.host.Ban(lone.net.host.ID(), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if err := lone.net.host.Ban(nd.net.host.ID(), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cut := heightOf(lone)
+	majority := heightOf(nodes[0])
+	waitFor(t, 60*time.Second, "the majority commits 6 more blocks", func() bool { return heightOf(nodes[0]) >= majority+6 })
+	if h := heightOf(lone); h > cut+1 {
+		t.Fatalf("the partitioned validator went from %d to %d alone", cut, h)
+	}
+	sameChain(t, nodes)
+
+	for _, nd := range nodes[:3] {
+		if err := nd.net.host.Unban(lone.net.host.ID()); err != nil {
+			t.Fatal(err)
+		}
+		if err := lone.net.host.Unban(nd.net.host.ID()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 90*time.Second, "the partitioned validator catches up", func() bool { return heightOf(lone) >= heightOf(nodes[0]) })
+	sameChain(t, nodes)
+}
+
+// TestSpammerIsCutOff joins a host of the same chain that publishes
+// forged votes; the validators reject them at the first hop, score the
+// sender down and disconnect it, and keep committing.
+func TestSpammerIsCutOff(t *testing.T) {
+	nodes := p2pTestnet(t, 4, 300*time.Millisecond)
+	g := nodes[0].genesis
+	cfg := p2p.DefaultConfig()
+	cfg.ChainID, cfg.Genesis = g.ChainID, g.Hash()
+	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+	cfg.Bootstrap = nodes[0].P2PAddrs()
+	cfg.DHT = false
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spam, err := p2p.New(key, cfg, p2p.Options{Logger: testLogger(t).With("node", "spammer")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spam.Close()
+	votes, err := spam.Join(topicVotes, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the spammer is connected", func() bool { return spam.PeerCount() > 0 })
+	start := heightOf(nodes[0])
+	forged := sampleVote() // a well-formed vote whose signature is garbage
+	forged.From, forged.Vote.Validator = 1, 1
+	deadline := time.Now().Add(30 * time.Second)
+	sent := 0
+	for spam.PeerCount() > 0 && time.Now().Before(deadline) && sent < 10_000 {
+		forged.Vote.Round = uint64(sent) // a new message each time
+		_ = votes.Publish(encodeWire(nil, -1, forged))
+		sent++
+		time.Sleep(5 * time.Millisecond)
+	}
+	if spam.PeerCount() > 0 {
+		t.Fatalf("the spammer is still connected after %d forged votes", sent)
+	}
+	for _, p := range nodes[0].net.Peers() {
+		if p.ID == spam.ID() {
+			t.Fatal("node 0 still lists the spammer")
+		}
+	}
+	waitFor(t, 60*time.Second, "3 more blocks", func() bool { return heightOf(nodes[0]) >= start+3 })
+	sameChain(t, nodes)
+	t.Logf("spammer cut off after %d forged votes", sent)
 }

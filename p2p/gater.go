@@ -38,6 +38,12 @@ func (g *gater) ban(p peer.ID, d time.Duration) bool {
 	return true
 }
 
+func (g *gater) unban(p peer.ID) {
+	g.mu.Lock()
+	delete(g.until, p)
+	g.mu.Unlock()
+}
+
 func (g *gater) banned(p peer.ID) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -428,6 +428,38 @@ func (h *Host) disconnect(p peer.ID, reason string, cause error) {
 	h.goSafe(func() { _ = h.host.Network().ClosePeer(p) })
 }
 
+// Ban disconnects the peer with the given ID and refuses it for d: an
+// operator's ban, or a partition in a test.
+func (h *Host) Ban(id string, d time.Duration) error {
+	p, err := peer.Decode(id)
+	if err != nil {
+		return fmt.Errorf("p2p: peer id %q: %w", id, err)
+	}
+	if d <= 0 {
+		return fmt.Errorf("p2p: ban of %s", d)
+	}
+	h.gater.unban(p)
+	h.gater.ban(p, d)
+	h.met.Disconnects.WithLabelValues("ban").Inc()
+	h.log.Info("banning peer", "peer_id", id, "for", d)
+	h.mu.Lock()
+	delete(h.peers, p)
+	h.updateGaugesLocked()
+	h.mu.Unlock()
+	_ = h.host.Network().ClosePeer(p)
+	return nil
+}
+
+// Unban lifts a ban; persistent peers are redialled, others may dial in.
+func (h *Host) Unban(id string) error {
+	p, err := peer.Decode(id)
+	if err != nil {
+		return fmt.Errorf("p2p: peer id %q: %w", id, err)
+	}
+	h.gater.unban(p)
+	return nil
+}
+
 // onScores receives the gossip scores every second and disconnects the
 // peers below DisconnectThreshold.
 func (h *Host) onScores(scores map[peer.ID]float64) {

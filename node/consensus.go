@@ -68,6 +68,7 @@ type bftEngine struct {
 	executed    map[chain.Hash]*chain.Pending // valid blocks at the current height
 	tried       map[uint64]int                // proposals executed per round of this height
 	held        []*consensus.Message          // proposals for later heights
+	replay      []*consensus.Message          // held proposals to step after the current Ready
 	request     *consensus.ProposalRequest
 	written     map[chain.Hash]bool // payloads stored for this height
 	stateHeight uint64              // height of the last persisted state
@@ -491,6 +492,11 @@ func (e *bftEngine) drain() error {
 		}
 		e.core.Advance()
 		e.noteRound()
+		replay := e.replay
+		e.replay = nil
+		for _, m := range replay {
+			e.onMessage(m)
+		}
 	}
 	return errors.New("node: consensus core did not settle after 1000 steps")
 }
@@ -540,11 +546,11 @@ func (e *bftEngine) commit(c consensus.Commit) error {
 		"hash", c.BlockID, "signers", c.QC.Signers.Count(), "commit_ms", e.clock.Now().Sub(start).Milliseconds())
 	clear(e.executed)
 	clear(e.tried)
-	held := e.held
+	// Proposals held for this next height are stepped again, but only
+	// after the core's current Ready is acknowledged: what the core
+	// outputs between Ready and Advance would be lost with it.
+	e.replay = append(e.replay, e.held...)
 	e.held = nil
-	for _, m := range held {
-		e.onMessage(m)
-	}
 	return nil
 }
 

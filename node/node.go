@@ -227,8 +227,14 @@ func (n *Node) newEngine(g *chain.Genesis, vk *bls.SecretKey, nodeKey ed25519.Pr
 	})
 	if err != nil {
 		_ = tr.Close()
+		return err
 	}
-	return err
+	if n.net != nil {
+		eng := n.engine
+		f := func() *consensus.Committees { return eng.Consensus().Committees }
+		n.net.committees.Store(&f)
+	}
+	return nil
 }
 
 // LoadValidatorKey loads the validator key the config names, decrypting it

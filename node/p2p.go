@@ -56,9 +56,6 @@ const (
 	txBatchDelay = 20 * time.Millisecond
 )
 
-// syncBatch is how many blocks one sync request asks a peer for.
-const syncBatch = 64
-
 // network is the node's peer-to-peer side: the libp2p host, the consensus
 // transport over its gossip topics, transaction gossip, and block sync. It
 // is the node's adapter between p2p (bytes, peers) and the consensus,
@@ -74,9 +71,15 @@ type network struct {
 	pool   *mempool.Pool
 	head   func() uint64
 
-	topics map[string]*p2p.Topic
-	msgs   chan *consensus.Message
-	blocks chan *chain.Block
+	topicsMu sync.RWMutex
+	topics   map[string]*p2p.Topic
+	// committees reports the current epoch's committees (nil until the
+	// engine runs); with more than one, this node also joins its own
+	// committee's vote subnet, and votes to an aggregator travel there.
+	committees atomic.Pointer[func() *consensus.Committees]
+	subnet     int // committee whose vote subnet is joined, -1 for none (topicsMu)
+	msgs       chan *consensus.Message
+	blocks     chan *chain.Block
 
 	txMu      sync.Mutex
 	txPending [][]byte
@@ -108,8 +111,8 @@ func newNetwork(p networkParams) (*network, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &network{
 		log: p.log.With("module", "net"), self: p.self, region: -1, vals: p.vals, crypto: p.crypto,
-		tag: p.genesis.Hash(), pool: p.pool, topics: map[string]*p2p.Topic{},
-		msgs: make(chan *consensus.Message, memInbox), blocks: make(chan *chain.Block, 2*syncBatch),
+		tag: p.genesis.Hash(), pool: p.pool, topics: map[string]*p2p.Topic{}, subnet: -1,
+		msgs: make(chan *consensus.Message, memInbox), blocks: make(chan *chain.Block, 128),
 		txKick: make(chan struct{}, 1), ctx: ctx, cancel: cancel,
 	}
 	if r, ok := regionIndex(p.cfg.Region); ok {
@@ -171,15 +174,93 @@ func newNetwork(p networkParams) (*network, error) {
 		go n.drainTxs(t)
 		go n.publishTxs(t)
 	}
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.catchUp()
+	go n.followSubnet()
 	n.log.Info("p2p host started", "peer_id", host.ID(), "addrs", host.Addrs())
 	return n, nil
 }
 
+// voteSubnet names committee k's vote topic.
+func voteSubnet(k int) string { return fmt.Sprintf("%s/%d", topicVotes, k) }
+
+// topicFor is the topic a message to `to` travels on: a vote to its
+// committee's aggregator goes on the committee's subnet (when this node is
+// in it, as the voter always is, once it has joined); everything else on
+// the message kind's topic.
+func (n *network) topicFor(to []uint32, m *consensus.Message) *p2p.Topic {
+	n.topicsMu.RLock()
+	defer n.topicsMu.RUnlock()
+	if m.Kind == consensus.KindVote && len(to) == 1 && n.subnet >= 0 {
+		if c := n.currentCommittees(); c != nil && c.Count() > 1 && c.Of(to[0]) == n.subnet && c.Of(m.Vote.Validator) == n.subnet {
+			if t := n.topics[voteSubnet(n.subnet)]; t != nil {
+				return t
+			}
+		}
+	}
+	return n.topics[topicOf(m.Kind)]
+}
+
+// currentCommittees returns the engine's committees, nil before it runs.
+func (n *network) currentCommittees() *consensus.Committees {
+	if f := n.committees.Load(); f != nil {
+		return (*f)()
+	}
+	return nil
+}
+
+// followSubnet keeps this node subscribed to its committee's vote subnet
+// as committees are reshuffled each epoch.
+func (n *network) followSubnet() {
+	defer n.wg.Done()
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		want := -1
+		if c := n.currentCommittees(); c != nil && c.Count() > 1 {
+			want = c.Of(n.self)
+		}
+		n.topicsMu.RLock()
+		have := n.subnet
+		n.topicsMu.RUnlock()
+		if want == have {
+			continue
+		}
+		var joined *p2p.Topic
+		if want >= 0 {
+			var err error
+			if joined, err = n.host.Join(voteSubnet(want), n.validateConsensus(topicVotes)); err != nil {
+				n.log.Warn("join vote subnet", "committee", want, "err", err)
+				continue
+			}
+		}
+		n.topicsMu.Lock()
+		old := n.topics[voteSubnet(have)]
+		delete(n.topics, voteSubnet(have))
+		if joined != nil {
+			n.topics[voteSubnet(want)] = joined
+		}
+		n.subnet = want
+		n.topicsMu.Unlock()
+		if old != nil {
+			old.Leave()
+		}
+		if joined != nil {
+			n.wg.Add(1)
+			go n.readConsensus(joined)
+		}
+		n.log.Debug("vote subnet", "committee", want, "left", have)
+	}
+}
+
 // Send publishes a consensus message on its topic (Transport).
 func (n *network) Send(to []uint32, m *consensus.Message) {
-	t := n.topics[topicOf(m.Kind)]
+	t := n.topicFor(to, m)
 	if t == nil {
 		return
 	}
@@ -206,35 +287,47 @@ func (n *network) RequestBlock(height uint64, _ uint32) {
 	}()
 }
 
-// fetchFrom delivers blocks from height on, in order, until peers have no
-// more or the node stops.
+// fetchFrom syncs blocks from height on, while peers are ahead: batches
+// fetched in parallel from several peers, handed to the engine in height
+// order. Each block's certificate is checked here, before the engine sees
+// it, so that a peer serving a bad block is disconnected by the sync and
+// the range fetched from another; the engine checks again as it applies.
 func (n *network) fetchFrom(height uint64) {
-	for range 10_000 {
-		if n.ctx.Err() != nil || n.host.BestHeight() < height {
+	for range 1000 {
+		best := n.host.BestHeight()
+		if n.ctx.Err() != nil || best < height {
 			return
 		}
-		ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
-		raws, err := n.host.Fetch(ctx, height, syncBatch)
-		cancel()
-		if err != nil || len(raws) == 0 {
-			n.log.Debug("block fetch failed", "from", height, "err", err)
-			return
-		}
-		for _, raw := range raws {
+		to := min(best, height+syncWindow-1)
+		last, err := n.host.Sync(n.ctx, height, to, func(h uint64, raw []byte) error {
 			blk, err := chain.DecodeBlock(raw)
-			if err != nil || blk.Header.Height != height {
-				n.log.Debug("peer sent a malformed block", "height", height, "err", err)
-				return
+			if err != nil {
+				return err
+			}
+			if blk.Header.Height != h {
+				return fmt.Errorf("block of height %d for height %d", blk.Header.Height, h)
+			}
+			if _, err := checkCertificate(blk, n.tag, n.vals, n.crypto); err != nil {
+				return err
 			}
 			select {
 			case n.blocks <- blk:
+				return nil
 			case <-n.ctx.Done():
-				return
+				return n.ctx.Err()
 			}
-			height++
+		})
+		if err != nil {
+			n.log.Debug("block sync stopped", "from", height, "to", to, "applied", last, "err", err)
+			return
 		}
+		height = last + 1
 	}
 }
+
+// syncWindow is how many heights one Sync call covers; the next call
+// starts from where the engine's chain is by then.
+const syncWindow = 1024
 
 // catchUp starts block sync when peers advertise a height beyond ours: at
 // start, after a crash, or after a partition. The engine applies what
@@ -303,10 +396,14 @@ func (n *network) readConsensus(t *p2p.Topic) {
 	defer n.wg.Done()
 	for {
 		var msg p2p.Message
+		var ok bool
 		select {
 		case <-n.ctx.Done():
 			return
-		case msg = <-t.Messages():
+		case msg, ok = <-t.Messages():
+			if !ok {
+				return // left, or the host closed
+			}
 		}
 		to, region, m, err := decodeWire(msg.Data)
 		if err != nil || (len(to) > 0 && !slices.Contains(to, n.self)) || m.From == n.self {
@@ -420,7 +517,10 @@ func (n *network) drainTxs(t *p2p.Topic) {
 		select {
 		case <-n.ctx.Done():
 			return
-		case <-t.Messages():
+		case _, ok := <-t.Messages():
+			if !ok {
+				return
+			}
 		}
 	}
 }

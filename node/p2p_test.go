@@ -16,9 +16,9 @@ import (
 // p2pTestnet starts n validators in this process, each with its own libp2p
 // host on 127.0.0.1; node 0 is every other node's bootstrap peer, and the
 // others find each other through it.
-func p2pTestnet(t *testing.T, n int, blockTime time.Duration) []*Node {
+func p2pTestnet(t *testing.T, n int, blockTime time.Duration, params ...chain.ConsensusParams) []*Node {
 	t.Helper()
-	cfgs := testnetHomes(t, n, blockTime)
+	cfgs := testnetHomes(t, n, blockTime, params...)
 	nodes := make([]*Node, n)
 	for i := range cfgs {
 		cfg := cfgs[i]
@@ -205,4 +205,53 @@ func TestSpammerIsCutOff(t *testing.T) {
 	waitFor(t, 60*time.Second, "3 more blocks", func() bool { return heightOf(nodes[0]) >= start+3 })
 	sameChain(t, nodes)
 	t.Logf("spammer cut off after %d forged votes", sent)
+}
+
+// TestCommitteeSubnetsOverLibp2p runs eight validators in two committees,
+// reshuffled every four blocks: each validator follows its committee's
+// vote subnet, votes reach the aggregators there, and the chain grows the
+// same everywhere across several epochs.
+func TestCommitteeSubnetsOverLibp2p(t *testing.T) {
+	nodes := p2pTestnet(t, 8, 300*time.Millisecond, chain.ConsensusParams{Committees: 2, EpochLength: 4})
+	waitFor(t, 120*time.Second, "height 13 everywhere", func() bool {
+		for _, nd := range nodes {
+			if heightOf(nd) < 13 {
+				return false
+			}
+		}
+		return true
+	})
+	sameChain(t, nodes)
+	var onSubnets float64
+	var aggregates uint64
+	for _, nd := range nodes {
+		mfs, err := nd.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != "bizra_p2p_messages_total" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				var topic, result string
+				for _, l := range m.GetLabel() {
+					switch l.GetName() {
+					case "topic":
+						topic = l.GetValue()
+					case "result":
+						result = l.GetValue()
+					}
+				}
+				if result == "accept" && (topic == voteSubnet(0) || topic == voteSubnet(1)) {
+					onSubnets += m.GetCounter().GetValue()
+				}
+			}
+		}
+		aggregates += nd.engine.Consensus().Stats.AggregatesReceived
+	}
+	if onSubnets == 0 || aggregates == 0 {
+		t.Fatalf("votes accepted on the committee subnets: %v, aggregates received: %d", onSubnets, aggregates)
+	}
+	t.Logf("%v votes on subnets, %d aggregates", onSubnets, aggregates)
 }

@@ -31,18 +31,29 @@ func VerifyCertificates(store *chain.Store, g *chain.Genesis) (int, error) {
 		if err != nil {
 			return int(h - 1), err
 		}
-		qc, err := consensus.DecodeQC(blk.Cert)
-		if err != nil {
-			return int(h - 1), fmt.Errorf("block %d certificate: %w", h, err)
-		}
-		switch {
-		case qc.Type != consensus.Precommit || qc.Height != h || qc.BlockID != blk.Hash():
-			return int(h - 1), fmt.Errorf("block %d: certificate is a %s for height %d block %s", h, qc.Type, qc.Height, qc.BlockID)
-		case len(qc.Signers) != (vals.Len()+7)/8 || !vals.IsQuorum(vals.StakeOf(qc.Signers)):
-			return int(h - 1), fmt.Errorf("block %d: certificate signers hold no quorum", h)
-		case !crypto.VerifyAggregate(qc.Signers, consensus.VoteSignBytes(tag, qc.Type, h, qc.Round, qc.BlockID), qc.Sig):
-			return int(h - 1), fmt.Errorf("block %d: certificate signature does not verify", h)
+		if _, err := checkCertificate(blk, tag, vals, crypto); err != nil {
+			return int(h - 1), err
 		}
 	}
 	return int(head), nil
+}
+
+// checkCertificate checks that a committed block carries a precommit
+// certificate for its own hash and height, signed by more than two thirds
+// of the stake, whose aggregate signature verifies.
+func checkCertificate(blk *chain.Block, tag chain.Hash, vals *consensus.ValidatorSet, crypto consensus.Crypto) (*consensus.QC, error) {
+	h := blk.Header.Height
+	qc, err := consensus.DecodeQC(blk.Cert)
+	if err != nil {
+		return nil, fmt.Errorf("block %d certificate: %w", h, err)
+	}
+	switch {
+	case qc.Type != consensus.Precommit || qc.Height != h || qc.BlockID != blk.Hash():
+		return nil, fmt.Errorf("block %d: certificate is a %s for height %d block %s", h, qc.Type, qc.Height, qc.BlockID)
+	case len(qc.Signers) != (vals.Len()+7)/8 || !vals.IsQuorum(vals.StakeOf(qc.Signers)):
+		return nil, fmt.Errorf("block %d: certificate signers hold no quorum", h)
+	case !crypto.VerifyAggregate(qc.Signers, consensus.VoteSignBytes(tag, qc.Type, h, qc.Round, qc.BlockID), qc.Sig):
+		return nil, fmt.Errorf("block %d: certificate signature does not verify", h)
+	}
+	return qc, nil
 }

@@ -248,6 +248,17 @@ func (t *Topic) Peers() []string {
 	return out
 }
 
+// Leave cancels the subscription and leaves the topic: Messages closes,
+// Publish fails, and the name may be joined again.
+func (t *Topic) Leave() {
+	t.h.mu.Lock()
+	if t.h.topics[t.full] == t {
+		delete(t.h.topics, t.full)
+	}
+	t.h.mu.Unlock()
+	t.close()
+}
+
 // close cancels the subscription and leaves the topic.
 func (t *Topic) close() {
 	t.closeOnce.Do(func() {

@@ -256,6 +256,9 @@ type LogConfig struct {
 type MetricsConfig struct {
 	Enabled    bool   `toml:"enabled"`
 	ListenAddr string `toml:"listen_addr"`
+	// Pprof also serves the Go profiler at /debug/pprof/ on the metrics
+	// address.
+	Pprof bool `toml:"pprof"`
 }
 
 // DevConfig holds development aids that a production node leaves off.
@@ -530,6 +533,8 @@ format = %s
 enabled = %t
 # Default "%s" (local only).
 listen_addr = %s
+# Also serve the Go profiler at /debug/pprof/ on that address. Default false.
+pprof = %t
 
 [dev]
 # Transfers per second generated among the deterministic dev accounts,
@@ -553,7 +558,7 @@ traffic = %d
 		dr.RateLimit, dr.RateBurst, c.RPC.RateLimit, c.RPC.RateBurst, dr.RequestTimeout, c.RPC.RequestTimeout.Duration,
 		dr.MaxWSConns, dr.MaxSubscriptions, c.RPC.MaxWSConns, c.RPC.MaxSubscriptions, tomlStrings(c.RPC.CORSOrigins),
 		q(c.Log.Level), q(c.Log.Format),
-		c.Metrics.Enabled, DefaultMetricsAddr, q(c.Metrics.ListenAddr),
+		c.Metrics.Enabled, DefaultMetricsAddr, q(c.Metrics.ListenAddr), c.Metrics.Pprof,
 		c.Dev.Traffic)
 	return []byte(b.String())
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -54,9 +55,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // metricsServer serves /metrics on its own address.
 type metricsServer struct {
-	addr string
-	reg  *prometheus.Registry
-	log  *slog.Logger
+	addr  string
+	reg   *prometheus.Registry
+	log   *slog.Logger
+	pprof bool // also serve the Go profiler under /debug/pprof/
 
 	mu    sync.Mutex
 	bound string
@@ -73,6 +75,13 @@ func (m *metricsServer) Start(context.Context) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelError)}))
+	if m.pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	m.mu.Lock()
 	m.bound = ln.Addr().String()
 	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}

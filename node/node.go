@@ -164,7 +164,7 @@ func New(cfg Config, o Options) (*Node, error) {
 		return nil, err
 	}
 	if cfg.Metrics.Enabled {
-		n.metrics = &metricsServer{addr: cfg.Metrics.ListenAddr, reg: n.reg, log: o.Logger.With("module", "metrics")}
+		n.metrics = &metricsServer{addr: cfg.Metrics.ListenAddr, reg: n.reg, log: o.Logger.With("module", "metrics"), pprof: cfg.Metrics.Pprof}
 		n.lc.services = append(n.lc.services, n.metrics)
 	}
 	if cfg.RPC.Enabled {

@@ -255,3 +255,74 @@ func TestCommitteeSubnetsOverLibp2p(t *testing.T) {
 	}
 	t.Logf("%v votes on subnets, %d aggregates", onSubnets, aggregates)
 }
+
+func TestRegionLatency(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want time.Duration
+	}{
+		{"us-east", "us-east", 2 * time.Millisecond},
+		{"us-east", "eu-west", 40 * time.Millisecond},
+		{"eu-west", "us-east", 40 * time.Millisecond},
+		{"ap", "eu-west", 150 * time.Millisecond},
+		{"us-east", "ap", 110 * time.Millisecond},
+		{"", "ap", 0},
+		{"mars", "ap", 0},
+	} {
+		if got := RegionLatency(c.a, c.b); got != c.want {
+			t.Errorf("RegionLatency(%q, %q) = %s, want %s", c.a, c.b, got, c.want)
+		}
+	}
+	n := &network{region: 2} // ap
+	if got := n.latencyFrom(0); got != 110*time.Millisecond {
+		t.Fatalf("from us-east to ap: %s", got)
+	}
+	if got := n.latencyFrom(-1); got != 0 {
+		t.Fatalf("from a node without a region: %s", got)
+	}
+}
+
+// TestRegionsSlowConsensus runs four validators over libp2p with two in
+// us-east and two in ap: every quorum needs a validator across the 110 ms
+// link, so a block takes at least two round trips across it, and the
+// chain's 300 ms interval stretches to more than 400 ms.
+func TestRegionsSlowConsensus(t *testing.T) {
+	cfgs := testnetHomes(t, 4, 300*time.Millisecond)
+	regions := []string{"us-east", "ap", "us-east", "ap"}
+	nodes := make([]*Node, len(cfgs))
+	for i := range cfgs {
+		cfg := cfgs[i]
+		cfg.P2P.Enabled = true
+		cfg.P2P.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+		cfg.P2P.Region = regions[i]
+		if i > 0 {
+			cfg.P2P.Persistent = nodes[0].P2PAddrs()
+		}
+		nd, err := New(cfg, Options{Logger: testLogger(t).With("node", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nd.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		nodes[i] = nd
+		t.Cleanup(func() { _ = nd.Close() })
+	}
+	waitFor(t, 60*time.Second, "height 3", func() bool { return heightOf(nodes[0]) >= 3 })
+	from := heightOf(nodes[0])
+	waitFor(t, 60*time.Second, "10 more blocks", func() bool { return heightOf(nodes[0]) >= from+10 })
+	a, err := nodes[0].store.Header(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := nodes[0].store.Header(from + 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	interval := time.Duration(b.Timestamp-a.Timestamp) * time.Millisecond / 10
+	if interval < 400*time.Millisecond {
+		t.Fatalf("mean block interval %s with a 110 ms link in every quorum, want more than 400ms", interval)
+	}
+	sameChain(t, nodes)
+	t.Logf("mean block interval %s", interval)
+}

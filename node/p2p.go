@@ -153,26 +153,28 @@ func newNetwork(p networkParams) (*network, error) {
 		return nil, err
 	}
 	n.host = host
-	for _, name := range []string{topicProposals, topicVotes, topicAggregates, topicTimeouts, topicCertificates} {
-		t, err := host.Join(name, n.validateConsensus(name))
+	join := func(name string, validate func(string, []byte) p2p.Verdict, readers ...func(*p2p.Topic)) error {
+		t, err := host.Join(name, validate)
 		if err != nil {
 			n.Close()
-			return nil, fmt.Errorf("node: join %s: %w", name, err)
+			return fmt.Errorf("node: join %s: %w", name, err)
 		}
 		n.topics[name] = t
-		n.wg.Add(1)
-		go n.readConsensus(t)
+		for _, r := range readers {
+			n.wg.Add(1)
+			go r(t)
+		}
+		return nil
+	}
+	for _, name := range []string{topicProposals, topicVotes, topicAggregates, topicTimeouts, topicCertificates} {
+		if err := join(name, n.validateConsensus(name), n.readConsensus); err != nil {
+			return nil, err
+		}
 	}
 	if p.pool != nil {
-		t, err := host.Join(topicTxs, n.validateTxs)
-		if err != nil {
-			n.Close()
-			return nil, fmt.Errorf("node: join %s: %w", topicTxs, err)
+		if err := join(topicTxs, n.validateTxs, n.drainTxs, n.publishTxs); err != nil {
+			return nil, err
 		}
-		n.topics[topicTxs] = t
-		n.wg.Add(2)
-		go n.drainTxs(t)
-		go n.publishTxs(t)
 	}
 	n.wg.Add(2)
 	go n.catchUp()

@@ -18,6 +18,12 @@ import (
 // others find each other through it.
 func p2pTestnet(t *testing.T, n int, blockTime time.Duration, params ...chain.ConsensusParams) []*Node {
 	t.Helper()
+	return p2pTestnetWith(t, n, blockTime, nil, params...)
+}
+
+// p2pTestnetWith is p2pTestnet with tweak applied to each node's config.
+func p2pTestnetWith(t *testing.T, n int, blockTime time.Duration, tweak func(i int, cfg *Config), params ...chain.ConsensusParams) []*Node {
+	t.Helper()
 	cfgs := testnetHomes(t, n, blockTime, params...)
 	nodes := make([]*Node, n)
 	for i := range cfgs {
@@ -26,6 +32,9 @@ func p2pTestnet(t *testing.T, n int, blockTime time.Duration, params ...chain.Co
 		cfg.P2P.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
 		cfg.RPC.Enabled = true
 		cfg.RPC.ListenAddr = "127.0.0.1:0"
+		if tweak != nil {
+			tweak(i, &cfg)
+		}
 		if i > 0 {
 			// Node 0 is a persistent peer: redialled after a partition.
 			cfg.P2P.Persistent = nodes[0].P2PAddrs()
@@ -287,27 +296,8 @@ func TestRegionLatency(t *testing.T) {
 // link, so a block takes at least two round trips across it, and the
 // chain's 300 ms interval stretches to more than 400 ms.
 func TestRegionsSlowConsensus(t *testing.T) {
-	cfgs := testnetHomes(t, 4, 300*time.Millisecond)
 	regions := []string{"us-east", "ap", "us-east", "ap"}
-	nodes := make([]*Node, len(cfgs))
-	for i := range cfgs {
-		cfg := cfgs[i]
-		cfg.P2P.Enabled = true
-		cfg.P2P.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
-		cfg.P2P.Region = regions[i]
-		if i > 0 {
-			cfg.P2P.Persistent = nodes[0].P2PAddrs()
-		}
-		nd, err := New(cfg, Options{Logger: testLogger(t).With("node", i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := nd.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		nodes[i] = nd
-		t.Cleanup(func() { _ = nd.Close() })
-	}
+	nodes := p2pTestnetWith(t, 4, 300*time.Millisecond, func(i int, cfg *Config) { cfg.P2P.Region = regions[i] })
 	waitFor(t, 60*time.Second, "height 3", func() bool { return heightOf(nodes[0]) >= 3 })
 	from := heightOf(nodes[0])
 	waitFor(t, 60*time.Second, "10 more blocks", func() bool { return heightOf(nodes[0]) >= from+10 })

@@ -347,8 +347,20 @@ func (e *bftEngine) propose(now time.Time) {
 	if req.Height != e.core.Height() || req.Round != e.core.Round() {
 		return // the round moved on while waiting
 	}
-	// The builder raises a timestamp that is not after the parent's.
-	b := e.chain.NewBuilder(chain.BuildParams{Proposer: e.addrs[e.self], Round: req.Round, Timestamp: uint64(now.UnixMilli())})
+	// In a height's first round the block takes its slot's time (the
+	// parent's plus one interval) when it is less than one interval late:
+	// a block that took longer to decide does not push every later one
+	// back, and the chain keeps its rate. Later, or later rounds, take
+	// the time of the proposal. The builder raises a timestamp that is
+	// not after the parent's.
+	ts := now
+	if req.Round == 0 {
+		head, _ := e.chain.Head()
+		if slot := time.UnixMilli(int64(head.Timestamp)).Add(e.interval); !now.Before(slot) && now.Sub(slot) < e.interval {
+			ts = slot
+		}
+	}
+	b := e.chain.NewBuilder(chain.BuildParams{Proposer: e.addrs[e.self], Round: req.Round, Timestamp: uint64(ts.UnixMilli())})
 	e.txs.Fill(b)
 	p := b.Finish()
 	hash := p.Block.Hash()

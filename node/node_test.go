@@ -219,6 +219,28 @@ func TestEngineOnFakeClock(t *testing.T) {
 	}
 	clock.Advance(time.Millisecond)
 	waitFor(t, 5*time.Second, "block 6 at its slot", func() bool { hd, _ := n.Chain().Head(); return hd.Height == 6 })
+
+	// A proposal less than one interval late keeps its slot's time, so
+	// that the chain keeps its rate; one later than that takes its own.
+	slot := func(h uint64) uint64 { return uint64(t0.Add(time.Duration(h) * 200 * time.Millisecond).UnixMilli()) }
+	for _, c := range []struct {
+		late time.Duration
+		want func(now time.Time) uint64
+	}{
+		{150 * time.Millisecond, func(time.Time) uint64 { return slot(7) }},
+		{0, func(time.Time) uint64 { return slot(8) }},
+		{450 * time.Millisecond, func(now time.Time) uint64 { return uint64(now.UnixMilli()) }},
+	} {
+		hd, _ := n.Chain().Head()
+		waitFor(t, 5*time.Second, "the engine to wait again", func() bool { return clock.pending() > 0 })
+		clock.Advance(time.UnixMilli(int64(hd.Timestamp)).Add(200*time.Millisecond + c.late).Sub(clock.Now()))
+		now := clock.Now()
+		waitFor(t, 5*time.Second, "the next block", func() bool { h, _ := n.Chain().Head(); return h.Height == hd.Height+1 })
+		got, _ := n.Chain().Head()
+		if want := c.want(now); got.Timestamp != want {
+			t.Fatalf("block %d proposed %s late: timestamp %d, want %d", got.Height, c.late, got.Timestamp, want)
+		}
+	}
 }
 
 func TestRunStopsWhenBlockProductionFails(t *testing.T) {

@@ -68,6 +68,10 @@
 //  3. the caller's validator decides; Reject penalises the peer that sent
 //     the message. Messages this host publishes skip this step.
 //
+// The router's queues (messages waiting to be sent to one peer, and
+// messages waiting for validation) hold 1,024 each instead of GossipSub's
+// 32, which a validator under load overflows.
+//
 // Messages delivers accepted messages from other peers in a buffered
 // channel; when the reader is slow, messages are dropped and counted.
 //

@@ -228,6 +228,12 @@ func (h *Host) startGossip() error {
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(h.onScores), scoreInspectInterval),
 		pubsub.WithMessageIdFn(messageID),
 		pubsub.WithMaxMessageSize(h.cfg.MaxMessageBytes+envelopeOverhead+rpcSlack),
+		// GossipSub drops what does not fit these queues: 32 by default,
+		// which a validator under load overflows with transaction batches
+		// and proposals, losing messages the protocol then recovers from
+		// only by timeouts.
+		pubsub.WithPeerOutboundQueueSize(peerOutboundQueue),
+		pubsub.WithValidateQueueSize(validateQueue),
 		pubsub.WithLogger(h.log.With("component", "gossipsub")),
 	)
 	if err != nil {
@@ -236,6 +242,13 @@ func (h *Host) startGossip() error {
 	h.ps = ps
 	return nil
 }
+
+// Queue sizes of the GossipSub router: messages waiting to be sent to one
+// peer, and messages waiting for validation.
+const (
+	peerOutboundQueue = 1024
+	validateQueue     = 1024
+)
 
 // rpcSlack is room in a GossipSub frame for the signature, the topic and the
 // control messages beside one full-size message.

@@ -214,50 +214,62 @@ func (n *network) currentCommittees() *consensus.Committees {
 // followSubnet keeps this node subscribed to its committee's vote subnet
 // as committees are reshuffled each epoch.
 func (n *network) followSubnet() {
+	n.every(200*time.Millisecond, n.checkSubnet)
+}
+
+// every runs fn every d until the network closes; it is a goroutine of
+// the network's wait group.
+func (n *network) every(d time.Duration, fn func()) {
 	defer n.wg.Done()
-	t := time.NewTicker(200 * time.Millisecond)
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
 		case <-t.C:
+			fn()
 		}
-		want := -1
-		if c := n.currentCommittees(); c != nil && c.Count() > 1 {
-			want = c.Of(n.self)
-		}
-		n.topicsMu.RLock()
-		have := n.subnet
-		n.topicsMu.RUnlock()
-		if want == have {
-			continue
-		}
-		var joined *p2p.Topic
-		if want >= 0 {
-			var err error
-			if joined, err = n.host.Join(voteSubnet(want), n.validateConsensus(topicVotes)); err != nil {
-				n.log.Warn("join vote subnet", "committee", want, "err", err)
-				continue
-			}
-		}
-		n.topicsMu.Lock()
-		old := n.topics[voteSubnet(have)]
-		delete(n.topics, voteSubnet(have))
-		if joined != nil {
-			n.topics[voteSubnet(want)] = joined
-		}
-		n.subnet = want
-		n.topicsMu.Unlock()
-		if old != nil {
-			old.Leave()
-		}
-		if joined != nil {
-			n.wg.Add(1)
-			go n.readConsensus(joined)
-		}
-		n.log.Debug("vote subnet", "committee", want, "left", have)
 	}
+}
+
+// checkSubnet joins this node's committee's vote subnet and leaves the
+// one it had, when the committees changed.
+func (n *network) checkSubnet() {
+	want := -1
+	if c := n.currentCommittees(); c != nil && c.Count() > 1 {
+		want = c.Of(n.self)
+	}
+	n.topicsMu.RLock()
+	have := n.subnet
+	n.topicsMu.RUnlock()
+	if want == have {
+		return
+	}
+	var joined *p2p.Topic
+	if want >= 0 {
+		var err error
+		if joined, err = n.host.Join(voteSubnet(want), n.validateConsensus(topicVotes)); err != nil {
+			n.log.Warn("join vote subnet", "committee", want, "err", err)
+			return
+		}
+	}
+	n.topicsMu.Lock()
+	old := n.topics[voteSubnet(have)]
+	delete(n.topics, voteSubnet(have))
+	if joined != nil {
+		n.topics[voteSubnet(want)] = joined
+	}
+	n.subnet = want
+	n.topicsMu.Unlock()
+	if old != nil {
+		old.Leave()
+	}
+	if joined != nil {
+		n.wg.Add(1)
+		go n.readConsensus(joined)
+	}
+	n.log.Debug("vote subnet", "committee", want, "left", have)
 }
 
 // Send publishes a consensus message on its topic (Transport).
@@ -335,19 +347,11 @@ const syncWindow = 1024
 // start, after a crash, or after a partition. The engine applies what
 // arrives, checking every certificate.
 func (n *network) catchUp() {
-	defer n.wg.Done()
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.ctx.Done():
-			return
-		case <-t.C:
-		}
+	n.every(time.Second, func() {
 		if head := n.head(); n.host.BestHeight() > head+1 {
 			n.RequestBlock(head+1, 0)
 		}
-	}
+	})
 }
 
 // validateConsensus checks a consensus message before p2p relays it:

@@ -14,11 +14,45 @@ import (
 // rpcChain adapts the chain and its store to rpc.Chain.
 type rpcChain struct{ *chain.Chain }
 
-func (c rpcChain) Block(h uint64) (*chain.Block, error)       { return c.Store().Block(h) }
-func (c rpcChain) BlockHeight(h chain.Hash) (uint64, error)   { return c.Store().BlockHeight(h) }
-func (c rpcChain) Receipts(h uint64) ([]chain.Receipt, error) { return c.Store().Receipts(h) }
-func (c rpcChain) TxLocation(h chain.Hash) (uint64, uint32, error) {
-	return c.Store().TxLocation(h)
+// visible hides a block the store already holds but the chain does not
+// yet report as its head: the block's accounts are not readable until
+// then, and a client that saw its receipt could read a nonce or balance
+// from before it.
+func (c rpcChain) visible(h uint64) error {
+	if head, _ := c.Head(); h > head.Height {
+		return chain.ErrNotFound
+	}
+	return nil
+}
+
+func (c rpcChain) Block(h uint64) (*chain.Block, error) {
+	if err := c.visible(h); err != nil {
+		return nil, err
+	}
+	return c.Store().Block(h)
+}
+
+func (c rpcChain) BlockHeight(hash chain.Hash) (uint64, error) {
+	h, err := c.Store().BlockHeight(hash)
+	if err == nil {
+		err = c.visible(h)
+	}
+	return h, err
+}
+
+func (c rpcChain) Receipts(h uint64) ([]chain.Receipt, error) {
+	if err := c.visible(h); err != nil {
+		return nil, err
+	}
+	return c.Store().Receipts(h)
+}
+
+func (c rpcChain) TxLocation(hash chain.Hash) (uint64, uint32, error) {
+	h, i, err := c.Store().TxLocation(hash)
+	if err == nil {
+		err = c.visible(h)
+	}
+	return h, i, err
 }
 
 // rpcPool adapts the mempool to rpc.Pool: what clients send is admitted,

@@ -770,7 +770,10 @@ func (c *Core) Tick() {
 			continue
 		}
 		mv.fellBack = true
-		if leader := c.vals.Proposer(c.st.Height, key.round); leader != c.cfg.Self && c.voteTarget(c.cfg.Self, key.round) != leader {
+		// To the leader directly: past a missing or faulty aggregator,
+		// or again when the vote went to the leader in the first place
+		// and may have been lost (nothing else would resend it).
+		if leader := c.vals.Proposer(c.st.Height, key.round); leader != c.cfg.Self {
 			c.send([]uint32{leader}, &Message{Kind: KindVote, Vote: mv.v})
 		}
 	}

@@ -1046,3 +1046,39 @@ func TestCoreRelayedProposal(t *testing.T) {
 		}
 	})
 }
+
+// TestCoreVoteResentToLeader checks that a vote sent straight to the
+// leader (one committee) is sent again once when no certificate follows:
+// on a lossy network nothing else would resend it, and a leader missing
+// one vote of a bare quorum loses the round.
+func TestCoreVoteResentToLeader(t *testing.T) {
+	r := newRig(t)
+	n := r.node(1)
+	payload, id := r.block()
+	n.mustStep(r.proposal(0, 0, payload, nil))
+	leader := r.set.Proposer(0, 0)
+	count := func(msgs []consensus.Envelope) int {
+		k := 0
+		for _, env := range msgs {
+			if v := env.Msg.Vote; env.Msg.Kind == consensus.KindVote && v.Type == consensus.Prevote && v.BlockID == id && len(env.To) == 1 && env.To[0] == leader {
+				k++
+			}
+		}
+		return k
+	}
+	if got := count(n.take()); got != 1 {
+		t.Fatalf("prevotes to the leader on the proposal: %d, want 1", got)
+	}
+	n.tick(4) // FallbackTicks is 5
+	if got := count(n.take()); got != 0 {
+		t.Fatalf("prevote resent after 4 ticks: %d", got)
+	}
+	n.tick(1)
+	if got := count(n.take()); got != 1 {
+		t.Fatalf("prevotes resent after the fallback delay: %d, want 1", got)
+	}
+	n.tick(20)
+	if got := count(n.take()); got != 0 {
+		t.Fatalf("prevote resent %d more times, want once", got)
+	}
+}

@@ -88,6 +88,8 @@ mut no-tc-forward other consensus/core.go 'timeouts do not carry the last timeou
 	's/if tc := c.certified(r); tc != nil {/if tc := c.certified(r); false \&\& tc != nil {/'
 mut no-relay other consensus/core.go 'a timing-out validator sends the next leader the prevote certificate without the proposal: a leader that missed the block cannot re-propose it (liveness)' \
 	's/c.send(\[\]uint32{next}, \&Message{Kind: KindProposal, Proposal: p})/_ = p/'
+mut no-vote-resend other consensus/core.go 'a vote sent straight to the leader is never sent again: under loss a leader short of one vote loses the round (liveness)' \
+	's/leader != c.cfg.Self {$/leader != c.cfg.Self \&\& c.voteTarget(c.cfg.Self, key.round) != leader {/'
 mut no-resend other consensus/core.go 'the leader of an undecided round does not send its proposal and certificate again: under loss, rounds fail (liveness)' \
 	's/^\tc.resend()$/\t\/\/ c.resend()/'
 mut leader-forms-at-a-third safety consensus/votes.go 'the leader forms certificates from more than a third of the stake' \

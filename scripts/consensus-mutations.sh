@@ -123,8 +123,8 @@ run() {
 	fi
 	local what
 	case "$1" in
-	seeds) what=$(grep -oE 'sim seed [0-9]+: (SAFETY VIOLATION \([a-z-]+\)|liveness)' <<<"$out" | head -1) ;;
-	*) what=$(grep -oE -- '--- FAIL: [^ ]+/[^ ]+' <<<"$out" | sed 's/--- FAIL: //' | sort -u | tr '\n' ' ') ;;
+	seeds) what=$({ grep -oE 'sim seed [0-9]+: (SAFETY VIOLATION \([a-z-]+\)|liveness)' <<<"$out" || true; } | head -1) ;;
+	*) what=$({ grep -oE -- '--- FAIL: [^ ]+' <<<"$out" || true; } | sed 's/--- FAIL: //' | sort -u | tr '\n' ' ') ;;
 	esac
 	grep -q "panic: test timed out" <<<"$out" && what="timeout $what"
 	[[ -z "$what" ]] && what=$(grep -m1 -E 'FAIL|panic' <<<"$out")

@@ -646,11 +646,21 @@ func (c *Core) stepQC(qc *QC) error {
 // verifyQC checks a quorum certificate: its signers hold more than two
 // thirds of the stake and its aggregate signature verifies.
 func (c *Core) verifyQC(qc *QC) error {
-	if len(qc.Signers) != (c.vals.Len()+7)/8 || !c.vals.IsQuorum(c.vals.StakeOf(qc.Signers)) {
+	err := VerifyQC(c.cfg.ChainTag, c.vals, c.cfg.Crypto, qc)
+	if errors.Is(err, ErrBadSignature) {
+		c.stats.BadSignatures++
+	}
+	return err
+}
+
+// VerifyQC checks a quorum certificate outside a core (a block's stored
+// certificate, one arriving with a synced block): its signers hold more
+// than two thirds of the stake and its aggregate signature verifies.
+func VerifyQC(chainTag Hash, vals *ValidatorSet, crypto Crypto, qc *QC) error {
+	if len(qc.Signers) != (vals.Len()+7)/8 || !vals.IsQuorum(vals.StakeOf(qc.Signers)) {
 		return ErrNoQuorum
 	}
-	if !c.cfg.Crypto.VerifyAggregate(qc.Signers, VoteSignBytes(c.cfg.ChainTag, qc.Type, qc.Height, qc.Round, qc.BlockID), qc.Sig) {
-		c.stats.BadSignatures++
+	if !crypto.VerifyAggregate(qc.Signers, VoteSignBytes(chainTag, qc.Type, qc.Height, qc.Round, qc.BlockID), qc.Sig) {
 		return ErrBadSignature
 	}
 	return nil

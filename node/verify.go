@@ -47,13 +47,11 @@ func checkCertificate(blk *chain.Block, tag chain.Hash, vals *consensus.Validato
 	if err != nil {
 		return nil, fmt.Errorf("block %d certificate: %w", h, err)
 	}
-	switch {
-	case qc.Type != consensus.Precommit || qc.Height != h || qc.BlockID != blk.Hash():
+	if qc.Type != consensus.Precommit || qc.Height != h || qc.BlockID != blk.Hash() {
 		return nil, fmt.Errorf("block %d: certificate is a %s for height %d block %s", h, qc.Type, qc.Height, qc.BlockID)
-	case len(qc.Signers) != (vals.Len()+7)/8 || !vals.IsQuorum(vals.StakeOf(qc.Signers)):
-		return nil, fmt.Errorf("block %d: certificate signers hold no quorum", h)
-	case !crypto.VerifyAggregate(qc.Signers, consensus.VoteSignBytes(tag, qc.Type, h, qc.Round, qc.BlockID), qc.Sig):
-		return nil, fmt.Errorf("block %d: certificate signature does not verify", h)
+	}
+	if err := consensus.VerifyQC(tag, vals, crypto, qc); err != nil {
+		return nil, fmt.Errorf("block %d certificate: %w", h, err)
 	}
 	return qc, nil
 }

@@ -39,7 +39,7 @@
 //
 // # Tests and flags
 //
-//	go test ./consensus/sim                                  500 random seeds, scenarios, regression seeds
+//	go test ./consensus/sim                                  seeds 1..500, scenarios, regression seeds
 //	go test ./consensus/sim -run TestRandomSeeds -sim.seed=N -v [-sim.trace] [-sim.debug]
 //	                                                         replay one seed with its trace (and messages, core logs)
 //	go test ./consensus/sim -run TestRandomSeeds -sim.soak=30m -sim.first=S   a soak

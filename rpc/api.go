@@ -39,6 +39,7 @@ func (s *Server) api() map[string]method {
 		"eth_sendRawTransaction":                  s.sendRawTransaction,
 		"eth_getTransactionByHash":                s.getTransactionByHash,
 		"eth_getTransactionReceipt":               s.getTransactionReceipt,
+		"eth_getBlockReceipts":                    s.getBlockReceipts,
 		"eth_getBlockByNumber":                    s.getBlockByNumber,
 		"eth_getBlockByHash":                      s.getBlockByHash,
 		"eth_getBlockTransactionCountByNumber":    s.txCountByNumber,
@@ -527,6 +528,44 @@ func (s *Server) getTransactionReceipt(_ context.Context, _ *wsConn, p json.RawM
 		return nil, err
 	}
 	return newRPCReceipt(tx, &rs[idx], txLocation{blockHash: b.Hash(), height: h, index: uint64(idx)}), nil
+}
+
+// getBlockReceipts answers every receipt of a block, in order; null for a
+// block not yet made.
+func (s *Server) getBlockReceipts(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+	var ref blockRef
+	if e := decodeParams(p, 1, &ref); e != nil {
+		return nil, e
+	}
+	h, err := s.height(ref)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Code == CodeNotFound {
+			return nil, nil
+		}
+		return nil, err
+	}
+	b, err := s.chain.Block(h)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := s.chain.Receipts(h)
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) != len(b.Txs) {
+		return nil, fmt.Errorf("rpc: block %d has %d receipts for %d transactions", h, len(rs), len(b.Txs))
+	}
+	hash := b.Hash()
+	out := make([]*rpcReceipt, len(b.Txs))
+	for i, raw := range b.Txs {
+		tx, err := parseStored(raw)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = newRPCReceipt(tx, &rs[i], txLocation{blockHash: hash, height: h, index: uint64(i)})
+	}
+	return out, nil
 }
 
 func (s *Server) blockJSON(h uint64, full bool) (any, error) {

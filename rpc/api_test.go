@@ -100,6 +100,20 @@ func TestMethods(t *testing.T) {
 		{name: "tx by hash unknown", method: "eth_getTransactionByHash", params: []any{chain.Hash{9}.Hex()}, want: `null`},
 		{name: "tx by hash bad hash", method: "eth_getTransactionByHash", params: []any{"0x1234"}, code: CodeInvalidParams},
 		{name: "receipt", method: "eth_getTransactionReceipt", params: []any{tx0}, check: field("status", `"0x1"`)},
+		{name: "block receipts", method: "eth_getBlockReceipts", params: []any{"0x1"}, check: func(t *testing.T, r json.RawMessage) {
+			var rs []struct {
+				TransactionHash string         `json:"transactionHash"`
+				Status          hexutil.Uint64 `json:"status"`
+				GasUsed         hexutil.Uint64 `json:"gasUsed"`
+			}
+			mustDecode(t, r, &rs)
+			if len(rs) != 2 || !strings.EqualFold(rs[0].TransactionHash, tx0) || rs[1].Status != 1 || rs[1].GasUsed != 21000 {
+				t.Fatalf("block receipts %s", r)
+			}
+		}},
+		{name: "block receipts by hash", method: "eth_getBlockReceipts", params: []any{map[string]any{"blockHash": h1}}, check: contains(`"status":"0x1"`)},
+		{name: "block receipts beyond head", method: "eth_getBlockReceipts", params: []any{"0x64"}, want: `null`},
+		{name: "block receipts bad block", method: "eth_getBlockReceipts", params: []any{"soon"}, code: CodeInvalidParams},
 		{name: "receipt pending", method: "eth_getTransactionReceipt", params: []any{ptx.Hash.Hex()}, want: `null`},
 		{name: "block by number hashes", method: "eth_getBlockByNumber", params: []any{"0x1", false}, check: field("hash", `"`+strings.ToLower(h1)+`"`)},
 		{name: "block latest", method: "eth_getBlockByNumber", params: []any{"latest", false}, check: field("number", `"0x2"`)},

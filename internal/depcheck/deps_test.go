@@ -21,7 +21,7 @@ var allowed = map[string][]string{
 	"p2p":           {"chain"},
 	"rpc":           {"chain"},
 	"testnet":       {"node", "chain", "rpc", "consensus/bls"},
-	"explorer":      {"chain"},
+	"explorer":      {"chain", "rpc"},
 	"node":          {"chain", "consensus", "consensus/bls", "mempool", "p2p", "rpc"},
 	"cmd":           {"*"},
 	"internal":      {"*"},

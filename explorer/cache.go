@@ -1,0 +1,344 @@
+package explorer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Cache keys and lifetimes (design document §5). Values are JSON.
+const (
+	keyActiveValidators = "active_validators"
+	keyLeaderboard      = "leaderboard" // a sorted set: member = row JSON, score = rank
+	keyLatestBlocks     = "blocks:latest"
+	keyLatestTxs        = "txs:latest"
+	keyStats            = "stats"
+
+	ttlValidator        = 15 * time.Minute
+	ttlActiveValidators = 5 * time.Minute
+	ttlLeaderboard      = 15 * time.Minute
+	ttlLatest           = time.Minute // also dropped by every indexed batch
+	ttlFinal            = 15 * time.Minute
+	invalidateChannel   = "explorer:invalidate"
+)
+
+func keyValidator(id string) string { return "validator:" + id }
+
+// Cache is the two-tier cache: process memory in front of Redis (which may
+// be absent or down).
+type Cache struct {
+	local   *localCache
+	rdb     *redis.Client
+	timeout time.Duration
+	m       *Metrics
+	log     *slog.Logger
+
+	downUntil atomic.Int64 // unix nanos; Redis is skipped until then
+	warned    atomic.Bool
+}
+
+// NewCache returns a cache; rdb may be nil (memory only).
+func NewCache(rdb *redis.Client, cfg Config, m *Metrics, log *slog.Logger) *Cache {
+	c := &Cache{local: newLocalCache(cfg.LocalTTL, cfg.LocalEntries), rdb: rdb, timeout: cfg.RedisTimeout, m: m, log: log.With("module", "explorer")}
+	if rdb != nil {
+		m.RedisUp.Set(1)
+	}
+	return c
+}
+
+// redisOK tells whether Redis is worth asking now.
+func (c *Cache) redisOK() bool {
+	return c.rdb != nil && time.Now().UnixNano() >= c.downUntil.Load()
+}
+
+// redisFailed takes Redis out for a second after an error other than a miss.
+func (c *Cache) redisFailed(err error) {
+	c.m.CacheRequests.WithLabelValues("redis", "error").Inc()
+	c.m.RedisUp.Set(0)
+	c.downUntil.Store(time.Now().Add(time.Second).UnixNano())
+	if c.warned.CompareAndSwap(false, true) {
+		c.log.Warn("redis unreachable; reads go to PostgreSQL", "err", err)
+	}
+}
+
+func (c *Cache) redisBack() {
+	if c.warned.CompareAndSwap(true, false) {
+		c.log.Info("redis reachable again")
+	}
+	c.m.RedisUp.Set(1)
+}
+
+func (c *Cache) rctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.timeout)
+}
+
+// Get returns the value of key (and field, when the Redis value is a hash
+// of variants such as page sizes) from the first tier that has it, or from
+// load, filling the tiers it missed. ttl is the Redis lifetime.
+func (c *Cache) Get(ctx context.Context, key, field string, ttl time.Duration, load func(context.Context) ([]byte, error)) ([]byte, error) {
+	lk := key
+	if field != "" {
+		lk = key + ":" + field
+	}
+	if v, ok := c.local.get(lk); ok {
+		c.m.CacheRequests.WithLabelValues("local", "hit").Inc()
+		return v, nil
+	}
+	c.m.CacheRequests.WithLabelValues("local", "miss").Inc()
+	gen := c.local.generation()
+	if c.redisOK() {
+		rctx, cancel := c.rctx(ctx)
+		var v []byte
+		var err error
+		if field == "" {
+			v, err = c.rdb.Get(rctx, key).Bytes()
+		} else {
+			v, err = c.rdb.HGet(rctx, key, field).Bytes()
+		}
+		cancel()
+		switch {
+		case err == nil:
+			c.redisBack()
+			c.m.CacheRequests.WithLabelValues("redis", "hit").Inc()
+			c.local.put(lk, v, gen)
+			return v, nil
+		case errors.Is(err, redis.Nil):
+			c.redisBack()
+			c.m.CacheRequests.WithLabelValues("redis", "miss").Inc()
+		default:
+			c.redisFailed(err)
+		}
+	} else if c.rdb != nil {
+		c.m.CacheRequests.WithLabelValues("redis", "skipped").Inc()
+	}
+	v, err := load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.local.put(lk, v, gen)
+	c.setRedis(ctx, key, field, v, ttl)
+	return v, nil
+}
+
+func (c *Cache) setRedis(ctx context.Context, key, field string, v []byte, ttl time.Duration) {
+	if !c.redisOK() {
+		return
+	}
+	rctx, cancel := c.rctx(ctx)
+	defer cancel()
+	var err error
+	if field == "" {
+		err = c.rdb.Set(rctx, key, v, ttl).Err()
+	} else {
+		_, err = c.rdb.Pipelined(rctx, func(p redis.Pipeliner) error {
+			p.HSet(rctx, key, field, v)
+			p.Expire(rctx, key, ttl)
+			return nil
+		})
+	}
+	if err != nil {
+		c.redisFailed(err)
+	}
+}
+
+// Set writes a value to both tiers (used by warming).
+func (c *Cache) Set(ctx context.Context, key string, v []byte, ttl time.Duration) {
+	c.local.put(key, v, c.local.generation())
+	c.setRedis(ctx, key, "", v, ttl)
+}
+
+// Invalidate drops keys from both tiers, and tells other explorer processes
+// to drop them from their memory tier. A key ending in ":*" in memory drops
+// every entry with that prefix (Redis keys are exact).
+func (c *Cache) Invalidate(ctx context.Context, keys ...string) {
+	if len(keys) == 0 {
+		return
+	}
+	c.local.drop(keys)
+	c.m.Invalidations.Add(float64(len(keys)))
+	if !c.redisOK() {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, 4*c.timeout)
+	defer cancel()
+	_, err := c.rdb.Pipelined(rctx, func(p redis.Pipeliner) error {
+		p.Del(rctx, keys...)
+		p.Publish(rctx, invalidateChannel, strings.Join(keys, "\n"))
+		return nil
+	})
+	if err != nil {
+		c.redisFailed(err)
+	}
+}
+
+// listen drops from memory what other processes invalidate, until ctx ends.
+func (c *Cache) listen(ctx context.Context) {
+	if c.rdb == nil {
+		return
+	}
+	for ctx.Err() == nil {
+		sub := c.rdb.Subscribe(ctx, invalidateChannel)
+		stop := context.AfterFunc(ctx, func() { sub.Close() })
+		for msg := range sub.Channel() {
+			c.local.drop(strings.Split(msg.Payload, "\n"))
+		}
+		stop()
+		sub.Close()
+		sleep(ctx, time.Second)
+	}
+}
+
+const keyLeaderboardRefreshed = "leaderboard:refreshed"
+
+// leaderboardGet reads the first n rows of the leaderboard sorted set and
+// the time of the refresh they come from.
+func (c *Cache) leaderboardGet(ctx context.Context, n int) (rows []string, refreshed string, ok bool) {
+	if !c.redisOK() {
+		if c.rdb != nil {
+			c.m.CacheRequests.WithLabelValues("redis", "skipped").Inc()
+		}
+		return nil, "", false
+	}
+	rctx, cancel := c.rctx(ctx)
+	defer cancel()
+	p := c.rdb.Pipeline()
+	at := p.Get(rctx, keyLeaderboardRefreshed)
+	zr := p.ZRange(rctx, keyLeaderboard, 0, int64(n-1))
+	if _, err := p.Exec(rctx); err != nil && !errors.Is(err, redis.Nil) {
+		c.redisFailed(err)
+		return nil, "", false
+	}
+	c.redisBack()
+	if at.Err() != nil { // written with the set, so the set is absent too
+		c.m.CacheRequests.WithLabelValues("redis", "miss").Inc()
+		return nil, "", false
+	}
+	c.m.CacheRequests.WithLabelValues("redis", "hit").Inc()
+	return zr.Val(), at.Val(), true
+}
+
+// leaderboardSet replaces the leaderboard sorted set with rows (JSON, in
+// rank order; score = position) in one transaction.
+func (c *Cache) leaderboardSet(ctx context.Context, rows []string, refreshed string) {
+	if !c.redisOK() {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, 4*c.timeout)
+	defer cancel()
+	members := make([]redis.Z, len(rows))
+	for i, r := range rows {
+		members[i] = redis.Z{Score: float64(i + 1), Member: r}
+	}
+	_, err := c.rdb.TxPipelined(rctx, func(p redis.Pipeliner) error {
+		p.Del(rctx, keyLeaderboard)
+		if len(members) > 0 {
+			p.ZAdd(rctx, keyLeaderboard, members...)
+			p.Expire(rctx, keyLeaderboard, ttlLeaderboard)
+		}
+		p.Set(rctx, keyLeaderboardRefreshed, refreshed, ttlLeaderboard)
+		return nil
+	})
+	if err != nil {
+		c.redisFailed(err)
+	}
+}
+
+// localCache is the in-process tier: entries live ttl and are capped in
+// number (a full cache drops everything expired, then an arbitrary half).
+type localCache struct {
+	mu      sync.Mutex
+	ttl     time.Duration
+	max     int
+	entries map[string]localEntry
+	gen     uint64 // bumped by every drop, so a load that raced a drop is not stored
+}
+
+type localEntry struct {
+	v   []byte
+	exp time.Time
+}
+
+func newLocalCache(ttl time.Duration, max int) *localCache {
+	return &localCache{ttl: ttl, max: max, entries: map[string]localEntry{}}
+}
+
+func (l *localCache) get(k string) ([]byte, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.entries[k]
+	if !ok || time.Now().After(e.exp) {
+		return nil, false
+	}
+	return e.v, true
+}
+
+func (l *localCache) generation() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.gen
+}
+
+func (l *localCache) put(k string, v []byte, gen uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if gen != l.gen {
+		return // invalidated while it was loaded: it may be stale
+	}
+	if len(l.entries) >= l.max {
+		now := time.Now()
+		for k, e := range l.entries {
+			if now.After(e.exp) {
+				delete(l.entries, k)
+			}
+		}
+		for k := range l.entries {
+			if len(l.entries) < l.max/2 {
+				break
+			}
+			delete(l.entries, k)
+		}
+	}
+	l.entries[k] = localEntry{v: v, exp: time.Now().Add(l.ttl)}
+}
+
+// drop removes keys; a key also drops every entry starting with key+":".
+func (l *localCache) drop(keys []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.gen++
+	for _, k := range keys {
+		delete(l.entries, k)
+		for e := range l.entries {
+			if strings.HasPrefix(e, k+":") {
+				delete(l.entries, e)
+			}
+		}
+	}
+}
+
+// openRedis connects to url and checks it answers; an unreachable Redis is
+// not an error (the cache goes around it), a bad URL is.
+func openRedis(ctx context.Context, url string, log *slog.Logger) (*redis.Client, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("explorer: redis: %w", err)
+	}
+	opt.DialTimeout = time.Second
+	opt.ReadTimeout = time.Second
+	opt.WriteTimeout = time.Second
+	opt.MaxRetries = 0
+	rdb := redis.NewClient(opt)
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		log.Warn("redis unreachable at start; serving from PostgreSQL until it answers", "redis", opt.Addr, "err", err)
+	}
+	return rdb, nil
+}

@@ -1,0 +1,198 @@
+package explorer
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+func openPool(t testing.TB, dsn string) *pgxpool.Pool {
+	t.Helper()
+	p, err := pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// checkIndexAgainstNode compares every indexed block with the node's and
+// checks the counters the indexer keeps.
+func checkIndexAgainstNode(t *testing.T, pool *pgxpool.Pool, src *source, upTo int64) {
+	t.Helper()
+	ctx := context.Background()
+	var blocks, txs, sumTxCount, total, height int64
+	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM blocks), (SELECT count(*) FROM transactions),
+		(SELECT COALESCE(sum(tx_count), 0) FROM blocks), total_transactions, height FROM indexer_state`).
+		Scan(&blocks, &txs, &sumTxCount, &total, &height); err != nil {
+		t.Fatal(err)
+	}
+	if height < upTo || blocks != height+1 || txs != sumTxCount || total != txs {
+		t.Fatalf("index: height %d (want ≥ %d), %d blocks, %d transactions, tx_count sum %d, total %d", height, upTo, blocks, txs, sumTxCount, total)
+	}
+	for from := int64(0); from <= height; from += 50 {
+		to := min(from+49, height)
+		bs, err := src.fetch(ctx, uint64(from), uint64(to))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bs {
+			var hash []byte
+			var n int
+			if err := pool.QueryRow(ctx, `SELECT hash, tx_count FROM blocks WHERE height = $1`, int64(b.Height)).Scan(&hash, &n); err != nil {
+				t.Fatalf("block %d: %v", b.Height, err)
+			}
+			if string(hash) != string(b.Hash.Bytes()) || n != len(b.Txs) {
+				t.Fatalf("block %d: indexed %x with %d txs, node has %s with %d", b.Height, hash, n, b.Hash, len(b.Txs))
+			}
+		}
+	}
+	// Every block but genesis was proposed by the one validator.
+	var proposed int64
+	var rep float64
+	if err := pool.QueryRow(ctx, `SELECT blocks_proposed, reputation FROM validators`).Scan(&proposed, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if proposed != height || rep != 100 {
+		t.Fatalf("validator: %d blocks proposed (want %d), reputation %v (want 100)", proposed, height, rep)
+	}
+}
+
+func TestIndexerFollowsNodeAndResumes(t *testing.T) {
+	s := newTestStack(t)
+	var txs []string
+	for i := 0; i < 5; i++ {
+		h, _, _, _ := s.Transfer(t)
+		txs = append(txs, h)
+	}
+	pg := s.explorer.cfg.Postgres
+	pool := openPool(t, pg)
+	src := newSource(s.explorer.cfg)
+	head := s.explorer.Indexer().IndexedHeight()
+	checkIndexAgainstNode(t, pool, src, head)
+
+	// Stop the explorer, let the node go on, start again: it resumes at the
+	// stored height and writes every block exactly once.
+	s.explorer.stop(t)
+	time.Sleep(600 * time.Millisecond) // a few blocks pass while the explorer is down
+	cfg := s.explorer.cfg
+	e2 := startExplorer(t, cfg)
+	select {
+	case <-e2.Indexer().CaughtUp():
+	case <-time.After(30 * time.Second):
+		t.Fatal("restarted explorer did not catch up")
+	}
+	nodeHead, err := src.head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(nodeHead) <= head {
+		t.Fatalf("node did not advance while the explorer was down: %d", nodeHead)
+	}
+	waitFor(t, 10*time.Second, "the restarted explorer to pass the node's head", func() bool {
+		return e2.Indexer().IndexedHeight() >= int64(nodeHead)
+	})
+	checkIndexAgainstNode(t, pool, src, int64(nodeHead))
+	for _, h := range txs {
+		var got TxJSON
+		if code := getJSON(t, e2.url()+"/api/tx/"+h, &got); code != http.StatusOK || got.Status != "success" || got.Fee == "0" {
+			t.Fatalf("tx %s after restart: %d %+v", h, code, got)
+		}
+	}
+}
+
+func TestIndexerNodeDownPauses(t *testing.T) {
+	n := startTestNode(t, 100*time.Millisecond)
+	pg, _ := testDB(t)
+	e := startExplorer(t, testConfig(n.url(), pg, "", ""))
+	waitFor(t, 20*time.Second, "indexing to start", func() bool { return e.Indexer().IndexedHeight() > 2 })
+	n.stop()
+	waitFor(t, 10*time.Second, "the node to be reported down", func() bool { return gaugeValue(e.m.NodeUp) == 0 })
+	paused := e.Indexer().IndexedHeight()
+	n.start()
+	waitFor(t, 20*time.Second, "indexing to resume after the node restarts", func() bool {
+		return e.Indexer().IndexedHeight() > paused+3
+	})
+	checkIndexAgainstNode(t, openPool(t, pg), newSource(e.cfg), paused+3)
+}
+
+func TestIndexerReplayWritesNothingTwice(t *testing.T) {
+	n := startTestNode(t, 50*time.Millisecond)
+	pg, _ := testDB(t)
+	cfg := testConfig(n.url(), pg, "", "")
+	e, err := Open(context.Background(), cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx := context.Background()
+	ix := e.ix
+	if err := ix.start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "ten blocks", func() bool { h, _ := ix.src.head(ctx); return h >= 10 })
+	bs, err := ix.src.fetch(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.write(ctx, bs[:6]); err != nil {
+		t.Fatal(err)
+	}
+	// The same range again, and an overlapping one: only heights 6..10 are new.
+	if err := ix.write(ctx, bs[:6]); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.write(ctx, bs[3:]); err != nil {
+		t.Fatal(err)
+	}
+	pool := openPool(t, pg)
+	var blocks, proposed int64
+	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM blocks), (SELECT blocks_proposed FROM validators)`).Scan(&blocks, &proposed); err != nil {
+		t.Fatal(err)
+	}
+	if blocks != 11 || proposed != 10 {
+		t.Fatalf("after replays: %d blocks (want 11), %d proposed (want 10)", blocks, proposed)
+	}
+
+	// A block whose parent is not the indexed block is refused, and nothing
+	// of its batch is written.
+	waitFor(t, 10*time.Second, "twelve blocks", func() bool { h, _ := ix.src.head(ctx); return h >= 12 })
+	more, err := ix.src.fetch(ctx, 11, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := *more[0]
+	forged.Parent[0] ^= 1
+	if err := ix.write(ctx, []*Block{&forged, more[1]}); !errors.Is(err, ErrForkDetected) {
+		t.Fatalf("forged parent: %v, want ErrForkDetected", err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM blocks`).Scan(&blocks); err != nil || blocks != 11 {
+		t.Fatalf("after a refused batch: %d blocks, %v", blocks, err)
+	}
+	// A gap is refused too.
+	if err := ix.write(ctx, more[1:]); err == nil {
+		t.Fatal("a batch starting past the next height was written")
+	}
+}
+
+func TestIndexerRefusesAnotherChain(t *testing.T) {
+	a := startTestNode(t, 100*time.Millisecond)
+	pg, _ := testDB(t)
+	e := startExplorer(t, testConfig(a.url(), pg, "", ""))
+	waitFor(t, 20*time.Second, "indexing", func() bool { return e.Indexer().IndexedHeight() > 0 })
+	e.stop(t)
+
+	b := startTestNode(t, 100*time.Millisecond) // another genesis (its own keys)
+	e2, err := Open(context.Background(), testConfig(b.url(), pg, "", ""), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e2.Run(context.Background())
+	if !errors.Is(err, ErrOtherChain) {
+		t.Fatalf("explorer on another chain's database: %v, want ErrOtherChain", err)
+	}
+}

@@ -1,0 +1,242 @@
+package explorer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/gorilla/websocket"
+
+	"github.com/bizra/node0/chain"
+	"github.com/bizra/node0/rpc"
+)
+
+// Block is one block as the explorer indexes it.
+type Block struct {
+	Height      uint64
+	Hash        chain.Hash
+	Parent      chain.Hash
+	Proposer    chain.Address
+	TimestampMs uint64
+	Round       uint64
+	GasUsed     uint64
+	Signers     []string
+	SignedStake uint64
+	TotalStake  uint64
+	SeenAt      time.Time // zero when backfilled
+	Txs         []Tx
+}
+
+// Tx is one transaction as the explorer indexes it.
+type Tx struct {
+	Hash     chain.Hash
+	From, To chain.Address
+	Value    *big.Int
+	Nonce    uint64
+	GasPrice *big.Int
+	Fee      *big.Int
+	Status   uint8
+}
+
+// source reads a node over JSON-RPC.
+type source struct {
+	c     *rpc.Client
+	wsURL string
+}
+
+func newSource(cfg Config) *source {
+	return &source{c: rpc.NewClient(cfg.RPC, cfg.FetchWorkers+2), wsURL: cfg.wsURL()}
+}
+
+type jsonBlock struct {
+	Number       hexutil.Uint64 `json:"number"`
+	Hash         chain.Hash     `json:"hash"`
+	ParentHash   chain.Hash     `json:"parentHash"`
+	Miner        chain.Address  `json:"miner"`
+	GasUsed      hexutil.Uint64 `json:"gasUsed"`
+	TimestampMs  hexutil.Uint64 `json:"timestampMs"`
+	Round        hexutil.Uint64 `json:"round"`
+	Transactions []jsonTx       `json:"transactions"`
+}
+
+type jsonTx struct {
+	Hash     chain.Hash     `json:"hash"`
+	From     chain.Address  `json:"from"`
+	To       *chain.Address `json:"to"`
+	Nonce    hexutil.Uint64 `json:"nonce"`
+	Value    *hexutil.Big   `json:"value"`
+	GasPrice *hexutil.Big   `json:"gasPrice"`
+}
+
+type jsonReceipt struct {
+	TransactionHash   chain.Hash     `json:"transactionHash"`
+	GasUsed           hexutil.Uint64 `json:"gasUsed"`
+	EffectiveGasPrice *hexutil.Big   `json:"effectiveGasPrice"`
+	Status            hexutil.Uint64 `json:"status"`
+}
+
+type jsonCert struct {
+	Decoded *rpc.Certificate `json:"decoded"`
+}
+
+// chainInfo is the identity of the node's chain.
+type chainInfo struct {
+	ChainID     uint64
+	GenesisHash chain.Hash
+	Height      uint64
+}
+
+func (s *source) status(ctx context.Context) (chainInfo, error) {
+	var st rpc.Status
+	if err := s.c.Call(ctx, &st, "bizra_status"); err != nil {
+		return chainInfo{}, err
+	}
+	return chainInfo{ChainID: uint64(st.ChainID), GenesisHash: st.GenesisHash, Height: uint64(st.Height)}, nil
+}
+
+func (s *source) head(ctx context.Context) (uint64, error) {
+	var h hexutil.Uint64
+	err := s.c.Call(ctx, &h, "eth_blockNumber")
+	return uint64(h), err
+}
+
+func (s *source) validators(ctx context.Context) ([]rpc.Validator, error) {
+	var vs []rpc.Validator
+	err := s.c.Call(ctx, &vs, "bizra_validators")
+	return vs, err
+}
+
+// fetch reads blocks from..to (inclusive) in one JSON-RPC batch: each block
+// with its transactions, receipts and certificate.
+func (s *source) fetch(ctx context.Context, from, to uint64) ([]*Block, error) {
+	n := int(to - from + 1)
+	blocks := make([]jsonBlock, n)
+	receipts := make([][]jsonReceipt, n)
+	certs := make([]jsonCert, n)
+	calls := make([]rpc.BatchElem, 0, 3*n)
+	for i := 0; i < n; i++ {
+		h := hexutil.Uint64(from + uint64(i)).String()
+		calls = append(calls,
+			rpc.BatchElem{Method: "eth_getBlockByNumber", Params: []any{h, true}, Result: &blocks[i]},
+			rpc.BatchElem{Method: "eth_getBlockReceipts", Params: []any{h}, Result: &receipts[i]},
+			rpc.BatchElem{Method: "bizra_getBlockCertificate", Params: []any{h}, Result: &certs[i]})
+	}
+	if err := s.c.BatchCall(ctx, calls); err != nil {
+		return nil, err
+	}
+	for _, c := range calls {
+		if c.Err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Method, c.Err)
+		}
+	}
+	out := make([]*Block, n)
+	for i := range blocks {
+		b, err := convert(from+uint64(i), &blocks[i], receipts[i], &certs[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+// errNotYet means the node does not have a block yet.
+var errNotYet = errors.New("explorer: block not yet on the node")
+
+func convert(height uint64, jb *jsonBlock, rs []jsonReceipt, jc *jsonCert) (*Block, error) {
+	if jb.Hash == (chain.Hash{}) {
+		return nil, fmt.Errorf("%w: %d", errNotYet, height)
+	}
+	if uint64(jb.Number) != height {
+		return nil, fmt.Errorf("explorer: asked for block %d, got %d", height, jb.Number)
+	}
+	if len(rs) != len(jb.Transactions) {
+		return nil, fmt.Errorf("explorer: block %d has %d receipts for %d transactions", height, len(rs), len(jb.Transactions))
+	}
+	b := &Block{Height: height, Hash: jb.Hash, Parent: jb.ParentHash, Proposer: jb.Miner,
+		TimestampMs: uint64(jb.TimestampMs), Round: uint64(jb.Round), GasUsed: uint64(jb.GasUsed),
+		Txs: make([]Tx, len(jb.Transactions))}
+	if c := jc.Decoded; c != nil {
+		b.Signers, b.SignedStake, b.TotalStake = c.Signers, uint64(c.SignedStake), uint64(c.TotalStake)
+	}
+	for i := range jb.Transactions {
+		jt, r := &jb.Transactions[i], &rs[i]
+		if r.TransactionHash != jt.Hash {
+			return nil, fmt.Errorf("explorer: block %d: receipt %d is for %s, not %s", height, i, r.TransactionHash, jt.Hash)
+		}
+		t := Tx{Hash: jt.Hash, From: jt.From, Nonce: uint64(jt.Nonce), Status: uint8(r.Status),
+			Value: new(big.Int), GasPrice: new(big.Int), Fee: new(big.Int)}
+		if jt.To != nil {
+			t.To = *jt.To
+		}
+		if jt.Value != nil {
+			t.Value = jt.Value.ToInt()
+		}
+		price := jt.GasPrice
+		if r.EffectiveGasPrice != nil {
+			price = r.EffectiveGasPrice
+		}
+		if price != nil {
+			t.GasPrice = price.ToInt()
+		}
+		t.Fee.Mul(t.GasPrice, new(big.Int).SetUint64(uint64(r.GasUsed)))
+		b.Txs[i] = t
+	}
+	return b, nil
+}
+
+// subscribeHeads sends the height of every new head on heads until the
+// subscription fails or ctx ends. It returns the error that ended it.
+func (s *source) subscribeHeads(ctx context.Context, heads chan<- uint64) error {
+	if s.wsURL == "" {
+		return errors.New("explorer: no WebSocket URL")
+	}
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	conn, _, err := d.DialContext(ctx, s.wsURL, http.Header{})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	req := `{"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newHeads"]}`
+	if err := conn.WriteMessage(websocket.TextMessage, []byte(req)); err != nil {
+		return err
+	}
+	for {
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		var msg struct {
+			Error  *rpc.Error `json:"error"`
+			Params struct {
+				Result struct {
+					Number hexutil.Uint64 `json:"number"`
+				} `json:"result"`
+			} `json:"params"`
+			Method string `json:"method"`
+		}
+		if err := json.Unmarshal(data, &msg); err != nil {
+			return fmt.Errorf("explorer: newHeads: %w", err)
+		}
+		if msg.Error != nil {
+			return msg.Error
+		}
+		if msg.Method != "eth_subscription" {
+			continue
+		}
+		select {
+		case heads <- uint64(msg.Params.Result.Number):
+		default: // the indexer is busy; it reads the head again anyway
+		}
+	}
+}

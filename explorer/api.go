@@ -163,6 +163,17 @@ func heightParam(s string) (int64, error) {
 	return n, nil
 }
 
+// parseCursor reads an address page cursor, HEIGHT-INDEX.
+func parseCursor(s string) (int64, int, error) {
+	h, i, ok := strings.Cut(s, "-")
+	hv, err1 := strconv.ParseInt(h, 10, 64)
+	iv, err2 := strconv.ParseInt(i, 10, 32)
+	if !ok || err1 != nil || err2 != nil || hv < 0 || iv < 0 {
+		return 0, 0, badRequest("before must be a cursor HEIGHT-INDEX as given in next")
+	}
+	return hv, int(iv), nil
+}
+
 func (a *api) stats(w http.ResponseWriter, r *http.Request) error {
 	body, err := a.cache.Get(r.Context(), keyStats, "", ttlLatest, func(ctx context.Context) ([]byte, error) {
 		st, err := a.store.Stats(ctx, 120)
@@ -295,13 +306,9 @@ func (a *api) address(w http.ResponseWriter, r *http.Request) error {
 	}
 	height, index := int64(-1), 0
 	if s := r.URL.Query().Get("before"); s != "" {
-		h, i, ok := strings.Cut(s, "-")
-		hv, err1 := strconv.ParseInt(h, 10, 64)
-		iv, err2 := strconv.Atoi(i)
-		if !ok || err1 != nil || err2 != nil || hv < 0 || iv < 0 {
-			return badRequest("before must be a cursor HEIGHT-INDEX as given in next")
+		if height, index, err = parseCursor(s); err != nil {
+			return err
 		}
-		height, index = hv, iv
 	}
 	out, err := a.store.Address(r.Context(), addr, limit, height, index)
 	if err != nil {

@@ -30,8 +30,9 @@ type DB struct {
 	maxLag   time.Duration
 	m        *Metrics
 
-	checkMu sync.Mutex
-	samples []walSample // the primary's WAL positions at recent checks
+	checkMu   sync.Mutex
+	samples   []walSample // the primary's WAL positions at recent checks
+	minReplay float64     // a replica serves reads only once it has replayed this far
 	log     *slog.Logger
 }
 
@@ -224,6 +225,9 @@ func (d *DB) checkReplica(ctx context.Context, r *replica, primaryPos float64, p
 	if primaryErr != nil {
 		return false, 0, 0, fmt.Errorf("primary: %w", primaryErr)
 	}
+	if *replay < d.minReplay {
+		return false, 0, max(0, primaryPos-*replay), errors.New("has not yet replayed the schema this explorer applied")
+	}
 	lagBytes = max(0, primaryPos-*replay)
 	if lagBytes > 0 {
 		lagSec = now.Sub(d.samples[0].at).Seconds()
@@ -235,6 +239,27 @@ func (d *DB) checkReplica(ctx context.Context, r *replica, primaryPos float64, p
 		}
 	}
 	return lagSec <= d.maxLag.Seconds(), lagSec, lagBytes, nil
+}
+
+// RequireCurrentSchema keeps replicas out of reads until they have replayed
+// the primary's WAL as it is now (call it after migrating, so that no read
+// meets a replica without the tables), then checks them.
+func (d *DB) RequireCurrentSchema(ctx context.Context) error {
+	if len(d.replicas) == 0 {
+		return nil
+	}
+	var pos float64
+	if err := d.primary.QueryRow(ctx, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8`).Scan(&pos); err != nil {
+		return fmt.Errorf("explorer: primary WAL position: %w", err)
+	}
+	d.checkMu.Lock()
+	d.minReplay = pos
+	d.checkMu.Unlock()
+	for _, r := range d.replicas {
+		r.healthy.Store(false)
+	}
+	d.CheckReplicas(ctx)
+	return nil
 }
 
 // watchReplicas checks the replicas every interval until ctx ends.

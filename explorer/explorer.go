@@ -61,6 +61,9 @@ func Open(ctx context.Context, cfg Config, opts Options) (*Explorer, error) {
 		return nil, err
 	}
 	version, err := Migrate(ctx, e.db.Primary())
+	if err == nil {
+		err = e.db.RequireCurrentSchema(ctx)
+	}
 	if err != nil {
 		e.db.Close()
 		return nil, err

@@ -375,3 +375,5 @@ func counterOf(c interface{ Write(*dto.Metric) error }) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+func testRedisURL() string { return os.Getenv("REDIS_URL") }

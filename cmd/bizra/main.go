@@ -30,6 +30,7 @@ func commands() []command {
 		{"devnet", "start a single-validator devnet with funded dev accounts", runDevnet},
 		{"testnet", "write (init) and run (start) a local multi-validator testnet; alone, both at once", runTestnet},
 		{"load", "send signed transfers (or read calls) to nodes and report throughput and latency", runLoad},
+		{"explorer", "index a node into PostgreSQL and Redis and serve the explorer API and web page", runExplorer},
 		{"verify", "replay a stopped node's store and check it is consistent", runVerify},
 		{"keys", "show the public keys and addresses of a home directory", runKeys},
 		{"version", "print the version", runVersion},

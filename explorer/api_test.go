@@ -1,0 +1,286 @@
+package explorer
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func get(t *testing.T, u string) (int, http.Header, string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func TestAPI(t *testing.T) {
+	s := newTestStack(t)
+	var hashes []string
+	var from string
+	for i := 0; i < 3; i++ {
+		h, _, f, _ := s.Transfer(t)
+		hashes = append(hashes, h)
+		from = f
+		s.next-- // the same sender each time
+	}
+	if err := s.explorer.RefreshLeaderboard(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	base := s.URL
+
+	t.Run("blocks paginate", func(t *testing.T) {
+		var page1, page2 struct {
+			Blocks []BlockJSON `json:"blocks"`
+			Next   *uint64     `json:"next"`
+		}
+		if code := getJSON(t, base+"/api/blocks?limit=5", &page1); code != 200 || len(page1.Blocks) != 5 || page1.Next == nil {
+			t.Fatalf("page 1: %d %+v", code, page1)
+		}
+		if code := getJSON(t, fmt.Sprintf("%s/api/blocks?limit=5&before=%d", base, *page1.Next), &page2); code != 200 || len(page2.Blocks) == 0 {
+			t.Fatalf("page 2: %d %+v", code, page2)
+		}
+		if page2.Blocks[0].Height != page1.Blocks[4].Height-1 {
+			t.Fatalf("page 2 starts at %d after %d", page2.Blocks[0].Height, page1.Blocks[4].Height)
+		}
+		for i := 1; i < len(page1.Blocks); i++ {
+			if page1.Blocks[i].Height != page1.Blocks[i-1].Height-1 || page1.Blocks[i-1].ParentHash != page1.Blocks[i].Hash {
+				t.Fatalf("blocks out of order: %+v", page1.Blocks)
+			}
+		}
+	})
+	t.Run("block by height and hash", func(t *testing.T) {
+		var tx TxJSON
+		getJSON(t, base+"/api/tx/"+hashes[0], &tx)
+		var byHeight, byHash BlockJSON
+		if code := getJSON(t, fmt.Sprintf("%s/api/blocks/%d", base, tx.BlockHeight), &byHeight); code != 200 {
+			t.Fatalf("by height: %d", code)
+		}
+		if code := getJSON(t, base+"/api/blocks/"+strings.ToUpper(tx.BlockHash[:2])+tx.BlockHash[2:], &byHash); code != 200 {
+			t.Fatalf("by hash: %d", code)
+		}
+		if byHeight.Hash != tx.BlockHash || byHash.Height != tx.BlockHeight || len(byHeight.Transactions) == 0 ||
+			byHeight.ProposerName == "" || len(byHeight.Signers) == 0 || byHeight.SignedStake == "0" {
+			t.Fatalf("block %+v / %+v for tx %+v", byHeight, byHash, tx)
+		}
+		found := false
+		for _, x := range byHeight.Transactions {
+			found = found || x.Hash == hashes[0]
+		}
+		if !found {
+			t.Fatal("the block does not list its transaction")
+		}
+		if tx.Value != "1234567890123" || tx.From != from || tx.Status != "success" || tx.Fee == "0" || tx.GasPrice == "0" {
+			t.Fatalf("tx %+v", tx)
+		}
+	})
+	t.Run("latest transactions", func(t *testing.T) {
+		var out struct {
+			Transactions []TxJSON `json:"transactions"`
+		}
+		if code := getJSON(t, base+"/api/txs?limit=3", &out); code != 200 || len(out.Transactions) != 3 || out.Transactions[0].Hash != hashes[2] {
+			t.Fatalf("latest txs: %d %+v", code, out)
+		}
+	})
+	t.Run("address paginates", func(t *testing.T) {
+		var p1, p2 AddressJSON
+		if code := getJSON(t, base+"/api/address/"+from+"?limit=2", &p1); code != 200 || p1.Sent != 3 || len(p1.Transactions) != 2 || p1.Next == nil {
+			t.Fatalf("address page 1: %d %+v", code, p1)
+		}
+		if code := getJSON(t, base+"/api/address/"+from+"?limit=2&before="+url.QueryEscape(*p1.Next), &p2); code != 200 || len(p2.Transactions) != 1 || p2.Next != nil {
+			t.Fatalf("address page 2: %d %+v", code, p2)
+		}
+		if p1.Transactions[0].Hash != hashes[2] || p2.Transactions[0].Hash != hashes[0] {
+			t.Fatalf("address order: %v then %v", p1.Transactions, p2.Transactions)
+		}
+	})
+	t.Run("validators and leaderboard", func(t *testing.T) {
+		var vs struct {
+			Validators []ValidatorJSON `json:"validators"`
+		}
+		if code := getJSON(t, base+"/api/validators", &vs); code != 200 || len(vs.Validators) != 1 || vs.Validators[0].Reputation != 100 {
+			t.Fatalf("validators: %d %+v", code, vs)
+		}
+		var v ValidatorJSON
+		if code := getJSON(t, base+"/api/validators/"+vs.Validators[0].ID, &v); code != 200 || v.Name != vs.Validators[0].Name {
+			t.Fatalf("validator: %d %+v", code, v)
+		}
+		var lb struct {
+			Leaderboard []LeaderJSON `json:"leaderboard"`
+			RefreshedAt *int64       `json:"refreshedAt"`
+		}
+		if code := getJSON(t, base+"/api/leaderboard?limit=10", &lb); code != 200 || len(lb.Leaderboard) != 1 || lb.Leaderboard[0].Rank != 1 || lb.RefreshedAt == nil {
+			t.Fatalf("leaderboard: %d %+v", code, lb)
+		}
+	})
+	t.Run("stats", func(t *testing.T) {
+		var st StatsJSON
+		if code := getJSON(t, base+"/api/stats", &st); code != 200 || st.Height < 1 || st.TotalTransactions < 3 || st.BlockIntervalMs <= 0 || len(st.Series) == 0 {
+			t.Fatalf("stats: %d %+v", code, st)
+		}
+		if st.BlockIntervalMs < 150 || st.BlockIntervalMs > 400 {
+			t.Fatalf("block interval %v ms with 200 ms blocks", st.BlockIntervalMs)
+		}
+	})
+	t.Run("errors", func(t *testing.T) {
+		zero := "0x" + strings.Repeat("0", 64)
+		cases := []struct {
+			path string
+			code int
+			msg  string
+		}{
+			{"/api/blocks?limit=0", 400, "limit"},
+			{"/api/blocks?limit=101", 400, "limit"},
+			{"/api/blocks?limit=ten", 400, "limit"},
+			{"/api/blocks?before=-1", 400, "before"},
+			{"/api/blocks/abc", 400, "height"},
+			{"/api/blocks/0x1234", 400, "hash"},
+			{"/api/blocks/99999999", 404, "not found"},
+			{"/api/blocks/" + zero, 404, "not found"},
+			{"/api/tx/" + url.PathEscape("0x' OR 1=1--"), 400, "hash"},
+			{"/api/tx/" + zero, 404, "not found"},
+			{"/api/tx/0x" + strings.Repeat("zz", 32), 400, "hash"},
+			{"/api/address/0x1234", 400, "address"},
+			{"/api/address/0x" + strings.Repeat("11", 20) + "?before=5", 400, "cursor"},
+			{"/api/validators/0x" + strings.Repeat("11", 20), 404, "not found"},
+			{"/api/leaderboard?limit=1001", 400, "limit"},
+			{"/api/nothing", 404, "no such"},
+		}
+		for _, c := range cases {
+			code, h, body := get(t, base+c.path)
+			if code != c.code || !strings.Contains(body, c.msg) || h.Get("Content-Type") != "application/json" || h.Get("Cache-Control") != ccNoStore {
+				t.Errorf("GET %s: %d %q (%s, %s), want %d containing %q", c.path, code, body, h.Get("Content-Type"), h.Get("Cache-Control"), c.code, c.msg)
+			}
+		}
+	})
+	t.Run("cache control and pages", func(t *testing.T) {
+		if _, h, _ := get(t, base+"/api/blocks/1"); h.Get("Cache-Control") != ccFinal {
+			t.Errorf("final block Cache-Control %q", h.Get("Cache-Control"))
+		}
+		if _, h, _ := get(t, base+"/api/blocks"); h.Get("Cache-Control") != ccMoving {
+			t.Errorf("latest blocks Cache-Control %q", h.Get("Cache-Control"))
+		}
+		code, h, body := get(t, base+"/")
+		if code != 200 || !strings.Contains(body, "<html") || !strings.Contains(h.Get("Content-Security-Policy"), "default-src 'self'") {
+			t.Errorf("web page: %d %q", code, h)
+		}
+		if code, _, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "bizra_explorer_indexed_height") || !strings.Contains(body, "bizra_explorer_replica_lag_seconds") {
+			t.Errorf("metrics: %d", code)
+		}
+		if code, _, body := get(t, base+"/healthz"); code != 200 || !strings.Contains(body, "indexedHeight") {
+			t.Errorf("healthz: %d %s", code, body)
+		}
+	})
+}
+
+// TestCacheInvalidation checks that an indexed block that changes a
+// validator drops it from both tiers, and that other processes hear of it.
+func TestCacheInvalidation(t *testing.T) {
+	s := newTestStack(t)
+	var vs struct {
+		Validators []ValidatorJSON `json:"validators"`
+	}
+	getJSON(t, s.URL+"/api/validators", &vs)
+	id := vs.Validators[0].ID
+	var v1, v2 ValidatorJSON
+	getJSON(t, s.URL+"/api/validators/"+id, &v1)
+	rdb := redis.NewClient(mustRedisOptions(t))
+	defer rdb.Close()
+	ctx := context.Background()
+	if n, _ := rdb.Exists(ctx, keyValidator(id)).Result(); n != 1 {
+		t.Fatal("validator not cached in Redis after a read")
+	}
+	if _, ok := s.explorer.cache.local.get(keyValidator(id)); !ok {
+		t.Fatal("validator not cached in memory after a read")
+	}
+	// A second process's memory tier hears the invalidation over Redis.
+	other := NewCache(redis.NewClient(mustRedisOptions(t)), testConfig("", "", "", ""), NewMetrics(nil), s.explorer.log)
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go other.listen(lctx)
+	other.local.put(keyValidator(id), []byte("stale"), other.local.generation())
+	time.Sleep(100 * time.Millisecond) // let the subscription start
+
+	// Every block the validator proposes changes its row.
+	h := s.explorer.Indexer().IndexedHeight()
+	waitFor(t, 10*time.Second, "another block", func() bool { return s.explorer.Indexer().IndexedHeight() > h })
+	waitFor(t, 5*time.Second, "the other process to drop the key", func() bool {
+		_, ok := other.local.get(keyValidator(id))
+		return !ok
+	})
+	getJSON(t, s.URL+"/api/validators/"+id, &v2)
+	if v2.BlocksProposed <= v1.BlocksProposed {
+		t.Fatalf("validator read from a stale cache: %d blocks proposed, then %d", v1.BlocksProposed, v2.BlocksProposed)
+	}
+}
+
+func mustRedisOptions(t *testing.T) *redis.Options {
+	needEnv(t, "REDIS_URL")
+	o, err := redis.ParseURL(testRedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// TestRedisDown runs the explorer with Redis behind a proxy that is cut:
+// the API answers from PostgreSQL, the metrics say so, indexing goes on,
+// and the cache comes back with Redis.
+func TestRedisDown(t *testing.T) {
+	n := startTestNode(t, 100*time.Millisecond)
+	pg, _ := testDB(t)
+	ru, err := url.Parse(testRedis(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := newProxy(t, ru.Host)
+	ru.Host = px.addr
+	e := startExplorer(t, testConfig(n.url(), pg, "", ru.String()))
+	select {
+	case <-e.Indexer().CaughtUp():
+	case <-time.After(30 * time.Second):
+		t.Fatal("no catch-up")
+	}
+	if code, _, _ := get(t, e.url()+"/api/validators"); code != 200 {
+		t.Fatal(code)
+	}
+	if gaugeValue(e.m.RedisUp) != 1 {
+		t.Fatal("redis not reported up")
+	}
+	px.cut()
+	h := e.Indexer().IndexedHeight()
+	for i := 0; i < 20; i++ {
+		e.cache.local.drop([]string{keyLatestBlocks, keyActiveValidators})
+		if code, _, body := get(t, e.url()+"/api/blocks?limit=3"); code != 200 {
+			t.Fatalf("with Redis down: %d %s", code, body)
+		}
+		if code, _, _ := get(t, e.url()+"/api/validators"); code != 200 {
+			t.Fatalf("with Redis down: %d", code)
+		}
+	}
+	if gaugeValue(e.m.RedisUp) != 0 || counterOf(e.m.CacheRequests.WithLabelValues("redis", "error")) == 0 ||
+		counterOf(e.m.CacheRequests.WithLabelValues("redis", "skipped")) == 0 {
+		t.Fatal("metrics do not show Redis down")
+	}
+	waitFor(t, 10*time.Second, "indexing to go on without Redis", func() bool { return e.Indexer().IndexedHeight() > h+5 })
+	checkIndexAgainstNode(t, openPool(t, pg), newSource(e.cfg), h+5)
+	px.up(t)
+	waitFor(t, 10*time.Second, "Redis to be used again", func() bool {
+		e.cache.local.drop([]string{keyActiveValidators})
+		get(t, e.url()+"/api/validators")
+		return gaugeValue(e.m.RedisUp) == 1
+	})
+}

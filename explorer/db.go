@@ -33,7 +33,7 @@ type DB struct {
 	checkMu   sync.Mutex
 	samples   []walSample // the primary's WAL positions at recent checks
 	minReplay float64     // a replica serves reads only once it has replayed this far
-	log     *slog.Logger
+	log       *slog.Logger
 }
 
 type replica struct {

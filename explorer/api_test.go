@@ -37,6 +37,7 @@ func TestAPI(t *testing.T) {
 		from = f
 		s.next-- // the same sender each time
 	}
+	waitFor(t, 20*time.Second, "a dozen blocks", func() bool { return s.explorer.Indexer().IndexedHeight() >= 12 })
 	if err := s.explorer.RefreshLeaderboard(context.Background()); err != nil {
 		t.Fatal(err)
 	}

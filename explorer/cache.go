@@ -323,6 +323,14 @@ func (l *localCache) drop(keys []string) {
 	}
 }
 
+// quietRedis drops the Redis client's own log lines: the cache reports
+// Redis trouble itself, once, and in metrics.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
+var setRedisLogger sync.Once
+
 // openRedis connects to url and checks it answers; an unreachable Redis is
 // not an error (the cache goes around it), a bad URL is.
 func openRedis(ctx context.Context, url string, log *slog.Logger) (*redis.Client, error) {
@@ -334,6 +342,7 @@ func openRedis(ctx context.Context, url string, log *slog.Logger) (*redis.Client
 	opt.ReadTimeout = time.Second
 	opt.WriteTimeout = time.Second
 	opt.MaxRetries = 0
+	setRedisLogger.Do(func() { redis.SetLogger(quietRedis{}) })
 	rdb := redis.NewClient(opt)
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()

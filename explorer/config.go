@@ -40,6 +40,10 @@ type Config struct {
 	MaxReplicaLag  time.Duration `toml:"max_replica_lag"`
 	HealthInterval time.Duration `toml:"health_interval"`
 
+	// RawBlocks reads blocks with bizra_getRawBlocks (the store's compact
+	// encodings) rather than eth_getBlockByNumber, eth_getBlockReceipts and
+	// bizra_getBlockCertificate; a node without it is read the Ethereum way.
+	RawBlocks bool `toml:"raw_blocks"`
 	// FetchWorkers fetch FetchBlocks heights per JSON-RPC batch in parallel.
 	FetchWorkers int `toml:"fetch_workers"`
 	FetchBlocks  int `toml:"fetch_blocks"`
@@ -74,6 +78,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		RPC:                "http://127.0.0.1:8545",
+		RawBlocks:          true,
 		Listen:             "127.0.0.1:8080",
 		MaxReplicaLag:      30 * time.Second,
 		HealthInterval:     2 * time.Second,

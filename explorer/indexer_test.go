@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bizra/node0/rpc"
 )
 
 func openPool(t testing.TB, dsn string) *pgxpool.Pool {
@@ -194,5 +198,55 @@ func TestIndexerRefusesAnotherChain(t *testing.T) {
 	err = e2.Run(context.Background())
 	if !errors.Is(err, ErrOtherChain) {
 		t.Fatalf("explorer on another chain's database: %v, want ErrOtherChain", err)
+	}
+}
+
+// TestIndexerBothReadPaths indexes one node twice, once with
+// bizra_getRawBlocks and once with the Ethereum methods, and checks that
+// both write the same rows.
+func TestIndexerBothReadPaths(t *testing.T) {
+	n := startTestNode(t, 100*time.Millisecond)
+	client := rpc.NewClient(n.url(), 2)
+	for i := 0; i < 30; i++ {
+		sendTransfer(t, client, i)
+	}
+	var head hexutil.Uint64
+	waitFor(t, 20*time.Second, "the transfers to commit", func() bool {
+		var pending struct {
+			Txs int `json:"txs"`
+		}
+		client.Call(context.Background(), &pending, "bizra_mempool")
+		return pending.Txs == 0 && client.Call(context.Background(), &head, "eth_blockNumber") == nil
+	})
+	dump := func(raw bool) string {
+		pg, _ := testDB(t)
+		cfg := testConfig(n.url(), pg, "", "")
+		cfg.RawBlocks = raw
+		cfg.FetchBlocks = 3
+		e := startExplorer(t, cfg)
+		waitFor(t, 20*time.Second, "indexing", func() bool { return e.Indexer().IndexedHeight() >= int64(head) })
+		e.stop(t)
+		var out string
+		err := openPool(t, pg).QueryRow(context.Background(), `SELECT string_agg(concat_ws('|', encode(hash, 'hex'), block_height,
+			encode(block_hash, 'hex'), idx, encode(sender, 'hex'), encode(receiver, 'hex'), amount, nonce, fee, gas_price, status), E'\n'
+			ORDER BY block_height, idx) FROM transactions WHERE block_height <= $1`, int64(head)).Scan(&out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var blocks string
+		err = openPool(t, pg).QueryRow(context.Background(), `SELECT string_agg(concat_ws('|', height, encode(hash, 'hex'),
+			encode(parent_hash, 'hex'), proposer_id, "timestamp", round, tx_count, gas_used, signers, signed_stake, total_stake), E'\n'
+			ORDER BY height) FROM blocks WHERE height <= $1`, int64(head)).Scan(&blocks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out + "\n" + blocks
+	}
+	raw, eth := dump(true), dump(false)
+	if raw != eth {
+		t.Fatalf("the two read paths wrote different rows:\nraw:\n%s\nethereum:\n%s", raw, eth)
+	}
+	if c := strings.Count(raw, "|1234567890123|"); c != 30 {
+		t.Fatalf("%d of 30 transfers indexed:\n%s", c, raw)
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/gorilla/websocket"
 
 	"github.com/bizra/node0/chain"
@@ -47,10 +49,13 @@ type Tx struct {
 type source struct {
 	c     *rpc.Client
 	wsURL string
+	raw   atomic.Bool // use bizra_getRawBlocks
 }
 
 func newSource(cfg Config) *source {
-	return &source{c: rpc.NewClient(cfg.RPC, cfg.FetchWorkers+2), wsURL: cfg.wsURL()}
+	s := &source{c: rpc.NewClient(cfg.RPC, cfg.FetchWorkers+2), wsURL: cfg.wsURL()}
+	s.raw.Store(cfg.RawBlocks)
+	return s
 }
 
 type jsonBlock struct {
@@ -111,9 +116,112 @@ func (s *source) validators(ctx context.Context) ([]rpc.Validator, error) {
 	return vs, err
 }
 
-// fetch reads blocks from..to (inclusive) in one JSON-RPC batch: each block
-// with its transactions, receipts and certificate.
+// fetch reads blocks from..to (inclusive): each block with its
+// transactions, receipts and certificate, in one JSON-RPC batch. When the
+// node refuses an answer that large, the range is split in halves, down to
+// one call per request for a single block.
 func (s *source) fetch(ctx context.Context, from, to uint64) ([]*Block, error) {
+	bs, err := s.fetchOnce(ctx, from, to, to > from)
+	var re *rpc.Error
+	if err == nil || !errors.As(err, &re) || re.Code != rpc.CodeLimitExceeded {
+		return bs, err
+	}
+	if from == to {
+		return s.fetchOnce(ctx, from, to, false)
+	}
+	mid := from + (to-from)/2
+	a, err := s.fetch(ctx, from, mid)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.fetch(ctx, mid+1, to)
+	if err != nil {
+		return nil, err
+	}
+	return append(a, b...), nil
+}
+
+// fetchOnce reads from..to with bizra_getRawBlocks when the node has it,
+// otherwise with the Ethereum methods.
+func (s *source) fetchOnce(ctx context.Context, from, to uint64, batch bool) ([]*Block, error) {
+	if s.raw.Load() {
+		bs, err := s.fetchRaw(ctx, from, to)
+		var re *rpc.Error
+		if !errors.As(err, &re) || re.Code != rpc.CodeMethodNotFound {
+			return bs, err
+		}
+		s.raw.Store(false) // an older node: use the Ethereum methods from now on
+	}
+	return s.fetchBatch(ctx, from, to, batch)
+}
+
+// fetchRaw reads from..to with one bizra_getRawBlocks call and decodes the
+// store encodings, checking each block's transaction and receipt roots.
+func (s *source) fetchRaw(ctx context.Context, from, to uint64) ([]*Block, error) {
+	var raws []rpc.RawBlock
+	if err := s.c.Call(ctx, &raws, "bizra_getRawBlocks", hexutil.Uint64(from), hexutil.Uint64(to-from+1)); err != nil {
+		return nil, err
+	}
+	if len(raws) != int(to-from+1) {
+		return nil, fmt.Errorf("%w: asked for blocks %d..%d, got %d", errNotYet, from, to, len(raws))
+	}
+	out := make([]*Block, len(raws))
+	for i := range raws {
+		b, err := decodeRaw(from+uint64(i), &raws[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+// decodeRaw turns one bizra_getRawBlocks entry into a Block.
+func decodeRaw(height uint64, raw *rpc.RawBlock) (*Block, error) {
+	cb, err := chain.DecodeBlock(raw.Block)
+	if err != nil {
+		return nil, fmt.Errorf("explorer: block %d: %w", height, err)
+	}
+	rs, err := chain.DecodeReceipts(raw.Receipts)
+	if err != nil {
+		return nil, fmt.Errorf("explorer: block %d receipts: %w", height, err)
+	}
+	h := &cb.Header
+	if h.Height != height || uint64(raw.Number) != height {
+		return nil, fmt.Errorf("explorer: asked for block %d, got %d", height, h.Height)
+	}
+	if len(rs) != len(cb.Txs) {
+		return nil, fmt.Errorf("explorer: block %d has %d receipts for %d transactions", height, len(rs), len(cb.Txs))
+	}
+	hashes := cb.TxHashes()
+	if chain.MerkleRoot(hashes) != h.TxRoot || chain.ReceiptsRoot(rs) != h.ReceiptsRoot {
+		return nil, fmt.Errorf("explorer: block %d: transactions or receipts do not match the header's roots", height)
+	}
+	b := &Block{Height: height, Hash: cb.Hash(), Parent: h.ParentHash, Proposer: h.Proposer, TimestampMs: h.Timestamp,
+		Round: h.Round, GasUsed: h.GasUsed, Txs: make([]Tx, len(cb.Txs))}
+	if c := raw.Certificate; c != nil {
+		b.Signers, b.SignedStake, b.TotalStake = c.Signers, uint64(c.SignedStake), uint64(c.TotalStake)
+	}
+	var eth types.Transaction
+	for i, rawTx := range cb.Txs {
+		if err := eth.UnmarshalBinary(rawTx); err != nil {
+			return nil, fmt.Errorf("explorer: block %d transaction %d: %w", height, i, err)
+		}
+		r := &rs[i]
+		t := Tx{Hash: hashes[i], From: r.From, Nonce: eth.Nonce(), Status: r.Status, Value: eth.Value(),
+			GasPrice: r.EffectiveGasPrice.ToBig()}
+		if to := eth.To(); to != nil {
+			t.To = *to
+		}
+		t.Fee = new(big.Int).Mul(t.GasPrice, new(big.Int).SetUint64(r.GasUsed))
+		b.Txs[i] = t
+	}
+	return b, nil
+}
+
+// fetchBatch reads from..to in one batch, or with one request per call when
+// batch is false (for one block too large for a batch answer).
+func (s *source) fetchBatch(ctx context.Context, from, to uint64, batch bool) ([]*Block, error) {
 	n := int(to - from + 1)
 	blocks := make([]jsonBlock, n)
 	receipts := make([][]jsonReceipt, n)
@@ -126,8 +234,14 @@ func (s *source) fetch(ctx context.Context, from, to uint64) ([]*Block, error) {
 			rpc.BatchElem{Method: "eth_getBlockReceipts", Params: []any{h}, Result: &receipts[i]},
 			rpc.BatchElem{Method: "bizra_getBlockCertificate", Params: []any{h}, Result: &certs[i]})
 	}
-	if err := s.c.BatchCall(ctx, calls); err != nil {
-		return nil, err
+	if batch || len(calls) == 1 {
+		if err := s.c.BatchCall(ctx, calls); err != nil {
+			return nil, err
+		}
+	} else {
+		for i := range calls {
+			calls[i].Err = s.c.Call(ctx, calls[i].Result, calls[i].Method, calls[i].Params...)
+		}
 	}
 	for _, c := range calls {
 		if c.Err != nil {

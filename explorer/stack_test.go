@@ -269,7 +269,6 @@ type testStack struct {
 	node     *testNode
 	explorer *runningExplorer
 	client   *rpc.Client
-	nonce    map[common.Address]uint64
 	next     int
 }
 
@@ -286,27 +285,39 @@ func newTestStack(t *testing.T) *testStack {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the explorer did not catch up with the node in 30 s")
 	}
-	return &testStack{URL: e.url(), node: n, explorer: e, client: rpc.NewClient(n.url(), 2), nonce: map[common.Address]uint64{}}
+	return &testStack{URL: e.url(), node: n, explorer: e, client: rpc.NewClient(n.url(), 2)}
 }
 
 // Transfer sends a value transfer between dev accounts, waits for the
 // explorer to serve it, and returns its hash, block, sender and receiver.
 func (s *testStack) Transfer(t *testing.T) (hash string, height uint64, from, to string) {
 	t.Helper()
-	accts := node.DevAccounts(10)
-	src, dst := accts[s.next%10], accts[(s.next+1)%10]
+	hash, from, to = sendTransfer(t, s.client, s.next)
 	s.next++
+	var got TxJSON
+	waitFor(t, 20*time.Second, "the explorer to index "+hash, func() bool {
+		return getJSON(t, s.URL+"/api/tx/"+hash, &got) == http.StatusOK
+	})
+	return hash, got.BlockHeight, from, to
+}
+
+// sendTransfer sends a transfer from dev account i%10 to the next one and
+// returns its hash and the two addresses, lower case.
+func sendTransfer(t testing.TB, client *rpc.Client, i int) (hash, from, to string) {
+	t.Helper()
+	accts := node.DevAccounts(10)
+	src, dst := accts[i%10], accts[(i+1)%10]
 	ctx := context.Background()
 	var chainID hexutil.Big
-	if err := s.client.Call(ctx, &chainID, "eth_chainId"); err != nil {
+	if err := client.Call(ctx, &chainID, "eth_chainId"); err != nil {
 		t.Fatal(err)
 	}
 	var nonce hexutil.Uint64
-	if err := s.client.Call(ctx, &nonce, "eth_getTransactionCount", src.Address, "pending"); err != nil {
+	if err := client.Call(ctx, &nonce, "eth_getTransactionCount", src.Address, "pending"); err != nil {
 		t.Fatal(err)
 	}
 	var price hexutil.Big
-	if err := s.client.Call(ctx, &price, "eth_gasPrice"); err != nil {
+	if err := client.Call(ctx, &price, "eth_gasPrice"); err != nil {
 		t.Fatal(err)
 	}
 	tx, err := types.SignNewTx(src.Key, types.LatestSignerForChainID(chainID.ToInt()), &types.DynamicFeeTx{
@@ -318,15 +329,10 @@ func (s *testStack) Transfer(t *testing.T) (hash string, height uint64, from, to
 	}
 	raw, _ := tx.MarshalBinary()
 	var h common.Hash
-	if err := s.client.Call(ctx, &h, "eth_sendRawTransaction", hexutil.Bytes(raw)); err != nil {
+	if err := client.Call(ctx, &h, "eth_sendRawTransaction", hexutil.Bytes(raw)); err != nil {
 		t.Fatal(err)
 	}
-	hash = strings.ToLower(h.Hex())
-	var got TxJSON
-	waitFor(t, 20*time.Second, "the explorer to index "+hash, func() bool {
-		return getJSON(t, s.URL+"/api/tx/"+hash, &got) == http.StatusOK
-	})
-	return hash, got.BlockHeight, strings.ToLower(src.Address.Hex()), strings.ToLower(dst.Address.Hex())
+	return strings.ToLower(h.Hex()), strings.ToLower(src.Address.Hex()), strings.ToLower(dst.Address.Hex())
 }
 
 // getJSON GETs url, decodes a 200 answer into v and returns the status.

@@ -58,6 +58,7 @@ func (s *Server) api() map[string]method {
 		"bizra_peers":                             s.peers,
 		"bizra_mempool":                           s.mempool,
 		"bizra_getBlockCertificate":               s.blockCertificate,
+		"bizra_getRawBlocks":                      s.rawBlocks,
 		"bizra_consensus":                         s.consensus,
 	}
 	return m
@@ -762,6 +763,51 @@ func (s *Server) blockCertificate(_ context.Context, _ *wsConn, p json.RawMessag
 		Certificate hexutil.Bytes  `json:"certificate"`
 		Decoded     *Certificate   `json:"decoded"`
 	}{hexutil.Uint64(h), b.Hash(), hexutil.Uint64(b.Header.Round), append(hexutil.Bytes{}, b.Cert...), decoded}, nil
+}
+
+// MaxRawBlocks bounds the blocks of one bizra_getRawBlocks call.
+const MaxRawBlocks = 256
+
+// RawBlock is one entry of bizra_getRawBlocks: a committed block and its
+// receipts in the store's canonical encodings (chain/doc.go), and its
+// certificate decoded, for indexers that read many blocks.
+type RawBlock struct {
+	Number      hexutil.Uint64 `json:"number"`
+	Block       hexutil.Bytes  `json:"block"`
+	Receipts    hexutil.Bytes  `json:"receipts"`
+	Certificate *Certificate   `json:"certificate"`
+}
+
+// rawBlocks answers up to count committed blocks from height from, fewer
+// when the head comes first (none past it).
+func (s *Server) rawBlocks(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+	var from, count hexutil.Uint64
+	if e := decodeParams(p, 2, &from, &count); e != nil {
+		return nil, e
+	}
+	if count == 0 || count > MaxRawBlocks {
+		return nil, &Error{Code: CodeInvalidParams, Message: fmt.Sprintf("count must be from 1 to %d", MaxRawBlocks)}
+	}
+	head, _ := s.chain.Head()
+	out := []RawBlock{}
+	for h := uint64(from); h <= head.Height && h < uint64(from)+uint64(count); h++ {
+		b, err := s.chain.Block(h)
+		if err != nil {
+			return nil, err
+		}
+		rs, err := s.chain.Receipts(h)
+		if err != nil {
+			return nil, err
+		}
+		var cert *Certificate
+		if s.opts.Node != nil && len(b.Cert) > 0 {
+			if cert, err = s.opts.Node.Certificate(b.Cert); err != nil {
+				return nil, errServer("block %d certificate: %v", h, err)
+			}
+		}
+		out = append(out, RawBlock{Number: hexutil.Uint64(h), Block: b.Encode(), Receipts: chain.EncodeReceipts(rs), Certificate: cert})
+	}
+	return out, nil
 }
 
 func (s *Server) consensus(context.Context, *wsConn, json.RawMessage) (any, error) {

@@ -139,6 +139,24 @@ func TestMethods(t *testing.T) {
 		{name: "bizra mempool", method: "bizra_mempool", check: contains(`"txs":1`)},
 		{name: "bizra peers", method: "bizra_peers", want: `[]`},
 		{name: "bizra certificate", method: "bizra_getBlockCertificate", params: []any{"latest"}, check: field("certificate", `"0x"`)},
+		{name: "bizra raw blocks", method: "bizra_getRawBlocks", params: []any{"0x1", "0x5"}, check: func(t *testing.T, r json.RawMessage) {
+			var rbs []RawBlock
+			mustDecode(t, r, &rbs)
+			if len(rbs) != 2 || rbs[0].Number != 1 || rbs[1].Number != 2 {
+				t.Fatalf("raw blocks %s", r)
+			}
+			b, err := chain.DecodeBlock(rbs[0].Block)
+			if err != nil || !strings.EqualFold(b.Hash().Hex(), h1) || len(b.Txs) != 2 {
+				t.Fatalf("raw block 1 decodes to %v, %v", b, err)
+			}
+			rs, err := chain.DecodeReceipts(rbs[0].Receipts)
+			if err != nil || len(rs) != 2 || rs[0].GasUsed != 21000 {
+				t.Fatalf("raw receipts %v, %v", rs, err)
+			}
+		}},
+		{name: "bizra raw blocks past head", method: "bizra_getRawBlocks", params: []any{"0x9", "0x1"}, want: `[]`},
+		{name: "bizra raw blocks zero count", method: "bizra_getRawBlocks", params: []any{"0x1", "0x0"}, code: CodeInvalidParams},
+		{name: "bizra raw blocks too many", method: "bizra_getRawBlocks", params: []any{"0x1", "0x1000"}, code: CodeInvalidParams},
 		{name: "bizra consensus without an engine", method: "bizra_consensus", code: CodeServer, msg: "no consensus engine"},
 		{name: "send duplicate", method: "eth_sendRawTransaction", params: []any{hexutil.Encode(pending)}, code: CodeServer, msg: "already known"},
 		{name: "send nonce too low", method: "eth_sendRawTransaction", params: []any{hexutil.Encode(e.sign(0, 0, types.DynamicFeeTxType, 99))}, code: CodeServer, msg: "nonce too low"},

@@ -252,8 +252,10 @@ func (s *Store) Address(ctx context.Context, addr []byte, limit int, height int6
 			return err
 		}
 		rows, err := q.Query(ctx, `SELECT `+txCols+` FROM (
+				-- A sender's nonces grow with time: the (sender, nonce) index
+				-- gives its transactions newest first without a sort.
 				(SELECT * FROM transactions WHERE sender = $1 AND (block_height, idx) < ($2, $3)
-					ORDER BY block_height DESC, idx DESC LIMIT $4)
+					ORDER BY nonce DESC LIMIT $4)
 				UNION ALL
 				(SELECT * FROM transactions WHERE receiver = $1 AND sender <> $1 AND (block_height, idx) < ($2, $3)
 					ORDER BY block_height DESC, idx DESC LIMIT $4)

@@ -285,3 +285,49 @@ func TestRedisDown(t *testing.T) {
 		return gaugeValue(e.m.RedisUp) == 1
 	})
 }
+
+// TestWarmingAndScheduledRefresh checks that warming fills Redis with the
+// design document's keys and that the leaderboard is refreshed on its
+// schedule (one second in tests).
+func TestWarmingAndScheduledRefresh(t *testing.T) {
+	s := newTestStack(t)
+	ctx := context.Background()
+	rdb := redis.NewClient(mustRedisOptions(t))
+	defer rdb.Close()
+	refreshed := func() int64 {
+		var at *time.Time
+		if err := s.explorer.db.Primary().QueryRow(ctx, `SELECT leaderboard_refreshed FROM indexer_state`).Scan(&at); err != nil || at == nil {
+			return 0
+		}
+		return at.UnixNano()
+	}
+	// The first refresh follows the catch-up; later ones the schedule.
+	waitFor(t, 10*time.Second, "the first leaderboard refresh", func() bool { return refreshed() != 0 })
+	first := refreshed()
+	waitFor(t, 10*time.Second, "a scheduled leaderboard refresh", func() bool { return refreshed() > first })
+
+	if err := rdb.FlushDB(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.explorer.Warm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var vs struct {
+		Validators []ValidatorJSON `json:"validators"`
+	}
+	getJSON(t, s.URL+"/api/validators", &vs)
+	for _, k := range []string{keyValidator(vs.Validators[0].ID), keyActiveValidators, keyLeaderboard, keyLeaderboardRefreshed} {
+		if n, err := rdb.Exists(ctx, k).Result(); err != nil || n != 1 {
+			t.Errorf("after warming, Redis lacks %s (%v)", k, err)
+		}
+	}
+	if ttl := rdb.TTL(ctx, keyValidator(vs.Validators[0].ID)).Val(); ttl <= 14*time.Minute || ttl > ttlValidator {
+		t.Errorf("validator key lives %v, want 15 min", ttl)
+	}
+	if ttl := rdb.TTL(ctx, keyActiveValidators).Val(); ttl <= 4*time.Minute || ttl > ttlActiveValidators {
+		t.Errorf("active_validators lives %v, want 5 min", ttl)
+	}
+	if rows := rdb.ZRange(ctx, keyLeaderboard, 0, -1).Val(); len(rows) != 1 || !strings.Contains(rows[0], `"rank":1`) {
+		t.Errorf("leaderboard sorted set %v", rows)
+	}
+}

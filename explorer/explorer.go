@@ -236,5 +236,7 @@ func (e *Explorer) Warm(ctx context.Context) error {
 		return err
 	}
 	e.cache.Set(ctx, keyActiveValidators, body, ttlActiveValidators)
-	return e.warmLeaderboard(ctx)
+	// The view is refreshed on the primary; a replica may not have the
+	// newest refresh yet.
+	return e.warmLeaderboard(WithStrongRead(ctx))
 }

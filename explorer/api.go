@@ -175,7 +175,7 @@ func parseCursor(s string) (int64, int, error) {
 }
 
 func (a *api) stats(w http.ResponseWriter, r *http.Request) error {
-	body, err := a.cache.Get(r.Context(), keyStats, "", ttlLatest, func(ctx context.Context) ([]byte, error) {
+	body, err := a.cache.Get(WithStrongRead(r.Context()), keyStats, "", ttlLatest, func(ctx context.Context) ([]byte, error) {
 		st, err := a.store.Stats(ctx, 120)
 		if err != nil {
 			return nil, err
@@ -218,7 +218,7 @@ func (a *api) blocks(w http.ResponseWriter, r *http.Request) error {
 	}
 	var body []byte
 	if before < 0 {
-		body, err = a.cache.Get(r.Context(), keyLatestBlocks, strconv.Itoa(limit), ttlLatest, load)
+		body, err = a.cache.Get(WithStrongRead(r.Context()), keyLatestBlocks, strconv.Itoa(limit), ttlLatest, load)
 	} else {
 		body, err = load(r.Context())
 	}
@@ -262,7 +262,7 @@ func (a *api) txs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := a.cache.Get(r.Context(), keyLatestTxs, strconv.Itoa(limit), ttlLatest, func(ctx context.Context) ([]byte, error) {
+	body, err := a.cache.Get(WithStrongRead(r.Context()), keyLatestTxs, strconv.Itoa(limit), ttlLatest, func(ctx context.Context) ([]byte, error) {
 		ts, err := a.store.LatestTxs(ctx, limit)
 		if err != nil {
 			return nil, err
@@ -322,7 +322,7 @@ func (a *api) address(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *api) validators(w http.ResponseWriter, r *http.Request) error {
-	body, err := a.cache.Get(r.Context(), keyActiveValidators, "", ttlActiveValidators, func(ctx context.Context) ([]byte, error) {
+	body, err := a.cache.Get(WithStrongRead(r.Context()), keyActiveValidators, "", ttlActiveValidators, func(ctx context.Context) ([]byte, error) {
 		return a.activeValidatorsJSON(ctx)
 	})
 	if err != nil {
@@ -347,7 +347,7 @@ func (a *api) validator(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := hexOf(raw)
-	body, err := a.cache.Get(r.Context(), keyValidator(id), "", ttlValidator, func(ctx context.Context) ([]byte, error) {
+	body, err := a.cache.Get(WithStrongRead(r.Context()), keyValidator(id), "", ttlValidator, func(ctx context.Context) ([]byte, error) {
 		v, err := a.store.Validator(ctx, id)
 		if err != nil {
 			return nil, err
@@ -378,7 +378,7 @@ func (a *api) leaderboard(w http.ResponseWriter, r *http.Request) error {
 	gen := a.cache.local.generation()
 	rows, refreshed, ok := a.cache.leaderboardGet(ctx, limit)
 	if !ok {
-		all, at, err := a.store.Leaderboard(ctx, leaderboardRows)
+		all, at, err := a.store.Leaderboard(WithStrongRead(ctx), leaderboardRows)
 		if err != nil {
 			return err
 		}

@@ -122,8 +122,9 @@ func (c *Cache) Get(ctx context.Context, key, field string, ttl time.Duration, l
 	if err != nil {
 		return nil, err
 	}
-	c.local.put(lk, v, gen)
-	c.setRedis(ctx, key, field, v, ttl)
+	if c.local.put(lk, v, gen) {
+		c.setRedis(ctx, key, field, v, ttl)
+	}
 	return v, nil
 }
 
@@ -148,10 +149,12 @@ func (c *Cache) setRedis(ctx context.Context, key, field string, v []byte, ttl t
 	}
 }
 
-// Set writes a value to both tiers (used by warming).
-func (c *Cache) Set(ctx context.Context, key string, v []byte, ttl time.Duration) {
-	c.local.put(key, v, c.local.generation())
-	c.setRedis(ctx, key, "", v, ttl)
+// Set writes a value read while the memory tier was at generation gen to
+// both tiers, unless something was invalidated since (used by warming).
+func (c *Cache) Set(ctx context.Context, key string, v []byte, ttl time.Duration, gen uint64) {
+	if c.local.put(key, v, gen) {
+		c.setRedis(ctx, key, "", v, ttl)
+	}
 }
 
 // Invalidate drops keys from both tiers, and tells other explorer processes
@@ -285,11 +288,14 @@ func (l *localCache) generation() uint64 {
 	return l.gen
 }
 
-func (l *localCache) put(k string, v []byte, gen uint64) {
+// put stores k unless something was dropped since generation gen (the
+// value may have been read before that invalidation); it reports whether
+// it stored.
+func (l *localCache) put(k string, v []byte, gen uint64) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if gen != l.gen {
-		return // invalidated while it was loaded: it may be stale
+		return false // invalidated while it was loaded: it may be stale
 	}
 	if len(l.entries) >= l.max {
 		now := time.Now()
@@ -306,6 +312,7 @@ func (l *localCache) put(k string, v []byte, gen uint64) {
 		}
 	}
 	l.entries[k] = localEntry{v: v, exp: time.Now().Add(l.ttl)}
+	return true
 }
 
 // drop removes keys; a key also drops every entry starting with key+":".

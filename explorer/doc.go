@@ -41,7 +41,12 @@
 //
 // Writes and reads that must see the latest write go to the primary
 // (WithStrongRead); other reads go round-robin to the healthy replicas and
-// fall back to the primary when none is healthy or a replica fails. A
+// fall back to the primary when none is healthy or a replica fails. A cache
+// fill of a key the indexer invalidates (latest blocks and transactions,
+// statistics, validators, the leaderboard) is such a strong read: a replica
+// a moment behind must not put back what an indexed block just dropped.
+// Final things (a block, a transaction) and what is not cached (address
+// pages, older pages) are read from the replicas. A
 // replica is healthy when it answers, is in recovery and replays within
 // Config.MaxReplicaLag of the primary.
 //

@@ -219,6 +219,10 @@ func (e *Explorer) keepWarm(ctx context.Context) {
 
 // Warm fills the cache tiers with what is read most.
 func (e *Explorer) Warm(ctx context.Context) error {
+	// What the indexer invalidates is read from the primary, so that a
+	// replica a moment behind cannot put an old row back in the cache.
+	ctx = WithStrongRead(ctx)
+	gen := e.cache.local.generation()
 	top, err := e.store.TopValidators(ctx, 1000)
 	if err != nil {
 		return err
@@ -228,15 +232,13 @@ func (e *Explorer) Warm(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		e.cache.Set(ctx, keyValidator(v.ID), b, ttlValidator)
+		e.cache.Set(ctx, keyValidator(v.ID), b, ttlValidator, gen)
 	}
 	a := api{store: e.store}
 	body, err := a.activeValidatorsJSON(ctx)
 	if err != nil {
 		return err
 	}
-	e.cache.Set(ctx, keyActiveValidators, body, ttlActiveValidators)
-	// The view is refreshed on the primary; a replica may not have the
-	// newest refresh yet.
-	return e.warmLeaderboard(WithStrongRead(ctx))
+	e.cache.Set(ctx, keyActiveValidators, body, ttlActiveValidators, gen)
+	return e.warmLeaderboard(ctx)
 }

@@ -750,11 +750,9 @@ func (s *Server) blockCertificate(_ context.Context, _ *wsConn, p json.RawMessag
 	if err != nil {
 		return nil, err
 	}
-	var decoded *Certificate
-	if s.opts.Node != nil && len(b.Cert) > 0 {
-		if decoded, err = s.opts.Node.Certificate(b.Cert); err != nil {
-			return nil, errServer("block %d certificate: %v", h, err)
-		}
+	decoded, err := s.decodeCertificate(b)
+	if err != nil {
+		return nil, err
 	}
 	return struct {
 		Number      hexutil.Uint64 `json:"number"`
@@ -763,6 +761,19 @@ func (s *Server) blockCertificate(_ context.Context, _ *wsConn, p json.RawMessag
 		Certificate hexutil.Bytes  `json:"certificate"`
 		Decoded     *Certificate   `json:"decoded"`
 	}{hexutil.Uint64(h), b.Hash(), hexutil.Uint64(b.Header.Round), append(hexutil.Bytes{}, b.Cert...), decoded}, nil
+}
+
+// decodeCertificate decodes a block's certificate; nil without a consensus
+// engine or a certificate (genesis).
+func (s *Server) decodeCertificate(b *chain.Block) (*Certificate, error) {
+	if s.opts.Node == nil || len(b.Cert) == 0 {
+		return nil, nil
+	}
+	c, err := s.opts.Node.Certificate(b.Cert)
+	if err != nil {
+		return nil, errServer("block %d certificate: %v", b.Header.Height, err)
+	}
+	return c, nil
 }
 
 // MaxRawBlocks bounds the blocks of one bizra_getRawBlocks call.
@@ -799,11 +810,9 @@ func (s *Server) rawBlocks(_ context.Context, _ *wsConn, p json.RawMessage) (any
 		if err != nil {
 			return nil, err
 		}
-		var cert *Certificate
-		if s.opts.Node != nil && len(b.Cert) > 0 {
-			if cert, err = s.opts.Node.Certificate(b.Cert); err != nil {
-				return nil, errServer("block %d certificate: %v", h, err)
-			}
+		cert, err := s.decodeCertificate(b)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, RawBlock{Number: hexutil.Uint64(h), Block: b.Encode(), Receipts: chain.EncodeReceipts(rs), Certificate: cert})
 	}

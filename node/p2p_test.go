@@ -150,8 +150,11 @@ func TestPartitionedValidatorOverLibp2p(t *testing.T) {
 	cut := heightOf(lone)
 	majority := heightOf(nodes[0])
 	waitFor(t, 60*time.Second, "the majority commits 6 more blocks", func() bool { return heightOf(nodes[0]) >= majority+6 })
-	if h := heightOf(lone); h > cut+1 {
-		t.Fatalf("the partitioned validator went from %d to %d alone", cut, h)
+	// It may still apply blocks certified before the cut (a sync answer or
+	// a certificate in flight when the ban landed; under the race detector
+	// it can lag several blocks behind), but none the majority made after.
+	if h := heightOf(lone); h > max(cut, majority)+1 {
+		t.Fatalf("the partitioned validator went from %d to %d alone (the majority was at %d at the cut)", cut, h, majority)
 	}
 	sameChain(t, nodes)
 

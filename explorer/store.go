@@ -247,7 +247,10 @@ func (s *Store) Address(ctx context.Context, addr []byte, limit int, height int6
 		height, index = 1<<62, 0
 	}
 	err := s.db.read(ctx, func(q querier) error {
-		if err := q.QueryRow(ctx, `SELECT (SELECT count(*) FROM transactions WHERE sender = $1),
+		// An account's committed nonces run 0, 1, 2, … and the index holds
+		// every block from genesis, so its highest nonce counts what it
+		// sent, read from the end of the (sender, nonce) index.
+		if err := q.QueryRow(ctx, `SELECT COALESCE((SELECT nonce + 1 FROM transactions WHERE sender = $1 ORDER BY nonce DESC LIMIT 1), 0),
 			(SELECT count(*) FROM transactions WHERE receiver = $1)`, addr).Scan(&out.Sent, &out.Received); err != nil {
 			return err
 		}

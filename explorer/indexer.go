@@ -36,6 +36,8 @@ type Indexer struct {
 	nodeHead atomic.Int64
 	indexed  atomic.Int64
 
+	chainID  uint64
+	genesis  chain.Hash
 	caughtUp chan struct{} // closed when the index first reaches the node's head
 	caught   bool
 	onBatch  func(first, last uint64) // called after each committed batch
@@ -80,17 +82,32 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	go ix.followHeads(ctx, heads)
 	poll := time.NewTicker(ix.cfg.PollInterval)
 	defer poll.Stop()
+	down := false
 	for {
 		head, err := ix.src.head(ctx)
+		if err == nil && down {
+			// The node is back: it may be another chain now (a devnet
+			// started afresh on the same address).
+			err = ix.sameChain(ctx)
+			if errors.Is(err, ErrOtherChain) {
+				ix.log.Error("indexer stopped", "err", err)
+				return err
+			}
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			down = true
 			ix.nodeDown(err)
 			if !sleep(ctx, ix.cfg.RetryInterval) {
 				return ctx.Err()
 			}
 			continue
+		}
+		if down {
+			down = false
+			ix.log.Info("node reachable again; indexing resumes", "rpc", ix.cfg.RPC)
 		}
 		ix.nodeUp(head)
 		if int64(head) > ix.height {
@@ -163,6 +180,19 @@ func (ix *Indexer) followHeads(ctx context.Context, heads chan<- uint64) {
 	}
 }
 
+// sameChain checks that the node still serves the chain being indexed.
+func (ix *Indexer) sameChain(ctx context.Context) error {
+	info, err := ix.src.status(ctx)
+	if err != nil {
+		return err
+	}
+	if info.ChainID != ix.chainID || info.GenesisHash != ix.genesis {
+		return fmt.Errorf("%w: indexing chain %d genesis %s, the node now has chain %d genesis %s",
+			ErrOtherChain, ix.chainID, ix.genesis, info.ChainID, info.GenesisHash)
+	}
+	return nil
+}
+
 // start checks the chain's identity against the database and loads the
 // position and the reputation window.
 func (ix *Indexer) start(ctx context.Context) error {
@@ -187,6 +217,7 @@ func (ix *Indexer) start(ctx context.Context) error {
 		return fmt.Errorf("%w: database has chain %d genesis %x, node has chain %d genesis %s",
 			ErrOtherChain, chainID, genesis, info.ChainID, info.GenesisHash)
 	}
+	ix.chainID, ix.genesis = info.ChainID, info.GenesisHash
 	ix.height = -1
 	if height != nil {
 		ix.height, ix.hash = *height, common.BytesToHash(hash)

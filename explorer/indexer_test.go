@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/bizra/node0/node"
 	"github.com/bizra/node0/rpc"
 )
 
@@ -122,6 +124,28 @@ func TestIndexerNodeDownPauses(t *testing.T) {
 		return e.Indexer().IndexedHeight() > paused+3
 	})
 	checkIndexAgainstNode(t, openPool(t, pg), newSource(e.cfg), paused+3)
+
+	// The node goes away and another chain answers on its address: the
+	// explorer stops rather than mix two chains.
+	n.stop()
+	waitFor(t, 10*time.Second, "the node to be reported down", func() bool { return gaugeValue(e.m.NodeUp) == 0 })
+	other := &testNode{t: t, home: filepath.Join(t.TempDir(), "other"), addr: n.addr}
+	cfg := node.DefaultConfig()
+	cfg.Metrics.Enabled, cfg.P2P.Enabled, cfg.RPC.ListenAddr = false, false, n.addr
+	if _, err := node.Init(node.InitOptions{Home: other.home, BlockTime: 100 * time.Millisecond, DevAccounts: 10, Config: &cfg}); err != nil {
+		t.Fatal(err)
+	}
+	other.start()
+	t.Cleanup(other.stop)
+	select {
+	case err := <-e.done:
+		e.cancel = nil
+		if !errors.Is(err, ErrOtherChain) {
+			t.Fatalf("explorer ended with %v, want ErrOtherChain", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the explorer went on against another chain")
+	}
 }
 
 func TestIndexerReplayWritesNothingTwice(t *testing.T) {

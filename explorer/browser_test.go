@@ -66,6 +66,7 @@ func TestBrowserExplorer(t *testing.T) {
 	b.expectText(txDetail+` [data-field="from"]`, from)
 	b.expectText(txDetail+` [data-field="to"]`, to)
 	b.expectText(txDetail+` [data-field="block"] a.block-link`, strconv.FormatUint(height, 10))
+	b.screenshot("explorer-tx.png")
 
 	blockDetail := fmt.Sprintf(`#block-detail[data-height="%d"]`, height)
 	b.do("click the block link on the transaction page",
@@ -98,6 +99,7 @@ func TestBrowserExplorer(t *testing.T) {
 	b.waitFor("leaderboard and validator rows",
 		`document.querySelectorAll('#leaderboard tbody tr[data-id]').length > 0 &&
 			document.querySelectorAll('#validators tbody tr[data-id]').length > 0`)
+	b.screenshot("explorer-validators.png")
 
 	b.do("go home from the nav", chromedp.Click(chromedp.CSS(`#nav a[href="#/"]`)))
 	b.waitFor("the home page again", `document.querySelectorAll('#latest-blocks tbody tr[data-height]').length > 0`)

@@ -310,11 +310,21 @@ func (a *api) address(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	out, err := a.store.Address(r.Context(), addr, limit, height, index)
-	if err != nil {
-		return err
+	load := func(ctx context.Context) ([]byte, error) {
+		out, err := a.store.Address(ctx, addr, limit, height, index)
+		if err != nil {
+			return nil, err
+		}
+		return marshal(out)
 	}
-	body, err := marshal(out)
+	var body []byte
+	if height < 0 {
+		// The first page of a busy address is asked for again and again;
+		// keep it in memory as long as HTTP caches may keep it (one second).
+		body, err = a.cache.Recent(r.Context(), "addr:"+hexOf(addr)+":"+strconv.Itoa(limit), ttlAddress, load)
+	} else {
+		body, err = load(r.Context())
+	}
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ const (
 	ttlLeaderboard      = 15 * time.Minute
 	ttlLatest           = time.Minute // also dropped by every indexed batch
 	ttlFinal            = 15 * time.Minute
+	ttlAddress          = time.Second // memory only: an address page is not invalidated
 	invalidateChannel   = "explorer:invalidate"
 )
 
@@ -147,6 +148,23 @@ func (c *Cache) setRedis(ctx context.Context, key, field string, v []byte, ttl t
 	if err != nil {
 		c.redisFailed(err)
 	}
+}
+
+// Recent returns key from the memory tier if it was stored less than ttl
+// ago, or from load, keeping it for ttl. It never uses Redis: it is for
+// short-lived values that no indexed block invalidates.
+func (c *Cache) Recent(ctx context.Context, key string, ttl time.Duration, load func(context.Context) ([]byte, error)) ([]byte, error) {
+	if v, ok := c.local.get(key); ok {
+		c.m.CacheRequests.WithLabelValues("local", "hit").Inc()
+		return v, nil
+	}
+	c.m.CacheRequests.WithLabelValues("local", "miss").Inc()
+	v, err := load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.local.putFor(key, v, ttl)
+	return v, nil
 }
 
 // Set writes a value read while the memory tier was at generation gen to
@@ -297,22 +315,37 @@ func (l *localCache) put(k string, v []byte, gen uint64) bool {
 	if gen != l.gen {
 		return false // invalidated while it was loaded: it may be stale
 	}
-	if len(l.entries) >= l.max {
-		now := time.Now()
-		for k, e := range l.entries {
-			if now.After(e.exp) {
-				delete(l.entries, k)
-			}
-		}
-		for k := range l.entries {
-			if len(l.entries) < l.max/2 {
-				break
-			}
+	l.makeRoom()
+	l.entries[k] = localEntry{v: v, exp: time.Now().Add(l.ttl)}
+	return true
+}
+
+// makeRoom drops expired entries, then an arbitrary half, when the cache
+// is full. The caller holds mu.
+func (l *localCache) makeRoom() {
+	if len(l.entries) < l.max {
+		return
+	}
+	now := time.Now()
+	for k, e := range l.entries {
+		if now.After(e.exp) {
 			delete(l.entries, k)
 		}
 	}
-	l.entries[k] = localEntry{v: v, exp: time.Now().Add(l.ttl)}
-	return true
+	for k := range l.entries {
+		if len(l.entries) < l.max/2 {
+			break
+		}
+		delete(l.entries, k)
+	}
+}
+
+// putFor stores k for ttl, whatever was invalidated meanwhile.
+func (l *localCache) putFor(k string, v []byte, ttl time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.makeRoom()
+	l.entries[k] = localEntry{v: v, exp: time.Now().Add(min(ttl, l.ttl))}
 }
 
 // drop removes keys; a key also drops every entry starting with key+":".

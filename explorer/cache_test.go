@@ -1,0 +1,66 @@
+package explorer
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+)
+
+func TestLocalCache(t *testing.T) {
+	l := newLocalCache(time.Minute, 10)
+	gen := l.generation()
+	if !l.put("blocks:latest:20", []byte("a"), gen) || !l.put("blocks:latest:5", []byte("b"), gen) || !l.put("stats", []byte("c"), gen) {
+		t.Fatal("put refused at the current generation")
+	}
+	// A load that started before an invalidation is not stored.
+	old := l.generation()
+	l.drop([]string{"blocks:latest"})
+	if _, ok := l.get("blocks:latest:20"); ok {
+		t.Fatal("prefix drop left blocks:latest:20")
+	}
+	if _, ok := l.get("stats"); !ok {
+		t.Fatal("drop of blocks:latest removed stats")
+	}
+	if l.put("blocks:latest:20", []byte("stale"), old) {
+		t.Fatal("a value loaded before the drop was stored")
+	}
+	// Short-lived entries expire.
+	l.putFor("addr:x", []byte("p"), 20*time.Millisecond)
+	if v, ok := l.get("addr:x"); !ok || string(v) != "p" {
+		t.Fatal("putFor entry missing")
+	}
+	time.Sleep(30 * time.Millisecond)
+	if _, ok := l.get("addr:x"); ok {
+		t.Fatal("putFor entry outlived its lifetime")
+	}
+	// The cache stays within its bound.
+	for i := 0; i < 100; i++ {
+		l.put(fmt.Sprint("k", i), []byte("v"), l.generation())
+	}
+	if n := len(l.entries); n > 10 {
+		t.Fatalf("%d entries in a cache of 10", n)
+	}
+}
+
+func TestCacheWithoutRedis(t *testing.T) {
+	cfg := DefaultConfig()
+	m := NewMetrics(nil)
+	c := NewCache(nil, cfg, m, slog.New(slog.DiscardHandler))
+	loads := 0
+	load := func(context.Context) ([]byte, error) { loads++; return []byte("v"), nil }
+	for i := 0; i < 3; i++ {
+		if v, err := c.Get(context.Background(), "k", "", time.Minute, load); err != nil || string(v) != "v" {
+			t.Fatalf("Get: %q %v", v, err)
+		}
+	}
+	if loads != 1 || counterOf(m.CacheRequests.WithLabelValues("local", "hit")) != 2 {
+		t.Fatalf("%d loads, %v local hits", loads, counterOf(m.CacheRequests.WithLabelValues("local", "hit")))
+	}
+	c.Invalidate(context.Background(), "k")
+	c.Get(context.Background(), "k", "", time.Minute, load)
+	if loads != 2 {
+		t.Fatalf("invalidated key not loaded again (%d loads)", loads)
+	}
+}

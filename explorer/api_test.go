@@ -201,7 +201,7 @@ func TestCacheInvalidation(t *testing.T) {
 	rdb := redis.NewClient(mustRedisOptions(t))
 	defer rdb.Close()
 	ctx := context.Background()
-	if n, _ := rdb.Exists(ctx, keyValidator(id)).Result(); n != 1 {
+	if n, _ := rdb.Exists(ctx, s.explorer.cache.rk(keyValidator(id))).Result(); n != 1 {
 		t.Fatal("validator not cached in Redis after a read")
 	}
 	if _, ok := s.explorer.cache.local.get(keyValidator(id)); !ok {
@@ -211,6 +211,7 @@ func TestCacheInvalidation(t *testing.T) {
 	other := NewCache(redis.NewClient(mustRedisOptions(t)), testConfig("", "", "", ""), NewMetrics(nil), s.explorer.log)
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	other.prefix = s.explorer.cache.prefix // another process on the same database
 	go other.listen(lctx)
 	other.local.put(keyValidator(id), []byte("stale"), other.local.generation())
 	time.Sleep(100 * time.Millisecond) // let the subscription start
@@ -317,17 +318,17 @@ func TestWarmingAndScheduledRefresh(t *testing.T) {
 	}
 	getJSON(t, s.URL+"/api/validators", &vs)
 	for _, k := range []string{keyValidator(vs.Validators[0].ID), keyActiveValidators, keyLeaderboard, keyLeaderboardRefreshed} {
-		if n, err := rdb.Exists(ctx, k).Result(); err != nil || n != 1 {
+		if n, err := rdb.Exists(ctx, s.explorer.cache.rk(k)).Result(); err != nil || n != 1 {
 			t.Errorf("after warming, Redis lacks %s (%v)", k, err)
 		}
 	}
-	if ttl := rdb.TTL(ctx, keyValidator(vs.Validators[0].ID)).Val(); ttl <= 14*time.Minute || ttl > ttlValidator {
+	if ttl := rdb.TTL(ctx, s.explorer.cache.rk(keyValidator(vs.Validators[0].ID))).Val(); ttl <= 14*time.Minute || ttl > ttlValidator {
 		t.Errorf("validator key lives %v, want 15 min", ttl)
 	}
-	if ttl := rdb.TTL(ctx, keyActiveValidators).Val(); ttl <= 4*time.Minute || ttl > ttlActiveValidators {
+	if ttl := rdb.TTL(ctx, s.explorer.cache.rk(keyActiveValidators)).Val(); ttl <= 4*time.Minute || ttl > ttlActiveValidators {
 		t.Errorf("active_validators lives %v, want 5 min", ttl)
 	}
-	if rows := rdb.ZRange(ctx, keyLeaderboard, 0, -1).Val(); len(rows) != 1 || !strings.Contains(rows[0], `"rank":1`) {
+	if rows := rdb.ZRange(ctx, s.explorer.cache.rk(keyLeaderboard), 0, -1).Val(); len(rows) != 1 || !strings.Contains(rows[0], `"rank":1`) {
 		t.Errorf("leaderboard sorted set %v", rows)
 	}
 }

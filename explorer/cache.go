@@ -27,16 +27,25 @@ const (
 	ttlLatest           = time.Minute // also dropped by every indexed batch
 	ttlFinal            = 15 * time.Minute
 	ttlAddress          = time.Second // memory only: an address page is not invalidated
-	invalidateChannel   = "explorer:invalidate"
+	invalidateChannel   = "invalidate"
 )
 
 func keyValidator(id string) string { return "validator:" + id }
+
+// rk is the Redis name of a cache key.
+func (c *Cache) rk(k string) string { return c.prefix + k }
+
+// SetNamespace sets the prefix of the Redis keys: explorers indexing one
+// database share a namespace (and so their cache and invalidations); others
+// sharing the Redis server do not see them.
+func (c *Cache) SetNamespace(ns string) { c.prefix = ns + ":" }
 
 // Cache is the two-tier cache: process memory in front of Redis (which may
 // be absent or down).
 type Cache struct {
 	local   *localCache
 	rdb     *redis.Client
+	prefix  string // of every Redis key and channel: explorers of one database share them
 	timeout time.Duration
 	m       *Metrics
 	log     *slog.Logger
@@ -99,9 +108,9 @@ func (c *Cache) Get(ctx context.Context, key, field string, ttl time.Duration, l
 		var v []byte
 		var err error
 		if field == "" {
-			v, err = c.rdb.Get(rctx, key).Bytes()
+			v, err = c.rdb.Get(rctx, c.rk(key)).Bytes()
 		} else {
-			v, err = c.rdb.HGet(rctx, key, field).Bytes()
+			v, err = c.rdb.HGet(rctx, c.rk(key), field).Bytes()
 		}
 		cancel()
 		switch {
@@ -137,11 +146,11 @@ func (c *Cache) setRedis(ctx context.Context, key, field string, v []byte, ttl t
 	defer cancel()
 	var err error
 	if field == "" {
-		err = c.rdb.Set(rctx, key, v, ttl).Err()
+		err = c.rdb.Set(rctx, c.rk(key), v, ttl).Err()
 	} else {
 		_, err = c.rdb.Pipelined(rctx, func(p redis.Pipeliner) error {
-			p.HSet(rctx, key, field, v)
-			p.Expire(rctx, key, ttl)
+			p.HSet(rctx, c.rk(key), field, v)
+			p.Expire(rctx, c.rk(key), ttl)
 			return nil
 		})
 	}
@@ -190,8 +199,12 @@ func (c *Cache) Invalidate(ctx context.Context, keys ...string) {
 	rctx, cancel := context.WithTimeout(ctx, 4*c.timeout)
 	defer cancel()
 	_, err := c.rdb.Pipelined(rctx, func(p redis.Pipeliner) error {
-		p.Del(rctx, keys...)
-		p.Publish(rctx, invalidateChannel, strings.Join(keys, "\n"))
+		rkeys := make([]string, len(keys))
+		for i, k := range keys {
+			rkeys[i] = c.rk(k)
+		}
+		p.Del(rctx, rkeys...)
+		p.Publish(rctx, c.rk(invalidateChannel), strings.Join(keys, "\n"))
 		return nil
 	})
 	if err != nil {
@@ -205,7 +218,7 @@ func (c *Cache) listen(ctx context.Context) {
 		return
 	}
 	for ctx.Err() == nil {
-		sub := c.rdb.Subscribe(ctx, invalidateChannel)
+		sub := c.rdb.Subscribe(ctx, c.rk(invalidateChannel))
 		stop := context.AfterFunc(ctx, func() { sub.Close() })
 		for msg := range sub.Channel() {
 			c.local.drop(strings.Split(msg.Payload, "\n"))
@@ -230,8 +243,8 @@ func (c *Cache) leaderboardGet(ctx context.Context, n int) (rows []string, refre
 	rctx, cancel := c.rctx(ctx)
 	defer cancel()
 	p := c.rdb.Pipeline()
-	at := p.Get(rctx, keyLeaderboardRefreshed)
-	zr := p.ZRange(rctx, keyLeaderboard, 0, int64(n-1))
+	at := p.Get(rctx, c.rk(keyLeaderboardRefreshed))
+	zr := p.ZRange(rctx, c.rk(keyLeaderboard), 0, int64(n-1))
 	if _, err := p.Exec(rctx); err != nil && !errors.Is(err, redis.Nil) {
 		c.redisFailed(err)
 		return nil, "", false
@@ -258,12 +271,12 @@ func (c *Cache) leaderboardSet(ctx context.Context, rows []string, refreshed str
 		members[i] = redis.Z{Score: float64(i + 1), Member: r}
 	}
 	_, err := c.rdb.TxPipelined(rctx, func(p redis.Pipeliner) error {
-		p.Del(rctx, keyLeaderboard)
+		p.Del(rctx, c.rk(keyLeaderboard))
 		if len(members) > 0 {
-			p.ZAdd(rctx, keyLeaderboard, members...)
-			p.Expire(rctx, keyLeaderboard, ttlLeaderboard)
+			p.ZAdd(rctx, c.rk(keyLeaderboard), members...)
+			p.Expire(rctx, c.rk(keyLeaderboard), ttlLeaderboard)
 		}
-		p.Set(rctx, keyLeaderboardRefreshed, refreshed, ttlLeaderboard)
+		p.Set(rctx, c.rk(keyLeaderboardRefreshed), refreshed, ttlLeaderboard)
 		return nil
 	})
 	if err != nil {

@@ -64,3 +64,33 @@ func TestCacheWithoutRedis(t *testing.T) {
 		t.Fatalf("invalidated key not loaded again (%d loads)", loads)
 	}
 }
+
+// TestCacheNamespaces: explorers of different databases share a Redis server
+// without reading each other's keys (two devnets' explorers once served
+// each other's statistics).
+func TestCacheNamespaces(t *testing.T) {
+	url := testRedis(t)
+	cfg := DefaultConfig()
+	open := func(ns string) *Cache {
+		rdb, err := openRedis(context.Background(), url, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rdb.Close() })
+		c := NewCache(rdb, cfg, NewMetrics(nil), slog.New(slog.DiscardHandler))
+		c.SetNamespace(ns)
+		return c
+	}
+	a, b := open("db-a"), open("db-b")
+	ctx := context.Background()
+	a.Set(ctx, keyStats, []byte("a"), time.Minute, a.local.generation())
+	v, err := b.Get(ctx, keyStats, "", time.Minute, func(context.Context) ([]byte, error) { return []byte("b"), nil })
+	if err != nil || string(v) != "b" {
+		t.Fatalf("namespace b read %q, %v", v, err)
+	}
+	a2 := open("db-a") // another process on database a: shares the key
+	v, err = a2.Get(ctx, keyStats, "", time.Minute, func(context.Context) ([]byte, error) { return []byte("loaded"), nil })
+	if err != nil || string(v) != "a" {
+		t.Fatalf("a second process on database a read %q, %v", v, err)
+	}
+}

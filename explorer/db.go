@@ -241,6 +241,18 @@ func (d *DB) checkReplica(ctx context.Context, r *replica, primaryPos float64, p
 	return lagSec <= d.maxLag.Seconds(), lagSec, lagBytes, nil
 }
 
+// namespace names the database for shared caches: the cluster's system
+// identifier and the database name.
+func (d *DB) namespace(ctx context.Context) (string, error) {
+	var name string
+	var sysid int64
+	err := d.primary.QueryRow(ctx, `SELECT current_database(), (SELECT system_identifier FROM pg_control_system())`).Scan(&name, &sysid)
+	if err != nil {
+		return "", fmt.Errorf("explorer: naming the cache namespace: %w", err)
+	}
+	return fmt.Sprintf("bizra-explorer:%d:%s", sysid, name), nil
+}
+
 // RequireCurrentSchema keeps replicas out of reads until they have replayed
 // the primary's WAL as it is now (call it after migrating, so that no read
 // meets a replica without the tables), then checks them.

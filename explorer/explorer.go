@@ -75,6 +75,12 @@ func Open(ctx context.Context, cfg Config, opts Options) (*Explorer, error) {
 		}
 	}
 	e.cache = NewCache(e.rdb, cfg, m, log)
+	ns, err := e.db.namespace(ctx)
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.cache.SetNamespace(ns)
 	e.store = &Store{db: e.db}
 	e.ix = newIndexer(cfg, e.db, e.cache, m, log)
 	if e.ln, err = net.Listen("tcp", cfg.Listen); err != nil {

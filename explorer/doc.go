@@ -56,7 +56,10 @@
 // Redis (keys and lifetimes as the design document's §5: validator:<id> 15
 // minutes, active_validators 5 minutes, the leaderboard as the sorted set
 // "leaderboard"). Every indexed batch drops the keys it changed from both
-// tiers and publishes them on the Redis channel explorer:invalidate so that
-// other explorer processes drop them too. Redis being down costs only
+// tiers and publishes them on the Redis channel <namespace>:invalidate so
+// that other explorer processes drop them too. Redis names are prefixed by a
+// namespace naming the database (the cluster's system identifier and the
+// database name): explorers of one database share the cache, explorers of
+// different chains sharing one Redis server never see each other's keys. Redis being down costs only
 // speed: reads go to PostgreSQL and the metrics say so.
 package explorer

@@ -243,6 +243,9 @@ func (ix *Indexer) start(ctx context.Context) error {
 	return nil
 }
 
+// chunkTxs is the number of transactions one fetch aims at.
+const chunkTxs = 10_000
+
 type chunk struct {
 	blocks []*Block
 	err    error
@@ -255,11 +258,19 @@ func (ix *Indexer) catchUp(ctx context.Context, from, to uint64) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	live := to-from < 2 // following the head rather than backfilling
+	// At most FetchWorkers fetches run at once and 2 × FetchWorkers chunks
+	// wait for the writer. A chunk aims at chunkTxs transactions (judged by
+	// the last chunk fetched), so memory stays bounded when blocks are full.
 	order := make(chan chan chunk, 2*ix.cfg.FetchWorkers)
+	sem := make(chan struct{}, ix.cfg.FetchWorkers)
+	var perBlock atomic.Int64 // transactions per block in the last chunk
 	go func() {
 		defer close(order)
-		step := uint64(ix.cfg.FetchBlocks)
-		for a := from; a <= to; a += step {
+		for a := from; a <= to; {
+			step := uint64(ix.cfg.FetchBlocks)
+			if n := perBlock.Load(); n > 0 {
+				step = uint64(min(max(chunkTxs/n, 1), int64(ix.cfg.FetchBlocks)))
+			}
 			b := min(a+step-1, to)
 			ch := make(chan chunk, 1)
 			select {
@@ -267,8 +278,21 @@ func (ix *Indexer) catchUp(ctx context.Context, from, to uint64) error {
 			case <-ctx.Done():
 				return
 			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
 			go func(a, b uint64) {
+				defer func() { <-sem }()
 				bs, err := ix.src.fetch(ctx, a, b)
+				if err == nil {
+					n := 0
+					for _, blk := range bs {
+						n += len(blk.Txs)
+					}
+					perBlock.Store(int64(n/len(bs)) + 1)
+				}
 				if live && err == nil {
 					now := time.Now()
 					for _, blk := range bs {
@@ -277,6 +301,7 @@ func (ix *Indexer) catchUp(ctx context.Context, from, to uint64) error {
 				}
 				ch <- chunk{bs, err}
 			}(a, b)
+			a = b + 1
 		}
 	}()
 	var batch []*Block

@@ -402,10 +402,24 @@ var (
 // TestEthersEndToEnd runs test/ethers (ethers v6 from npm, unmodified)
 // against a devnet: chain id, balances, a transfer and its receipt, blocks
 // by number and hash, rejections as ethers reports them, and a newHeads
-// subscription. It needs Node.js and npm; it installs the locked ethers
-// version with `npm ci` when test/ethers/node_modules is missing.
+// subscription.
 func TestEthersEndToEnd(t *testing.T) {
-	dir, err := filepath.Abs(filepath.Join("..", "..", "test", "ethers"))
+	runJSClientTest(t, "ethers", "ethers.test.mjs", 6)
+}
+
+// TestViemEndToEnd runs test/viem (viem v2 from npm, unmodified) against a
+// devnet: chain id and balance, gas estimate, an EIP-1559 and a legacy
+// transfer with their receipts, nonces, balances and block, a refused
+// nonce, and blocks watched over WebSocket.
+func TestViemEndToEnd(t *testing.T) {
+	runJSClientTest(t, "viem", "viem.test.mjs", 5)
+}
+
+// runJSClientTest runs the node:test file of test/<pkg> against a devnet
+// and expects pass tests to pass. It needs Node.js and npm; it installs the
+// locked package with `npm ci` when test/<pkg>/node_modules lacks it.
+func runJSClientTest(t *testing.T, pkg, file string, pass int) {
+	dir, err := filepath.Abs(filepath.Join("..", "..", "test", pkg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,10 +427,10 @@ func TestEthersEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Node.js is required for this test: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "ethers")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg)); err != nil {
 		npm, lerr := exec.LookPath("npm")
 		if lerr != nil {
-			t.Fatalf("ethers is not installed and npm is missing: %v", lerr)
+			t.Fatalf("%s is not installed and npm is missing: %v", pkg, lerr)
 		}
 		install := exec.Command(npm, "ci", "--no-audit", "--no-fund")
 		install.Dir = dir
@@ -427,16 +441,16 @@ func TestEthersEndToEnd(t *testing.T) {
 	p := startBizra(t, "devnet", "--block-time", "200ms", "--metrics.off", "--rpc.addr", "127.0.0.1:0")
 	url := p.stdout.find(t, rpcRe, 30*time.Second)
 	key := p.stdout.find(t, devKeyRe, time.Second)
-	cmd := exec.Command(node, "--test", "--test-reporter=spec", "ethers.test.mjs")
+	cmd := exec.Command(node, "--test", "--test-reporter=spec", file)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "BIZRA_RPC="+url, "BIZRA_KEY="+key, "BIZRA_CHAIN_ID=1337")
 	out, err := cmd.CombinedOutput()
 	t.Logf("node --test:\n%s", out)
 	if err != nil {
-		t.Fatalf("ethers end-to-end test failed: %v", err)
+		t.Fatalf("%s end-to-end test failed: %v", pkg, err)
 	}
-	if !bytes.Contains(out, []byte("pass 6")) {
-		t.Fatalf("expected 6 passing ethers tests")
+	if !bytes.Contains(out, []byte(fmt.Sprintf("pass %d", pass))) {
+		t.Fatalf("expected %d passing %s tests", pass, pkg)
 	}
 }
 

@@ -29,7 +29,8 @@ type Indexer struct {
 
 	win      *window
 	vals     map[string]rpc.Validator // by id (lower-case address)
-	valsKey  string
+	valsSeen string // the set last read from the node
+	valsKey  string // the set last written to the database
 	valsAt   time.Time
 	height   int64 // last indexed height, -1 before the first block
 	hash     chain.Hash
@@ -334,10 +335,10 @@ func (ix *Indexer) catchUp(ctx context.Context, from, to uint64) error {
 }
 
 // refreshValidators reads the node's validator set at most every ten
-// seconds.
+// seconds, and tells whether it differs from the set last written.
 func (ix *Indexer) refreshValidators(ctx context.Context) (changed bool, err error) {
 	if ix.vals != nil && time.Since(ix.valsAt) < 10*time.Second {
-		return false, nil
+		return ix.valsSeen != ix.valsKey, nil
 	}
 	vs, err := ix.src.validators(ctx)
 	if err != nil {
@@ -350,12 +351,8 @@ func (ix *Indexer) refreshValidators(ctx context.Context) (changed bool, err err
 		vals[id] = v
 		fmt.Fprintf(&key, "%s/%s/%d/%d;", id, v.Name, v.Stake, v.Committee)
 	}
-	ix.vals, ix.valsAt = vals, time.Now()
-	if key.String() == ix.valsKey {
-		return false, nil
-	}
-	ix.valsKey = key.String()
-	return true, nil
+	ix.vals, ix.valsAt, ix.valsSeen = vals, time.Now(), key.String()
+	return ix.valsSeen != ix.valsKey, nil
 }
 
 func numeric(x *big.Int) pgtype.Numeric { return pgtype.Numeric{Int: x, Exp: 0, Valid: true} }
@@ -466,6 +463,9 @@ func (ix *Indexer) write(ctx context.Context, blocks []*Block) error {
 	}
 	lastB := blocks[len(blocks)-1]
 	ix.win, ix.height, ix.hash = win, int64(lastB.Height), lastB.Hash
+	if valsChanged {
+		ix.valsKey = ix.valsSeen // written with this batch
+	}
 	ix.indexed.Store(ix.height)
 	ix.m.IndexedHeight.Set(float64(ix.height))
 	ix.m.BlocksBehind.Set(float64(max(0, ix.nodeHead.Load()-ix.height)))

@@ -262,6 +262,8 @@ func TestRedisDown(t *testing.T) {
 	if gaugeValue(e.m.RedisUp) != 1 {
 		t.Fatal("redis not reported up")
 	}
+	var before StatsJSON
+	getJSON(t, e.url()+"/api/stats", &before) // now cached in Redis too
 	px.cut()
 	h := e.Indexer().IndexedHeight()
 	for i := 0; i < 20; i++ {
@@ -285,6 +287,13 @@ func TestRedisDown(t *testing.T) {
 		get(t, e.url()+"/api/validators")
 		return gaugeValue(e.m.RedisUp) == 1
 	})
+	// What the outage invalidated is not served from Redis afterwards.
+	e.cache.local.drop([]string{keyStats})
+	var after StatsJSON
+	getJSON(t, e.url()+"/api/stats", &after)
+	if after.Height <= h+5 {
+		t.Fatalf("after the outage /api/stats says height %d (it was %d before the outage, %d indexed during it)", after.Height, before.Height, h+5)
+	}
 }
 
 // TestWarmingAndScheduledRefresh checks that warming fills Redis with the

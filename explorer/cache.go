@@ -52,6 +52,11 @@ type Cache struct {
 
 	downUntil atomic.Int64 // unix nanos; Redis is skipped until then
 	warned    atomic.Bool
+
+	pmu        sync.Mutex
+	pending    map[string]struct{} // invalidations Redis missed while down
+	overflow   bool                // too many: delete the whole namespace
+	hasPending atomic.Bool
 }
 
 // NewCache returns a cache; rdb may be nil (memory only).
@@ -65,7 +70,68 @@ func NewCache(rdb *redis.Client, cfg Config, m *Metrics, log *slog.Logger) *Cach
 
 // redisOK tells whether Redis is worth asking now.
 func (c *Cache) redisOK() bool {
-	return c.rdb != nil && time.Now().UnixNano() >= c.downUntil.Load()
+	if c.rdb == nil || time.Now().UnixNano() < c.downUntil.Load() {
+		return false
+	}
+	return !c.hasPending.Load() || c.flushPending()
+}
+
+// maxPending bounds the invalidations remembered while Redis is down; past
+// it, the whole namespace is deleted when Redis is back.
+const maxPending = 10_000
+
+// remember keeps keys whose deletion Redis missed, to delete them before
+// Redis is read again: a value cached before an outage must not be served
+// after it.
+func (c *Cache) remember(keys []string) {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	if c.pending == nil {
+		c.pending = map[string]struct{}{}
+	}
+	for _, k := range keys {
+		if len(c.pending) >= maxPending {
+			c.overflow = true
+			break
+		}
+		c.pending[k] = struct{}{}
+	}
+	c.hasPending.Store(true)
+}
+
+// flushPending deletes what was invalidated while Redis was down. It
+// reports whether Redis may be used.
+func (c *Cache) flushPending() bool {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	if !c.hasPending.Load() {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*c.timeout)
+	defer cancel()
+	var keys []string
+	var err error
+	if c.overflow {
+		iter := c.rdb.Scan(ctx, 0, c.prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		err = iter.Err()
+	} else {
+		for k := range c.pending {
+			keys = append(keys, c.rk(k))
+		}
+	}
+	if err == nil && len(keys) > 0 {
+		err = c.rdb.Del(ctx, keys...).Err()
+	}
+	if err != nil {
+		c.redisFailed(err)
+		return false
+	}
+	c.pending, c.overflow = nil, false
+	c.hasPending.Store(false)
+	return true
 }
 
 // redisFailed takes Redis out for a second after an error other than a miss.
@@ -193,7 +259,11 @@ func (c *Cache) Invalidate(ctx context.Context, keys ...string) {
 	}
 	c.local.drop(keys)
 	c.m.Invalidations.Add(float64(len(keys)))
+	if c.rdb == nil {
+		return
+	}
 	if !c.redisOK() {
+		c.remember(keys)
 		return
 	}
 	rctx, cancel := context.WithTimeout(ctx, 4*c.timeout)
@@ -208,6 +278,7 @@ func (c *Cache) Invalidate(ctx context.Context, keys ...string) {
 		return nil
 	})
 	if err != nil {
+		c.remember(keys)
 		c.redisFailed(err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 )
@@ -92,5 +93,33 @@ func TestCacheNamespaces(t *testing.T) {
 	v, err = a2.Get(ctx, keyStats, "", time.Minute, func(context.Context) ([]byte, error) { return []byte("loaded"), nil })
 	if err != nil || string(v) != "a" {
 		t.Fatalf("a second process on database a read %q, %v", v, err)
+	}
+}
+
+// TestInvalidationDuringOutage: a key invalidated while Redis is away is
+// deleted from Redis before Redis is read again, so the value cached before
+// the outage is not served after it.
+func TestInvalidationDuringOutage(t *testing.T) {
+	u := testRedis(t)
+	opt := mustRedisOptions(t)
+	px := newProxy(t, opt.Addr)
+	rdb, err := openRedis(context.Background(), strings.Replace(u, opt.Addr, px.addr, 1), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	m := NewMetrics(nil)
+	c := NewCache(rdb, DefaultConfig(), m, slog.New(slog.DiscardHandler))
+	c.SetNamespace("outage")
+	ctx := context.Background()
+	c.Set(ctx, keyStats, []byte("old"), time.Minute, c.local.generation())
+
+	px.cut()
+	c.Invalidate(ctx, keyStats) // Redis misses this deletion
+	px.up(t)
+	waitFor(t, 5*time.Second, "Redis to be tried again", func() bool { return c.redisOK() })
+	v, err := c.Get(ctx, keyStats, "", time.Minute, func(context.Context) ([]byte, error) { return []byte("new"), nil })
+	if err != nil || string(v) != "new" {
+		t.Fatalf("after the outage the cache served %q (%v), want the freshly loaded value", v, err)
 	}
 }

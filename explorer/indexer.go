@@ -29,8 +29,8 @@ type Indexer struct {
 
 	win      *window
 	vals     map[string]rpc.Validator // by id (lower-case address)
-	valsSeen string // the set last read from the node
-	valsKey  string // the set last written to the database
+	valsSeen string                   // the set last read from the node
+	valsKey  string                   // the set last written to the database
 	valsAt   time.Time
 	height   int64 // last indexed height, -1 before the first block
 	hash     chain.Hash

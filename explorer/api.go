@@ -243,6 +243,8 @@ func (a *api) block(w http.ResponseWriter, r *http.Request) error {
 		id = strings.ToLower(id)
 	} else if height, err = heightParam(id); err != nil {
 		return err
+	} else {
+		id = strconv.FormatInt(height, 10) // one cache key however the number is written
 	}
 	body, err := a.cache.Get(r.Context(), "block:"+id, "", ttlFinal, func(ctx context.Context) ([]byte, error) {
 		b, err := a.store.Block(ctx, height, hash)

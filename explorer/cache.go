@@ -125,6 +125,14 @@ func (c *Cache) flushPending() bool {
 	if err == nil && len(keys) > 0 {
 		err = c.rdb.Del(ctx, keys...).Err()
 	}
+	if err == nil && !c.overflow && len(c.pending) > 0 {
+		// Other processes missed these too.
+		names := make([]string, 0, len(c.pending))
+		for k := range c.pending {
+			names = append(names, k)
+		}
+		err = c.rdb.Publish(ctx, c.rk(invalidateChannel), strings.Join(names, "\n")).Err()
+	}
 	if err != nil {
 		c.redisFailed(err)
 		return false

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/bizra/node0/rpc"
 )
 
 // Config is the explorer's configuration. DefaultConfig fills every field;
@@ -161,8 +163,8 @@ func (c *Config) Validate() error {
 			bad("%s: %d, must be positive", k, positive[k])
 		}
 	}
-	if c.FetchBlocks > 300 {
-		bad("fetch_blocks: %d, at most 300 (three calls a block must fit one JSON-RPC batch)", c.FetchBlocks)
+	if c.FetchBlocks > rpc.MaxRawBlocks {
+		bad("fetch_blocks: %d, at most %d (bizra_getRawBlocks' limit; three calls a block also fit one JSON-RPC batch)", c.FetchBlocks, rpc.MaxRawBlocks)
 	}
 	if c.PoolSize < 0 || c.ReplicaPoolSize < 0 {
 		bad("pool sizes must not be negative")

@@ -13,7 +13,7 @@ func TestConfigValidate(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
-	c.RPC, c.Redis, c.FetchWorkers, c.LeaderboardRefresh, c.FetchBlocks = "ftp://x", "http://r", 0, 0, 301
+	c.RPC, c.Redis, c.FetchWorkers, c.LeaderboardRefresh, c.FetchBlocks = "ftp://x", "http://r", 0, 0, 257
 	err := c.Validate()
 	for _, want := range []string{"rpc", "redis", "fetch_workers", "leaderboard_refresh", "fetch_blocks"} {
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -135,6 +135,12 @@ func (d *DB) read(ctx context.Context, fn func(q querier) error) error {
 	}
 	d.m.DBQueries.WithLabelValues(r.name).Inc()
 	err := fn(q)
+	if errors.Is(err, ErrNotFound) && ctx.Err() == nil {
+		// The replica may not have replayed the newest batch yet: a block
+		// listed a moment ago must not be "not found".
+		d.m.DBQueries.WithLabelValues("primary").Inc()
+		return fn(d.primary)
+	}
 	if err == nil || !replicaFault(ctx, err) {
 		return err
 	}

@@ -66,6 +66,27 @@ func idOf(a chain.Address) string { return strings.ToLower(a.Hex()) }
 // Run indexes until ctx ends or the chain cannot be indexed (ErrForkDetected,
 // ErrOtherChain). A node that is down only pauses it.
 func (ix *Indexer) Run(ctx context.Context) error {
+	// One indexer per database: others serve the API and wait here.
+	conn, err := ix.db.Primary().Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("explorer: indexer lock: %w", err)
+	}
+	defer conn.Release()
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(indexerLock)).Scan(&got); err != nil {
+		return fmt.Errorf("explorer: indexer lock: %w", err)
+	}
+	if !got {
+		ix.log.Info("another explorer indexes this database; serving the API and waiting to take over")
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(indexerLock)); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("explorer: indexer lock: %w", err)
+		}
+		ix.log.Info("this explorer now indexes the database")
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(indexerLock)) //nolint:errcheck // released with the session anyway
 	for {
 		err := ix.start(ctx)
 		if err == nil {
@@ -117,6 +138,13 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			case errors.Is(err, ErrForkDetected), errors.Is(err, ErrOtherChain):
 				ix.log.Error("indexer stopped", "err", err)
 				return err
+			case errors.Is(err, errMoved):
+				ix.log.Warn("index position moved; reloading it", "err", err)
+				if err := ix.start(ctx); err != nil && !errors.Is(err, ErrOtherChain) {
+					ix.log.Warn("reloading the index position failed", "err", err)
+				} else if err != nil {
+					return err
+				}
 			case err != nil && ctx.Err() != nil:
 				return ctx.Err()
 			case err != nil:
@@ -243,6 +271,12 @@ func (ix *Indexer) start(ctx context.Context) error {
 	ix.log.Info("indexer starts", "chain_id", info.ChainID, "indexed_height", ix.height, "node_height", info.Height)
 	return nil
 }
+
+// indexerLock is the advisory lock held by the one indexer of a database.
+const indexerLock = 0x6269_7a72_6101
+
+// errMoved means the stored position moved under the indexer.
+var errMoved = errors.New("explorer: the index moved under this indexer")
 
 // chunkTxs is the number of transactions one fetch aims at.
 const chunkTxs = 10_000
@@ -381,6 +415,12 @@ func (ix *Indexer) write(ctx context.Context, blocks []*Block) error {
 		if height != nil {
 			cur = *height
 		}
+		if cur != ix.height {
+			// The stored position is not where this indexer left it (a
+			// commit whose answer was lost): its window and position must be
+			// read again before it writes.
+			return fmt.Errorf("%w: stored height %d, indexer at %d", errMoved, cur, ix.height)
+		}
 		for len(blocks) > 0 && int64(blocks[0].Height) <= cur {
 			blocks = blocks[1:]
 		}
@@ -398,13 +438,7 @@ func (ix *Indexer) write(ctx context.Context, blocks []*Block) error {
 			}
 			prev = b.Hash
 		}
-		first, last := int64(blocks[0].Height), int64(blocks[len(blocks)-1].Height)
-		if _, err := tx.Exec(ctx, `DELETE FROM transactions WHERE block_height BETWEEN $1 AND $2`, first, last); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM blocks WHERE height BETWEEN $1 AND $2`, first, last); err != nil {
-			return err
-		}
+		last := int64(blocks[len(blocks)-1].Height)
 		n, err := tx.CopyFrom(ctx, pgx.Identifier{"blocks"},
 			[]string{"height", "hash", "parent_hash", "proposer_id", "timestamp", "round", "tx_count", "gas_used", "signers", "signed_stake", "total_stake", "seen_at"},
 			pgx.CopyFromSlice(len(blocks), func(i int) ([]any, error) {
@@ -453,7 +487,7 @@ func (ix *Indexer) write(ctx context.Context, blocks []*Block) error {
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, ErrForkDetected) {
+		if errors.Is(err, ErrForkDetected) || errors.Is(err, errMoved) {
 			return err
 		}
 		return fmt.Errorf("explorer: writing blocks: %w", err)

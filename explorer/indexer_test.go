@@ -81,12 +81,22 @@ func TestIndexerFollowsNodeAndResumes(t *testing.T) {
 	head := s.explorer.Indexer().IndexedHeight()
 	checkIndexAgainstNode(t, pool, src, head)
 
-	// Stop the explorer, let the node go on, start again: it resumes at the
-	// stored height and writes every block exactly once.
-	s.explorer.stop(t)
-	time.Sleep(600 * time.Millisecond) // a few blocks pass while the explorer is down
+	// A second explorer on the same database serves the API but does not
+	// index while the first one does.
 	cfg := s.explorer.cfg
 	e2 := startExplorer(t, cfg)
+	var st StatsJSON
+	waitFor(t, 10*time.Second, "the second explorer's API", func() bool {
+		return getJSON(t, e2.url()+"/api/stats", &st) == http.StatusOK && st.Height >= head
+	})
+	time.Sleep(300 * time.Millisecond)
+	if h := e2.Indexer().IndexedHeight(); h != -1 {
+		t.Fatalf("the second explorer indexed (height %d) while the first held the lock", h)
+	}
+	// Stop the first, let the node go on: the second takes over, resumes at
+	// the stored height and writes every block exactly once.
+	s.explorer.stop(t)
+	time.Sleep(600 * time.Millisecond) // a few blocks pass meanwhile
 	select {
 	case <-e2.Indexer().CaughtUp():
 	case <-time.After(30 * time.Second):
@@ -205,6 +215,12 @@ func TestIndexerReplayWritesNothingTwice(t *testing.T) {
 	if err := ix.write(ctx, more[1:]); err == nil {
 		t.Fatal("a batch starting past the next height was written")
 	}
+	// An indexer whose memory is behind the stored position (a commit whose
+	// answer was lost, or another writer) writes nothing and says so.
+	ix.height = 7
+	if err := ix.write(ctx, more); !errors.Is(err, errMoved) {
+		t.Fatalf("write with a stale position: %v, want errMoved", err)
+	}
 }
 
 func TestIndexerRefusesAnotherChain(t *testing.T) {
@@ -250,6 +266,9 @@ func TestIndexerBothReadPaths(t *testing.T) {
 		e := startExplorer(t, cfg)
 		waitFor(t, 20*time.Second, "indexing", func() bool { return e.Indexer().IndexedHeight() >= int64(head) })
 		e.stop(t)
+		if e.ix.src.raw.Load() != raw {
+			t.Fatalf("read path with raw_blocks = %v ended as raw = %v", raw, e.ix.src.raw.Load())
+		}
 		var out string
 		err := openPool(t, pg).QueryRow(context.Background(), `SELECT string_agg(concat_ws('|', encode(hash, 'hex'), block_height,
 			encode(block_hash, 'hex'), idx, encode(sender, 'hex'), encode(receiver, 'hex'), amount, nonce, fee, gas_price, status), E'\n'

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -122,8 +123,7 @@ func (s *source) validators(ctx context.Context) ([]rpc.Validator, error) {
 // one call per request for a single block.
 func (s *source) fetch(ctx context.Context, from, to uint64) ([]*Block, error) {
 	bs, err := s.fetchOnce(ctx, from, to, to > from)
-	var re *rpc.Error
-	if err == nil || !errors.As(err, &re) || re.Code != rpc.CodeLimitExceeded {
+	if !tooLarge(err) {
 		return bs, err
 	}
 	if from == to {
@@ -139,6 +139,13 @@ func (s *source) fetch(ctx context.Context, from, to uint64) ([]*Block, error) {
 		return nil, err
 	}
 	return append(a, b...), nil
+}
+
+// tooLarge tells the node's refusal of an answer too large for one request
+// from its other limits (a rate limit must not be met with more requests).
+func tooLarge(err error) bool {
+	var re *rpc.Error
+	return errors.As(err, &re) && re.Code == rpc.CodeLimitExceeded && strings.Contains(re.Message, "answer exceeds")
 }
 
 // fetchOnce reads from..to with bizra_getRawBlocks when the node has it,

@@ -35,7 +35,6 @@ if [ -n "${BIZRA_PG_REPLICA:-}" ]; then
 	replica_args=(--replica "${BIZRA_PG_REPLICA%/*}/$db")
 	for _ in $(seq 100); do psql "${BIZRA_PG_REPLICA%/*}/$db" -c 'select 1' >/dev/null 2>&1 && break; sleep 0.1; done
 fi
-redis-cli -u "$REDIS_URL" flushdb >/dev/null
 "$work/bizra" explorer --rpc "http://$rpc" --postgres "dbname=$db" "${replica_args[@]}" --redis "$REDIS_URL" \
 	--listen 127.0.0.1:18080 --log.level warn >"$work/ex.log" 2>&1 &
 ex_pid=$!

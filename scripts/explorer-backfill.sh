@@ -10,11 +10,12 @@
 # explorer share this machine's cores, as they would on a one-box setup.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs=${1:-60}
-traffic=${2:-12000}
-runs=${3:-3}
-shift $(( $# < 3 ? $# : 3 ))
+pos=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do pos+=("$1"); shift; done
 [ "${1:-}" = "--" ] && shift
+secs=${pos[0]:-60}
+traffic=${pos[1]:-12000}
+runs=${pos[2]:-3}
 : "${PGHOST:?set the PG* variables (scripts/explorer-services.sh start)}"
 
 work=$(mktemp -d)
@@ -22,7 +23,9 @@ bin=$work/bizra
 go build -o "$bin" ./cmd/bizra
 rpc=127.0.0.1:18545
 cleanup() {
-	[ -n "${node_pid:-}" ] && kill "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null
+	kill ${ex_pid:-} ${node_pid:-} 2>/dev/null || true
+	wait 2>/dev/null || true
+	[ -n "${db:-}" ] && psql -q -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -45,15 +48,20 @@ for run in $(seq "$runs"); do
 	start=$(date +%s.%N)
 	"$bin" explorer --rpc "http://$rpc" --postgres "dbname=$db" --listen 127.0.0.1:0 --log.level info "$@" >"$work/ex.log" 2>&1 &
 	ex_pid=$!
+	deadline=$(( $(date +%s) + 600 ))
 	until grep -q "index caught up" "$work/ex.log"; do
-		if ! kill -0 "$ex_pid" 2>/dev/null; then cat "$work/ex.log"; exit 1; fi
+		if ! kill -0 "$ex_pid" 2>/dev/null || [ "$(date +%s)" -gt "$deadline" ]; then
+			echo "run $run: the explorer did not catch up:"; tail -20 "$work/ex.log"; exit 1
+		fi
 		sleep 0.05
 	done
 	end=$(date +%s.%N)
 	kill -TERM "$ex_pid"; wait "$ex_pid" || true
+	ex_pid=
 	txs=$(psql -d "$db" -Atc "SELECT total_transactions FROM indexer_state")
 	blocks=$(psql -d "$db" -Atc "SELECT height + 1 FROM indexer_state")
 	psql -q -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
+	db=
 	awk -v t="$txs" -v b="$blocks" -v s="$start" -v e="$end" -v r="$run" \
 		'BEGIN { d = e - s; printf "run %d: %d transactions in %d blocks in %.2f s: %.0f transactions/s\n", r, t, b, d, t / d }'
 done

@@ -18,7 +18,7 @@ primary_port=${PRIMARY_PORT:-54320}
 replica_port=${REPLICA_PORT:-54321}
 redis_port=${REDIS_PORT:-63790}
 
-pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 if [ -z "$pgbin" ]; then
 	echo "PostgreSQL server binaries not found (apt-get install postgresql)" >&2
 	exit 1
@@ -47,8 +47,15 @@ stop() {
 
 start() {
 	stop
+	# Only a directory this script made (or an empty or missing one) is
+	# cleared.
+	if [ -d "$dir" ] && [ ! -f "$dir/.bizra-services" ] && [ -n "$(ls -A "$dir")" ]; then
+		echo "$dir exists and was not made by this script; choose another directory" >&2
+		exit 1
+	fi
 	rm -rf "$dir"
 	mkdir -p "$dir"
+	touch "$dir/.bizra-services"
 	if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
 
 	as_pg "$pgbin/initdb" -D "$dir/primary" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log"
@@ -80,6 +87,10 @@ start() {
 		redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
 		sleep 0.1
 	done
+	if ! redis-cli -p "$redis_port" ping >/dev/null 2>&1; then
+		echo "redis did not start; see $dir/redis.log" >&2
+		exit 1
+	fi
 
 	cat <<-EOF
 		export PGHOST=127.0.0.1 PGPORT=$primary_port PGUSER=postgres PGPASSWORD= PGDATABASE=postgres

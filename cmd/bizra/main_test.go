@@ -449,7 +449,7 @@ func runJSClientTest(t *testing.T, pkg, file string, pass int) {
 	if err != nil {
 		t.Fatalf("%s end-to-end test failed: %v", pkg, err)
 	}
-	if !bytes.Contains(out, []byte(fmt.Sprintf("pass %d", pass))) {
+	if !regexp.MustCompile(fmt.Sprintf(`(?m)^\S* ?pass %d$`, pass)).Match(out) {
 		t.Fatalf("expected %d passing %s tests", pass, pkg)
 	}
 }

@@ -382,35 +382,45 @@ func (a *api) leaderboard(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	lk := keyLeaderboard + ":" + strconv.Itoa(limit)
-	if body, ok := a.cache.local.get(lk); ok {
-		a.m.CacheRequests.WithLabelValues("local", "hit").Inc()
+	if body, ok := a.cache.memory(lk); ok {
 		return writeBody(w, ccBoard, body)
 	}
-	a.m.CacheRequests.WithLabelValues("local", "miss").Inc()
 	gen := a.cache.local.generation()
 	rows, refreshed, ok := a.cache.leaderboardGet(ctx, limit)
 	if !ok {
-		all, at, err := a.store.Leaderboard(WithStrongRead(ctx), leaderboardRows)
-		if err != nil {
+		if rows, refreshed, err = fillLeaderboard(ctx, a.store, a.cache); err != nil {
 			return err
 		}
-		rows, refreshed = make([]string, len(all)), "null"
-		for i, l := range all {
-			b, err := json.Marshal(l)
-			if err != nil {
-				return err
-			}
-			rows[i] = string(b)
-		}
-		if at != nil {
-			refreshed = strconv.FormatInt(*at, 10)
-		}
-		a.cache.leaderboardSet(ctx, rows, refreshed)
 		rows = rows[:min(limit, len(rows))]
 	}
 	body := []byte(`{"leaderboard":[` + strings.Join(rows, ",") + `],"refreshedAt":` + refreshed + "}\n")
 	a.cache.local.put(lk, body, gen)
 	return writeBody(w, ccBoard, body)
+}
+
+// fillLeaderboard reads the first leaderboardRows rows of the materialized
+// view from the primary (a replica may not have the newest refresh) and
+// puts them in Redis as the sorted set; it returns them as JSON with the
+// refresh time ("null" before the first).
+func fillLeaderboard(ctx context.Context, s *Store, c *Cache) ([]string, string, error) {
+	all, at, err := s.Leaderboard(WithStrongRead(ctx), leaderboardRows)
+	if err != nil {
+		return nil, "", err
+	}
+	rows := make([]string, len(all))
+	for i, l := range all {
+		b, err := json.Marshal(l)
+		if err != nil {
+			return nil, "", err
+		}
+		rows[i] = string(b)
+	}
+	refreshed := "null"
+	if at != nil {
+		refreshed = strconv.FormatInt(*at, 10)
+	}
+	c.leaderboardSet(ctx, rows, refreshed)
+	return rows, refreshed, nil
 }
 
 func (a *api) health(w http.ResponseWriter, r *http.Request) error {

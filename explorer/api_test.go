@@ -3,8 +3,6 @@ package explorer
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -12,20 +10,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 )
-
-func get(t *testing.T, u string) (int, http.Header, string) {
-	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, string(b)
-}
 
 func TestAPI(t *testing.T) {
 	s := newTestStack(t)

@@ -163,6 +163,17 @@ func (c *Cache) rctx(ctx context.Context) (context.Context, context.CancelFunc) 
 	return context.WithTimeout(ctx, c.timeout)
 }
 
+// memory looks key up in the in-process tier, counting the hit or miss.
+func (c *Cache) memory(key string) ([]byte, bool) {
+	v, ok := c.local.get(key)
+	if ok {
+		c.m.CacheRequests.WithLabelValues("local", "hit").Inc()
+	} else {
+		c.m.CacheRequests.WithLabelValues("local", "miss").Inc()
+	}
+	return v, ok
+}
+
 // Get returns the value of key (and field, when the Redis value is a hash
 // of variants such as page sizes) from the first tier that has it, or from
 // load, filling the tiers it missed. ttl is the Redis lifetime.
@@ -171,11 +182,9 @@ func (c *Cache) Get(ctx context.Context, key, field string, ttl time.Duration, l
 	if field != "" {
 		lk = key + ":" + field
 	}
-	if v, ok := c.local.get(lk); ok {
-		c.m.CacheRequests.WithLabelValues("local", "hit").Inc()
+	if v, ok := c.memory(lk); ok {
 		return v, nil
 	}
-	c.m.CacheRequests.WithLabelValues("local", "miss").Inc()
 	gen := c.local.generation()
 	if c.redisOK() {
 		rctx, cancel := c.rctx(ctx)
@@ -237,11 +246,9 @@ func (c *Cache) setRedis(ctx context.Context, key, field string, v []byte, ttl t
 // ago, or from load, keeping it for ttl. It never uses Redis: it is for
 // short-lived values that no indexed block invalidates.
 func (c *Cache) Recent(ctx context.Context, key string, ttl time.Duration, load func(context.Context) ([]byte, error)) ([]byte, error) {
-	if v, ok := c.local.get(key); ok {
-		c.m.CacheRequests.WithLabelValues("local", "hit").Inc()
+	if v, ok := c.memory(key); ok {
 		return v, nil
 	}
-	c.m.CacheRequests.WithLabelValues("local", "miss").Inc()
 	v, err := load(ctx)
 	if err != nil {
 		return nil, err

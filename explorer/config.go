@@ -154,13 +154,13 @@ func (c *Config) Validate() error {
 			bad("replicas[%d]: empty", i)
 		}
 	}
-	positive := map[string]int{
-		"fetch_workers": c.FetchWorkers, "fetch_blocks": c.FetchBlocks, "batch_blocks": c.BatchBlocks,
-		"batch_txs": c.BatchTxs, "reputation_window": c.ReputationWindow, "local_entries": c.LocalEntries,
-	}
-	for _, k := range []string{"fetch_workers", "fetch_blocks", "batch_blocks", "batch_txs", "reputation_window", "local_entries"} {
-		if positive[k] <= 0 {
-			bad("%s: %d, must be positive", k, positive[k])
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"fetch_workers", c.FetchWorkers}, {"fetch_blocks", c.FetchBlocks}, {"batch_blocks", c.BatchBlocks},
+		{"batch_txs", c.BatchTxs}, {"reputation_window", c.ReputationWindow}, {"local_entries", c.LocalEntries}} {
+		if f.v <= 0 {
+			bad("%s: %d, must be positive", f.name, f.v)
 		}
 	}
 	if c.FetchBlocks > rpc.MaxRawBlocks {
@@ -169,14 +169,14 @@ func (c *Config) Validate() error {
 	if c.PoolSize < 0 || c.ReplicaPoolSize < 0 {
 		bad("pool sizes must not be negative")
 	}
-	durations := map[string]time.Duration{
-		"max_replica_lag": c.MaxReplicaLag, "health_interval": c.HealthInterval, "poll_interval": c.PollInterval,
-		"retry_interval": c.RetryInterval, "leaderboard_refresh": c.LeaderboardRefresh, "warm_interval": c.WarmInterval,
-		"local_ttl": c.LocalTTL, "redis_timeout": c.RedisTimeout, "query_timeout": c.QueryTimeout,
-	}
-	for _, k := range []string{"max_replica_lag", "health_interval", "poll_interval", "retry_interval", "leaderboard_refresh", "warm_interval", "local_ttl", "redis_timeout", "query_timeout"} {
-		if durations[k] <= 0 {
-			bad("%s: %v, must be positive", k, durations[k])
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"max_replica_lag", c.MaxReplicaLag}, {"health_interval", c.HealthInterval}, {"poll_interval", c.PollInterval},
+		{"retry_interval", c.RetryInterval}, {"leaderboard_refresh", c.LeaderboardRefresh}, {"warm_interval", c.WarmInterval},
+		{"local_ttl", c.LocalTTL}, {"redis_timeout", c.RedisTimeout}, {"query_timeout", c.QueryTimeout}} {
+		if f.v <= 0 {
+			bad("%s: %v, must be positive", f.name, f.v)
 		}
 	}
 	return errors.Join(errs...)

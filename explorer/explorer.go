@@ -2,13 +2,11 @@ package explorer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -158,11 +156,22 @@ func (e *Explorer) keepLeaderboard(ctx context.Context) {
 		return
 	case <-e.ix.CaughtUp():
 	}
-	t := time.NewTicker(e.cfg.LeaderboardRefresh)
+	e.repeat(ctx, e.cfg.LeaderboardRefresh, "leaderboard refresh", e.RefreshLeaderboard)
+}
+
+// keepWarm warms the cache at start and every WarmInterval (§5.2): the top
+// 1,000 validators, the active set and the leaderboard.
+func (e *Explorer) keepWarm(ctx context.Context) {
+	e.repeat(ctx, e.cfg.WarmInterval, "cache warming", e.Warm)
+}
+
+// repeat runs f now and then every period until ctx ends, logging failures.
+func (e *Explorer) repeat(ctx context.Context, period time.Duration, what string, f func(context.Context) error) {
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
-		if err := e.RefreshLeaderboard(ctx); err != nil && ctx.Err() == nil {
-			e.log.Warn("leaderboard refresh failed", "err", err)
+		if err := f(ctx); err != nil && ctx.Err() == nil {
+			e.log.Warn(what+" failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -180,47 +189,15 @@ func (e *Explorer) RefreshLeaderboard(ctx context.Context) error {
 		return err
 	}
 	e.m.LeaderboardRefreshSeconds.Observe(time.Since(start).Seconds())
-	e.cache.local.drop([]string{keyLeaderboard})
-	return e.warmLeaderboard(WithStrongRead(ctx))
+	return e.warmLeaderboard(ctx)
 }
 
+// warmLeaderboard puts the leaderboard in Redis and drops the pages the
+// memory tier rendered from the old one.
 func (e *Explorer) warmLeaderboard(ctx context.Context) error {
-	all, at, err := e.store.Leaderboard(ctx, leaderboardRows)
-	if err != nil {
-		return err
-	}
-	rows := make([]string, len(all))
-	for i, l := range all {
-		b, err := json.Marshal(l)
-		if err != nil {
-			return err
-		}
-		rows[i] = string(b)
-	}
-	refreshed := "null"
-	if at != nil {
-		refreshed = strconv.FormatInt(*at, 10)
-	}
-	e.cache.leaderboardSet(ctx, rows, refreshed)
+	_, _, err := fillLeaderboard(ctx, e.store, e.cache)
 	e.cache.local.drop([]string{keyLeaderboard})
-	return nil
-}
-
-// keepWarm warms the cache at start and every WarmInterval (§5.2): the top
-// 1,000 validators, the active set and the leaderboard.
-func (e *Explorer) keepWarm(ctx context.Context) {
-	t := time.NewTicker(e.cfg.WarmInterval)
-	defer t.Stop()
-	for {
-		if err := e.Warm(ctx); err != nil && ctx.Err() == nil {
-			e.log.Warn("cache warming failed", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	return err
 }
 
 // Warm fills the cache tiers with what is read most.

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -335,33 +334,31 @@ func sendTransfer(t testing.TB, client *rpc.Client, i int) (hash, from, to strin
 	return strings.ToLower(h.Hex()), strings.ToLower(src.Address.Hex()), strings.ToLower(dst.Address.Hex())
 }
 
+// get GETs u and returns the status, headers and body.
+func get(t testing.TB, u string) (int, http.Header, string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
+
 // getJSON GETs url, decodes a 200 answer into v and returns the status.
 func getJSON(t testing.TB, url string, v any) int {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	if resp.StatusCode == http.StatusOK && v != nil {
-		if err := jsonUnmarshal(body, v); err != nil {
+	code, _, body := get(t, url)
+	if code == http.StatusOK && v != nil {
+		if err := json.Unmarshal([]byte(body), v); err != nil {
 			t.Fatalf("GET %s: %v in %s", url, err, body)
 		}
 	}
-	return resp.StatusCode
-}
-
-var errNoBody = errors.New("empty body")
-
-func jsonUnmarshal(b []byte, v any) error {
-	if len(b) == 0 {
-		return errNoBody
-	}
-	return json.Unmarshal(b, v)
+	return code
 }
 
 // gaugeValue reads a gauge.

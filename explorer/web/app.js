@@ -743,6 +743,14 @@
       g.beginPath();
       g.rect(pad.left, pad.top - 1, plotW, plotH + 2);
       g.clip();
+      const strokeSeries = (seg, yOf, color) => {
+        g.beginPath();
+        seg.forEach((p, i) => (i ? g.lineTo : g.moveTo).call(g, xOf(p.height), yOf(p)));
+        g.strokeStyle = color;
+        g.lineWidth = 1.8;
+        g.lineJoin = 'round';
+        g.stroke();
+      };
       for (const seg of segments('tps')) {
         g.beginPath();
         g.moveTo(xOf(seg[0].height), yTps(0));
@@ -751,20 +759,10 @@
         g.closePath();
         g.fillStyle = 'rgba(37, 99, 235, 0.12)';
         g.fill();
-        g.beginPath();
-        seg.forEach((p, i) => (i ? g.lineTo : g.moveTo).call(g, xOf(p.height), yTps(p.tps)));
-        g.strokeStyle = COLOR_TPS;
-        g.lineWidth = 1.8;
-        g.lineJoin = 'round';
-        g.stroke();
+        strokeSeries(seg, (p) => yTps(p.tps), COLOR_TPS);
       }
       for (const seg of segments('interval')) {
-        g.beginPath();
-        seg.forEach((p, i) => (i ? g.lineTo : g.moveTo).call(g, xOf(p.height), yInt(p.interval)));
-        g.strokeStyle = COLOR_INTERVAL;
-        g.lineWidth = 1.8;
-        g.lineJoin = 'round';
-        g.stroke();
+        strokeSeries(seg, (p) => yInt(p.interval), COLOR_INTERVAL);
         if (seg.length === 1) {
           g.fillStyle = COLOR_INTERVAL;
           g.fillRect(xOf(seg[0].height) - 1.5, yInt(seg[0].interval) - 1.5, 3, 3);

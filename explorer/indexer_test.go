@@ -2,6 +2,7 @@ package explorer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"path/filepath"
@@ -291,5 +292,63 @@ func TestIndexerBothReadPaths(t *testing.T) {
 	}
 	if c := strings.Count(raw, "|1234567890123|"); c != 30 {
 		t.Fatalf("%d of 30 transfers indexed:\n%s", c, raw)
+	}
+}
+
+// TestFetchSplitsAnswersTooLarge runs a node that refuses answers over
+// 64 kB: the Ethereum read path splits its batches until they fit, and a
+// rate limit would not be taken for a size refusal.
+func TestFetchSplitsAnswersTooLarge(t *testing.T) {
+	n := &testNode{t: t, home: filepath.Join(t.TempDir(), "home"), addr: freeAddr(t)}
+	cfg := node.DefaultConfig()
+	cfg.Metrics.Enabled, cfg.P2P.Enabled, cfg.RPC.ListenAddr = false, false, n.addr
+	cfg.RPC.MaxResponseBytes = 1 << 16
+	if _, err := node.Init(node.InitOptions{Home: n.home, BlockTime: 100 * time.Millisecond, DevAccounts: 10, Config: &cfg}); err != nil {
+		t.Fatal(err)
+	}
+	n.start()
+	t.Cleanup(n.stop)
+	client := rpc.NewClient(n.url(), 2)
+	for i := 0; i < 200; i++ {
+		sendTransfer(t, client, i)
+	}
+	var head hexutil.Uint64
+	waitFor(t, 20*time.Second, "the transfers to commit", func() bool {
+		var pending struct {
+			Txs int `json:"txs"`
+		}
+		client.Call(context.Background(), &pending, "bizra_mempool")
+		return pending.Txs == 0 && client.Call(context.Background(), &head, "eth_blockNumber") == nil
+	})
+	src := newSource(testConfig(n.url(), "", "", ""))
+	src.raw.Store(false)
+	whole := []rpc.BatchElem{}
+	for h := uint64(0); h <= uint64(head); h++ {
+		whole = append(whole,
+			rpc.BatchElem{Method: "eth_getBlockByNumber", Params: []any{hexutil.Uint64(h), true}, Result: new(json.RawMessage)},
+			rpc.BatchElem{Method: "eth_getBlockReceipts", Params: []any{hexutil.Uint64(h)}, Result: new(json.RawMessage)})
+	}
+	if err := client.BatchCall(context.Background(), whole); err == nil && whole[len(whole)-1].Err == nil {
+		t.Fatalf("the node answered %d blocks and receipts in one batch: the limit is not exercised", head+1)
+	}
+	if !tooLarge(whole[len(whole)-1].Err) {
+		t.Fatalf("refusal %v is not recognised as an answer too large", whole[len(whole)-1].Err)
+	}
+	bs, err := src.fetch(context.Background(), 0, uint64(head))
+	if err != nil {
+		t.Fatal(err)
+	}
+	txs := 0
+	for i, b := range bs {
+		if b.Height != uint64(i) {
+			t.Fatalf("block %d at position %d", b.Height, i)
+		}
+		txs += len(b.Txs)
+	}
+	if len(bs) != int(head)+1 || txs != 200 {
+		t.Fatalf("%d blocks with %d transfers, want %d blocks with 200", len(bs), txs, head+1)
+	}
+	if tooLarge(&rpc.Error{Code: rpc.CodeLimitExceeded, Message: "rate limit of 10 calls per second exceeded"}) {
+		t.Fatal("a rate limit taken for an answer too large")
 	}
 }

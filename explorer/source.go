@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -145,7 +144,7 @@ func (s *source) fetch(ctx context.Context, from, to uint64) ([]*Block, error) {
 // from its other limits (a rate limit must not be met with more requests).
 func tooLarge(err error) bool {
 	var re *rpc.Error
-	return errors.As(err, &re) && re.Code == rpc.CodeLimitExceeded && strings.Contains(re.Message, "answer exceeds")
+	return errors.As(err, &re) && re.Code == rpc.CodeLimitExceeded && re.Data == rpc.DataTooLarge
 }
 
 // fetchOnce reads from..to with bizra_getRawBlocks when the node has it,

@@ -20,6 +20,11 @@ const (
 	CodeLimitExceeded  = -32005 // rate or size limit
 )
 
+// DataTooLarge is the data of the CodeLimitExceeded error that refuses an
+// answer too large for one request, so that clients can tell it from a rate
+// limit and ask for less rather than wait.
+const DataTooLarge = "answer too large"
+
 // Error is a JSON-RPC error object.
 type Error struct {
 	Code    int    `json:"code"`

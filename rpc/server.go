@@ -262,7 +262,7 @@ func (s *Server) handle(ctx context.Context, client string, conn *wsConn, body [
 		var res []byte
 		var rerr *Error
 		if len(out) > s.cfg.MaxResponseBytes {
-			rerr = &Error{Code: CodeLimitExceeded, Message: fmt.Sprintf("answer exceeds %d bytes; ask for less in one request", s.cfg.MaxResponseBytes)}
+			rerr = &Error{Code: CodeLimitExceeded, Message: fmt.Sprintf("answer exceeds %d bytes; ask for less in one request", s.cfg.MaxResponseBytes), Data: DataTooLarge}
 		} else {
 			res, rerr = s.call(ctx, conn, c)
 		}

@@ -128,7 +128,7 @@ func TestResponseSizeLimit(t *testing.T) {
 		Error  *Error          `json:"error"`
 	}
 	mustDecode(t, body, &resps)
-	if len(resps) != 60 || resps[0].Error != nil || resps[59].Error == nil || resps[59].Error.Code != CodeLimitExceeded {
+	if len(resps) != 60 || resps[0].Error != nil || resps[59].Error == nil || resps[59].Error.Code != CodeLimitExceeded || resps[59].Error.Data != DataTooLarge {
 		t.Fatalf("%d answers; first error %+v, last error %+v", len(resps), resps[0].Error, resps[59].Error)
 	}
 	if len(body) > 2*cfg.MaxResponseBytes {

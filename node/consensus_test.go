@@ -15,6 +15,7 @@ import (
 
 	"github.com/bizra/node0/chain"
 	"github.com/bizra/node0/consensus"
+	"github.com/bizra/node0/consensus/driver"
 	"github.com/bizra/node0/rpc"
 )
 
@@ -239,7 +240,7 @@ func TestUnsafeConsensusStateRefusesToStart(t *testing.T) {
 	// A state ahead of the chain: the store lost blocks this validator
 	// signed for.
 	st := &consensus.State{Height: 50, LockedRound: consensus.NoRound, ValidRound: consensus.NoRound}
-	if err := n.store.WriteAux(chain.AuxWrite{Key: auxConsensusState, Value: consensus.EncodeState(st)}); err != nil {
+	if err := n.store.WriteAux(chain.AuxWrite{Key: driver.StateKey(), Value: consensus.EncodeState(st)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.Close(); err != nil {

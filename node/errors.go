@@ -1,6 +1,10 @@
 package node
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/bizra/node0/consensus/driver"
+)
 
 var (
 	// ErrInvalidConfig wraps every configuration problem.
@@ -23,4 +27,4 @@ var (
 // ErrUnsafeState is returned when the persisted consensus state does not
 // fit the store: signing could contradict what this validator signed
 // before, so the node refuses to start.
-var ErrUnsafeState = errors.New("node: unsafe consensus state")
+var ErrUnsafeState = driver.ErrUnsafeState

@@ -18,6 +18,7 @@ import (
 	"github.com/bizra/node0/chain"
 	"github.com/bizra/node0/consensus"
 	"github.com/bizra/node0/consensus/bls"
+	"github.com/bizra/node0/consensus/driver"
 	"github.com/bizra/node0/mempool"
 	"github.com/bizra/node0/rpc"
 )
@@ -54,9 +55,12 @@ type Node struct {
 	version string
 	engine  *bftEngine
 	net     *network // nil without the peer-to-peer layer
-	index   uint32   // this validator's index in the genesis set
-	metrics *metricsServer
-	lc      lifecycle
+	// transport is the in-process transport a caller's factory made, nil
+	// otherwise; Close closes it.
+	transport Transport
+	index     uint32 // this validator's index in the genesis set
+	metrics   *metricsServer
+	lc        lifecycle
 
 	mu      sync.Mutex
 	running bool
@@ -211,6 +215,7 @@ func (n *Node) newEngine(g *chain.Genesis, vk *bls.SecretKey, nodeKey ed25519.Pr
 		if tr, err = o.Transport(n.index, n.store.Block); err != nil {
 			return fmt.Errorf("node: transport: %w", err)
 		}
+		n.transport = tr
 	case o.Transport == nil && n.cfg.P2P.Enabled:
 		n.net, err = newNetwork(networkParams{
 			cfg: n.cfg.P2P, key: nodeKey, genesis: g, self: n.index, vals: vals, crypto: crypto,
@@ -223,7 +228,7 @@ func (n *Node) newEngine(g *chain.Genesis, vk *bls.SecretKey, nodeKey ed25519.Pr
 	}
 	n.engine, err = newBFTEngine(engineParams{
 		chain: n.chain, txs: n.pool, senders: n.pool.Sender, genesis: g, crypto: crypto, self: n.index,
-		net: tr, clock: o.Clock, log: o.Logger, metrics: NewConsensusMetrics(n.reg), listeners: []CommitListener{n.committed},
+		net: tr, clock: o.Clock, log: o.Logger, metrics: driver.NewMetrics(n.reg), listeners: []CommitListener{n.committed},
 	})
 	if err != nil {
 		_ = tr.Close()
@@ -231,7 +236,7 @@ func (n *Node) newEngine(g *chain.Genesis, vk *bls.SecretKey, nodeKey ed25519.Pr
 	}
 	if n.net != nil {
 		eng := n.engine
-		f := func() *consensus.Committees { return eng.Consensus().Committees }
+		f := eng.Committees
 		n.net.committees.Store(&f)
 	}
 	return nil
@@ -330,12 +335,14 @@ func (n *Node) Close() error {
 		return err
 	}
 	n.closed = true
+	if n.transport != nil {
+		err = errors.Join(err, n.transport.Close())
+	}
 	n.closeNetwork()
 	return errors.Join(err, n.store.Close())
 }
 
-// closeNetwork stops the peer-to-peer host if there is one (the engine's
-// Stop closes it too; closing twice is harmless).
+// closeNetwork stops the peer-to-peer host if there is one.
 func (n *Node) closeNetwork() {
 	if n.net != nil {
 		_ = n.net.Close()

@@ -72,7 +72,11 @@ func (s *simulation) misbehave(n *node, m *consensus.Message, to []uint32) []rou
 // signed.
 func (s *simulation) otherProposal(n *node, m *consensus.Message) *consensus.Message {
 	p := *m.Proposal
-	p.Payload = s.payload(p.Height, p.Round, p.Proposer)
+	ts := uint64(simClock{s}.Now().UnixMilli())
+	if b, err := decodeBlock(m.Proposal.Payload); err == nil {
+		ts = b.header.Timestamp
+	}
+	p.Payload = s.payload(p.Height, p.Round, p.Proposer, ts)
 	p.BlockID = chain.Keccak256(p.Payload)
 	p.ValidRound, p.POL = consensus.NoRound, nil
 	p.Sig = n.crypto.Sign(consensus.ProposalSignBytes(chainTag, p.Height, p.Round, p.BlockID, p.ValidRound))
@@ -147,7 +151,7 @@ func newAttacker() *attacker {
 
 func (a *attacker) learn(m *consensus.Message) {
 	switch {
-	case m.Kind == consensus.KindProposal && validPayload(m.Proposal):
+	case m.Kind == consensus.KindProposal && validProposal(m.Proposal):
 		a.payloads[m.Proposal.BlockID] = m.Proposal.Payload
 		if m.Proposal.POL != nil {
 			a.learnPOL(m.Proposal.POL)
@@ -185,7 +189,7 @@ func (s *simulation) attackOn(n *node, m *consensus.Message) {
 	a := n.attack
 	a.learn(m)
 	switch {
-	case m.Kind == consensus.KindProposal && validPayload(m.Proposal):
+	case m.Kind == consensus.KindProposal && validProposal(m.Proposal):
 		s.castVote(n, consensus.Prevote, m.Proposal.Height, m.Proposal.Round, m.Proposal.BlockID)
 	case m.Kind == consensus.KindQC && m.QC.Type == consensus.Prevote:
 		if _, ok := a.payloads[m.QC.BlockID]; ok {
@@ -240,16 +244,17 @@ func (s *simulation) lockAttackSends(n *node, m *consensus.Message, to []uint32)
 // usurp makes a Usurp validator propose a block of its own, once per round
 // it does not lead.
 func (s *simulation) usurp(n *node) {
-	if n.fault != Usurp || n.crashed || len(n.cores) == 0 {
+	d := n.driver(0)
+	if n.fault != Usurp || d == nil {
 		return
 	}
-	c := n.cores[0]
-	h, r := c.Height(), c.Round()
+	h, r := d.Height(), d.Round()
 	if int(s.vals.Proposer(h, r)) == n.idx || n.usurped == [2]uint64{h + 1, r} {
 		return
 	}
 	n.usurped = [2]uint64{h + 1, r}
-	payload := s.payload(h, r, uint32(n.idx))
+	_, parent := n.machines[0].chain.Head()
+	payload := s.payload(h, r, uint32(n.idx), s.timestampAfter(parent))
 	p := &consensus.Proposal{Height: h, Round: r, BlockID: chain.Keccak256(payload), Payload: payload, ValidRound: consensus.NoRound, Proposer: uint32(n.idx)}
 	p.Sig = n.crypto.Sign(consensus.ProposalSignBytes(chainTag, h, r, p.BlockID, p.ValidRound))
 	m := &consensus.Message{Kind: consensus.KindProposal, From: uint32(n.idx), Proposal: p}

@@ -163,9 +163,9 @@ func (k *checker) signed(n *node, msg []byte) {
 }
 
 // committed checks an honest commit against the precommits signed.
-func (k *checker) committed(n *node, cm consensus.Commit) {
-	if !k.quorum(signedID{sigKey{cm.Height, cm.QC.Round, signedPrecommit}, cm.BlockID}) {
-		k.s.fail("unjustified", n.idx, cm.Height, fmt.Sprintf("v%d committed %x on a certificate of round %d without a quorum of precommits for it", n.idx, cm.BlockID[:6], cm.QC.Round))
+func (k *checker) committed(n *node, height uint64, qc *consensus.QC) {
+	if !k.quorum(signedID{sigKey{height, qc.Round, signedPrecommit}, qc.BlockID}) {
+		k.s.fail("unjustified", n.idx, height, fmt.Sprintf("v%d committed %x on a certificate of round %d without a quorum of precommits for it", n.idx, qc.BlockID[:6], qc.Round))
 	}
 }
 
@@ -193,11 +193,11 @@ func (k *checker) regressed(n *node, st *consensus.State) {
 	}
 }
 
-// persisted checks, when a driver has persisted a Ready's State and is
-// about to send its messages, that the State records every proposal and
-// vote the validator signed since the last check, or is already at a
-// later height (the signed height is decided and the core never returns
-// to it).
+// persisted checks, when a driver is about to send a message, that the
+// State it persisted records every proposal and vote the validator signed
+// since the last check, or is already at a later height, or that the
+// validator's chain has committed the height (the core never returns to
+// a decided height).
 func (k *checker) persisted(n *node) {
 	if n.fault != Honest {
 		n.pending = nil
@@ -205,7 +205,10 @@ func (k *checker) persisted(n *node) {
 	}
 	st := n.persisted
 	for _, sig := range n.pending {
-		if st != nil && st.Height > sig.key.height {
+		// A height the State has moved past, or that the chain has
+		// committed, is one the core never returns to: what it signed
+		// there cannot be signed again.
+		if (st != nil && st.Height > sig.key.height) || n.height() > sig.key.height {
 			continue
 		}
 		found := false

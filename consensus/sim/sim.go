@@ -3,14 +3,17 @@ package sim
 import (
 	"container/heap"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"sort"
+	"time"
 
 	"github.com/bizra/node0/chain"
 	"github.com/bizra/node0/consensus"
+	"github.com/bizra/node0/consensus/driver"
 )
 
 // Fault is how a validator misbehaves.
@@ -137,7 +140,11 @@ type Config struct {
 	WantHeights uint64
 	// Core timing, in ticks.
 	TimeoutTicks, AggregateTicks, FallbackTicks uint64
-	Probes                                      []Probe
+	// BlockTicks is the driver's block interval: a leader proposes in a
+	// height's first round this many ticks after its parent block (0: at
+	// once).
+	BlockTicks uint64
+	Probes     []Probe
 	// Trace, if set, receives one line per commit and fault action, and
 	// with TraceMessages one per message sent.
 	Trace         io.Writer
@@ -184,6 +191,21 @@ func (e *SafetyError) Error() string {
 	return fmt.Sprintf("sim seed %d: SAFETY VIOLATION (%s) at tick %d, height %d: %s", e.Seed, e.Kind, e.Tick, e.Height, e.Detail)
 }
 
+// DriverError is an honest validator's driver failing: a certified block
+// that does not apply to its chain, or a store that refused a write.
+type DriverError struct {
+	Seed      uint64
+	Tick      uint64
+	Validator int
+	Err       error
+}
+
+func (e *DriverError) Error() string {
+	return fmt.Sprintf("sim seed %d: v%d's driver failed at tick %d: %v", e.Seed, e.Validator, e.Tick, e.Err)
+}
+
+func (e *DriverError) Unwrap() error { return e.Err }
+
 // LivenessError is the chain not growing enough after the network healed.
 type LivenessError struct {
 	Seed          uint64
@@ -210,62 +232,12 @@ func (e *ProbeError) Error() string {
 // chainTag is the simulated chain's genesis hash.
 var chainTag = chain.Keccak256([]byte("bizra sim chain"))
 
-type record struct {
-	height  uint64
-	block   consensus.Hash
-	payload []byte
-	qc      *consensus.QC
-}
+// tick is a simulated tick in the drivers' time: the node's own tick, so
+// that block intervals and clock drift mean what they mean in a node.
+const tick = driver.DefaultTick
 
-type node struct {
-	idx       int
-	fault     Fault
-	cores     []*consensus.Core // two for a twin: its machines
-	crypto    *fastCrypto
-	persisted *consensus.State
-	log       []record
-	crashed   bool
-	tornAt    uint64                          // a torn crash is armed from this tick (0: none)
-	held      map[uint64][]*consensus.Message // proposals for later heights, held by the driver
-	fetchedAt map[uint64]uint64               // the driver's own fetches: height → tick
-	rounds    uint64                          // rounds of cores that are gone
-	// What the checker saw this validator sign: every signature, across
-	// restarts, and those not yet matched with a persisted State.
-	signed  map[sigKey]consensus.Hash
-	pending []signature
-	// A LockAttack validator's knowledge; the round a Usurp validator
-	// last proposed in, as height+1 and round.
-	attack  *attacker
-	usurped [2]uint64
-}
-
-func (n *node) height() uint64 { return uint64(len(n.log)) }
-
-type event struct {
-	at, seq uint64
-	to      int
-	machine int // which of the validator's cores
-	msg     *consensus.Message
-	commit  *record // a fetched block
-}
-
-type queue []*event
-
-func (q queue) Len() int { return len(q) }
-func (q queue) Less(i, j int) bool {
-	if q[i].at != q[j].at {
-		return q[i].at < q[j].at
-	}
-	return q[i].seq < q[j].seq
-}
-func (q queue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *queue) Push(x any)   { *q = append(*q, x.(*event)) }
-func (q *queue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return e
-}
+// genesisMs is the simulated genesis time, unix ms; tick t is tick×t later.
+const genesisMs = 1_700_000_000_000
 
 type simulation struct {
 	cfg     Config
@@ -307,8 +279,9 @@ func (c *Config) defaults() {
 }
 
 // Run runs a simulation. It returns a *SafetyError as soon as safety
-// breaks, a *ProbeError when a probe fails, a *LivenessError if the chain
-// did not grow after the heal, or another error for a broken setup.
+// breaks, a *DriverError when an honest validator's driver fails, a
+// *ProbeError when a probe fails, a *LivenessError if the chain did not
+// grow after the heal, or another error for a broken setup.
 func Run(cfg Config) (*Result, error) {
 	cfg.defaults()
 	s := &simulation{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), decided: map[uint64]consensus.Hash{}}
@@ -331,18 +304,14 @@ func Run(cfg Config) (*Result, error) {
 	s.check = newChecker(s)
 	aggs := &aggCache{m: map[[32]byte][32]byte{}}
 	for i := range cfg.Validators {
-		n := &node{idx: i, fault: cfg.Faults[i], held: map[uint64][]*consensus.Message{}, fetchedAt: map[uint64]uint64{}, signed: map[sigKey]consensus.Hash{}}
+		n := newNode(s, i, cfg.Faults[i])
 		n.crypto = &fastCrypto{self: uint32(i), secrets: s.keys, aggs: aggs, onSign: func(msg []byte) { s.check.signed(n, msg) }}
-		if n.fault == LockAttack {
-			n.attack = newAttacker()
-		}
 		s.nodes = append(s.nodes, n)
+	}
+	for _, n := range s.nodes {
 		if err := s.boot(n); err != nil {
 			return nil, err
 		}
-	}
-	for _, n := range s.nodes {
-		s.drainAll(n)
 	}
 	probes := append([]Probe(nil), cfg.Probes...)
 	sort.SliceStable(probes, func(i, j int) bool { return probes[i].At < probes[j].At })
@@ -356,9 +325,10 @@ func Run(cfg Config) (*Result, error) {
 			s.deliver(heap.Pop(&s.q).(*event))
 		}
 		for _, n := range s.nodes {
-			for i := 0; i < len(n.cores) && s.err == nil; i++ {
-				n.cores[i].Tick()
-				s.drain(n, i)
+			for _, m := range n.machines {
+				if s.err == nil && m.drv != nil {
+					s.settle(n, m.drv.Tick())
+				}
 			}
 			s.usurp(n)
 		}
@@ -376,8 +346,10 @@ func Run(cfg Config) (*Result, error) {
 		if n.fault == Honest {
 			honest++
 			s.res.Rounds += n.rounds
-			for _, c := range n.cores {
-				s.res.Rounds += c.Stats().Rounds
+			for _, m := range n.machines {
+				if m.drv != nil {
+					s.res.Rounds += m.drv.Stats().Rounds
+				}
 			}
 		}
 	}
@@ -405,51 +377,62 @@ func Run(cfg Config) (*Result, error) {
 	return &s.res, nil
 }
 
-// boot starts a validator's cores: from its chain and persisted state, or
-// from its chain alone.
-func (s *simulation) boot(n *node) error {
-	copies := 1
-	if n.fault == Twin {
-		copies = 2
+// driverConfig is what every simulated validator's driver runs with: the
+// node's driver settings, the simulation's core timings.
+func (s *simulation) driverConfig(n *node) driver.Config {
+	recipients := make([]chain.Address, s.vals.Len())
+	for i := range recipients {
+		recipients[i] = simAddress(uint32(i))
 	}
-	n.cores = nil
-	for range copies {
-		c, err := s.newCore(n)
+	cfg := driver.Config{
+		Core: consensus.Config{
+			ChainTag: chainTag, Validators: s.vals, Self: uint32(n.idx), Crypto: n.crypto,
+			Committees: s.cfg.Committees, EpochLength: s.cfg.EpochLength,
+			Logger: s.cfg.Logger,
+		},
+		Recipients:    recipients,
+		Tick:          tick,
+		BlockInterval: time.Duration(s.cfg.BlockTicks) * tick,
+		Logger:        s.cfg.Logger,
+	}
+	cfg.SetDefaults()
+	// The simulation's timings, in ticks, instead of the node's.
+	cfg.Core.TimeoutTicks, cfg.Core.TimeoutGrowthPercent, cfg.Core.MaxTimeoutTicks = s.cfg.TimeoutTicks, 50, 20*s.cfg.TimeoutTicks
+	cfg.Core.AggregateTicks, cfg.Core.FallbackTicks = s.cfg.AggregateTicks, s.cfg.FallbackTicks
+	return cfg
+}
+
+// boot starts a validator's drivers (two for a twin) from their chains and
+// persisted state, and carries out what their cores ask first.
+func (s *simulation) boot(n *node) error {
+	for _, m := range n.machines {
+		d, err := driver.New(s.driverConfig(n), m.chain, m.store, m.transport, simClock{s})
 		if err != nil {
 			return err
 		}
-		n.cores = append(n.cores, c)
+		m.drv = d
+	}
+	for _, m := range n.machines {
+		if s.err == nil && m.drv != nil {
+			s.settle(n, m.drv.Start())
+		}
 	}
 	return nil
 }
 
-func (s *simulation) drainAll(n *node) {
-	for i := 0; i < len(n.cores) && s.err == nil; i++ {
-		s.drain(n, i)
+// settle looks at what a driver call left behind: a torn crash that struck
+// during it, or a failed driver.
+func (s *simulation) settle(n *node, err error) {
+	switch {
+	case n.dying:
+		s.trace("tick %d: v%d crashes after applying height %d, before persisting its state", s.now, n.idx, n.height()-1)
+		s.crash(n)
+	case err != nil && n.fault == Honest && s.err == nil:
+		s.err = &DriverError{Seed: s.cfg.Seed, Tick: s.now, Validator: n.idx, Err: err}
+	case err != nil:
+		s.trace("tick %d: v%d's driver failed: %v", s.now, n.idx, err)
+		s.crash(n)
 	}
-}
-
-func (s *simulation) newCore(n *node) (*consensus.Core, error) {
-	cfg := consensus.Config{
-		ChainTag: chainTag, Validators: s.vals, Self: uint32(n.idx), Crypto: n.crypto,
-		Committees: s.cfg.Committees, EpochLength: s.cfg.EpochLength,
-		TimeoutTicks: s.cfg.TimeoutTicks, TimeoutGrowthPercent: 50, MaxTimeoutTicks: 20 * s.cfg.TimeoutTicks,
-		AggregateTicks: s.cfg.AggregateTicks, FallbackTicks: s.cfg.FallbackTicks,
-		Logger: s.cfg.Logger,
-	}
-	h := n.height()
-	start := consensus.Start{Height: h, EpochSeed: s.seedFor(n, h), State: n.persisted}
-	return consensus.NewCore(cfg, start)
-}
-
-// seedFor recomputes the committee seed of the epoch holding height h from
-// a validator's own log.
-func (s *simulation) seedFor(n *node, h uint64) consensus.Hash {
-	epoch := h / s.cfg.EpochLength
-	if epoch == 0 {
-		return consensus.EpochSeed(chainTag, 0, consensus.Hash{})
-	}
-	return consensus.EpochSeed(chainTag, epoch, n.log[epoch*s.cfg.EpochLength-1].block)
 }
 
 func (s *simulation) maxHonestHeight() uint64 {
@@ -472,31 +455,34 @@ func (s *simulation) crashes() {
 			s.crash(n)
 		case c.RestartAt != 0 && c.RestartAt == s.now && n.crashed:
 			n.crashed = false
-			if c.Amnesia {
-				n.persisted = nil
-			}
-			if err := s.boot(n); err != nil {
-				s.err = err
-				return
-			}
 			how := "from its persisted state"
+			if c.Amnesia {
+				n.forget()
+			}
 			if c.Amnesia || n.persisted == nil {
 				how = "with no persisted state"
 			}
 			s.trace("tick %d: v%d restarts at height %d %s", s.now, c.Node, n.height(), how)
-			s.drainAll(n)
+			if err := s.boot(n); err != nil {
+				s.err = err
+				return
+			}
 		}
 	}
 }
 
+// crash stops a validator: its drivers and everything they held in memory
+// are gone; its chains and stores stay.
 func (s *simulation) crash(n *node) {
 	n.crashed = true
+	n.dying = false
 	n.tornAt = 0
-	for _, c := range n.cores {
-		n.rounds += c.Stats().Rounds
+	for _, m := range n.machines {
+		if m.drv != nil {
+			n.rounds += m.drv.Stats().Rounds
+			m.drv = nil
+		}
 	}
-	n.cores = nil
-	n.held = map[uint64][]*consensus.Message{}
 	n.pending = nil
 	s.trace("tick %d: v%d crashes at height %d", s.now, n.idx, n.height())
 }
@@ -507,340 +493,15 @@ func (s *simulation) trace(format string, args ...any) {
 	}
 }
 
-// drain carries out everything a core asks, as a driver does: apply the
-// commits, persist the state, send, propose, fetch, advance; until it asks
-// nothing more. Proposals the driver held for the height it reaches are
-// stepped last.
-func (s *simulation) drain(n *node, machine int) {
-	for s.err == nil && !n.crashed && machine < len(n.cores) {
-		c := n.cores[machine]
-		rd := c.Ready()
-		if rd.IsEmpty() {
-			return
-		}
-		c.Advance()
-		var held []*consensus.Message
-		for _, cm := range rd.Commits {
-			held = append(held, s.commit(n, machine, cm)...)
-		}
-		if n.tornAt != 0 && len(rd.Commits) > 0 {
-			s.trace("tick %d: v%d crashes after applying height %d, before persisting its state", s.now, n.idx, rd.Commits[len(rd.Commits)-1].Height)
-			s.crash(n)
-			return
-		}
-		if rd.State != nil {
-			st := *rd.State
-			s.check.regressed(n, &st)
-			n.persisted = &st
-		}
-		s.check.persisted(n)
-		for _, env := range rd.Messages {
-			s.send(n, machine, env)
-		}
-		if pr := rd.ProposalRequest; pr != nil {
-			payload := s.payload(pr.Height, pr.Round, uint32(n.idx))
-			_ = c.Propose(pr.Height, pr.Round, chain.Keccak256(payload), payload)
-		}
-		for _, f := range rd.Fetches {
-			s.fetch(n, machine, f)
-		}
-		for _, m := range held {
-			s.stepInto(n, machine, m)
-		}
-	}
-}
-
-// payload makes a block: height, round, proposer and a random nonce.
-func (s *simulation) payload(h, r uint64, proposer uint32) []byte {
-	b := make([]byte, 28)
-	binary.BigEndian.PutUint64(b, h)
-	binary.BigEndian.PutUint64(b[8:], r)
-	binary.BigEndian.PutUint32(b[16:], proposer)
-	binary.BigEndian.PutUint64(b[20:], s.rng.Uint64())
-	return b
-}
-
-// validPayload is the driver's check of a proposal's block.
-func validPayload(p *consensus.Proposal) bool {
-	return len(p.Payload) == 28 && binary.BigEndian.Uint64(p.Payload) == p.Height && chain.Keccak256(p.Payload) == p.BlockID
-}
-
-// commit applies a committed block and returns the proposals held for the
-// next height.
-func (s *simulation) commit(n *node, machine int, cm consensus.Commit) []*consensus.Message {
-	if machine > 0 {
-		return nil // a twin's second machine commits on its own; the log is the first's
-	}
-	if cm.Height != n.height() {
-		s.fail("log", n.idx, cm.Height, fmt.Sprintf("v%d committed height %d at log height %d", n.idx, cm.Height, n.height()))
-		return nil
-	}
-	if chain.Keccak256(cm.Payload) != cm.BlockID {
-		s.fail("log", n.idx, cm.Height, fmt.Sprintf("v%d committed a payload that does not hash to its block", n.idx))
-		return nil
-	}
-	n.log = append(n.log, record{height: cm.Height, block: cm.BlockID, payload: cm.Payload, qc: cm.QC})
-	if n.fault == Honest {
-		s.check.committed(n, cm)
-		if prev, ok := s.decided[cm.Height]; ok && prev != cm.BlockID {
-			s.fail("fork", n.idx, cm.Height, fmt.Sprintf("v%d committed %x, another honest validator committed %x", n.idx, cm.BlockID[:6], prev[:6]))
-			return nil
-		}
-		s.decided[cm.Height] = cm.BlockID
-	}
-	s.trace("tick %d: v%d commits height %d block %x round %d", s.now, n.idx, cm.Height, cm.BlockID[:6], cm.QC.Round)
-	held := n.held[n.height()]
-	delete(n.held, n.height())
-	return held
-}
-
 func (s *simulation) fail(kind string, v int, h uint64, detail string) {
 	if s.err == nil {
 		s.err = &SafetyError{Seed: s.cfg.Seed, Tick: s.now, Height: h, Kind: kind, Validator: v, Detail: detail}
 	}
 }
 
-// send routes a core's message through the validator's fault (if any) and
-// the network.
-func (s *simulation) send(n *node, machine int, env consensus.Envelope) {
-	to := env.To
-	if len(to) == 0 {
-		for i := range s.nodes {
-			if i != n.idx {
-				to = append(to, uint32(i))
-			}
-		}
-	}
-	if s.cfg.TraceMessages {
-		s.trace("tick %d: v%d sends %s to %v", s.now, n.idx, describeMessage(env.Msg), env.To)
-	}
-	for _, out := range s.misbehave(n, env.Msg, to) {
-		for _, dst := range out.to {
-			s.transmit(n.idx, machine, int(dst), out.msg)
-		}
-	}
-}
-
-type routed struct {
-	msg *consensus.Message
-	to  []uint32
-}
-
-// machineID names a machine for partitions.
-func machineID(v, machine int) int {
-	if machine > 0 {
-		return SecondCopy(v)
-	}
-	return v
-}
-
-func (s *simulation) transmit(from, fromMachine, to int, m *consensus.Message) {
-	s.res.Messages++
-	machines := 1
-	if s.nodes[to].fault == Twin {
-		machines = 2
-	}
-	delay, drop := s.ruled(m, from, to)
-	for machine := range machines {
-		if s.now < s.cfg.HealAt {
-			if s.rng.IntN(100) < s.cfg.LossPercent || s.cut(machineID(from, fromMachine), machineID(to, machine)) {
-				continue
-			}
-		}
-		if drop {
-			continue
-		}
-		copies := 1
-		if s.now < s.cfg.HealAt && s.rng.IntN(100) < s.cfg.DupPercent {
-			copies = 2
-		}
-		for range copies {
-			s.seq++
-			heap.Push(&s.q, &event{at: s.now + s.latency() + delay, seq: s.seq, to: to, machine: machine, msg: m})
-		}
-	}
-}
-
-// ruled applies the rules to a message: the delay it gets, or a drop.
-func (s *simulation) ruled(m *consensus.Message, from, to int) (delay uint64, drop bool) {
-	for i := range s.cfg.Rules {
-		r := &s.cfg.Rules[i]
-		if s.now < r.From || (r.To != 0 && s.now >= r.To) || !r.matches(m, from, to) {
-			continue
-		}
-		if r.Delay == 0 {
-			return 0, true
-		}
-		delay += r.Delay
-	}
-	return delay, false
-}
-
-func (r *Rule) matches(m *consensus.Message, from, to int) bool {
-	kind, height, round, typ := KindBlock, uint64(0), uint64(0), consensus.VoteType(0)
-	if m != nil {
-		kind, height = m.Kind, m.Height()
-		round, typ = messageRound(m)
-	}
-	if len(r.Kinds) > 0 && !contains(r.Kinds, kind) {
-		return false
-	}
-	if r.Type != 0 && typ != r.Type {
-		return false
-	}
-	if len(r.Senders) > 0 && !contains(r.Senders, from) {
-		return false
-	}
-	if len(r.Receivers) > 0 && !contains(r.Receivers, to) {
-		return false
-	}
-	return r.Height.has(height) && (m == nil || r.Round.has(round))
-}
-
-func contains[T comparable](s []T, x T) bool {
-	for _, y := range s {
-		if y == x {
-			return true
-		}
-	}
-	return false
-}
-
-// messageRound returns the round a message is about, and its vote type.
-func messageRound(m *consensus.Message) (uint64, consensus.VoteType) {
-	switch {
-	case m.Proposal != nil:
-		return m.Proposal.Round, 0
-	case m.Vote != nil:
-		return m.Vote.Round, m.Vote.Type
-	case m.QC != nil:
-		return m.QC.Round, m.QC.Type
-	case m.Timeout != nil:
-		return m.Timeout.Round, 0
-	case m.TC != nil:
-		return m.TC.Round, 0
-	}
-	return 0, 0
-}
-
-func describeMessage(m *consensus.Message) string {
-	switch {
-	case m.Proposal != nil:
-		p := m.Proposal
-		vr := "-"
-		if p.ValidRound != consensus.NoRound {
-			vr = fmt.Sprint(p.ValidRound)
-		}
-		return fmt.Sprintf("proposal %d/%d %x pol %s", p.Height, p.Round, p.BlockID[:4], vr)
-	case m.Vote != nil:
-		return fmt.Sprintf("%v %d/%d %x", m.Vote.Type, m.Vote.Height, m.Vote.Round, m.Vote.BlockID[:4])
-	case m.QC != nil:
-		what := "certificate"
-		if m.Kind == consensus.KindAggregate {
-			what = "aggregate"
-		}
-		return fmt.Sprintf("%v %s %d/%d %x signers %d", m.QC.Type, what, m.QC.Height, m.QC.Round, m.QC.BlockID[:4], m.QC.Signers.Count())
-	case m.Timeout != nil:
-		return fmt.Sprintf("timeout %d/%d", m.Timeout.Height, m.Timeout.Round)
-	case m.TC != nil:
-		return fmt.Sprintf("timeout certificate %d/%d", m.TC.Height, m.TC.Round)
-	}
-	return "?"
-}
-
-func (s *simulation) latency() uint64 {
-	return s.cfg.MinLatency + s.rng.Uint64N(s.cfg.MaxLatency-s.cfg.MinLatency+1)
-}
-
-// cut reports whether a partition separates two machines now.
-func (s *simulation) cut(a, b int) bool {
-	for _, p := range s.cfg.Partitions {
-		if s.now < p.From || s.now >= p.To {
-			continue
-		}
-		return group(p, a) != group(p, b)
-	}
-	return false
-}
-
-func group(p Partition, machine int) int {
-	for i, g := range p.Groups {
-		if contains(g, machine) {
-			return i
-		}
-	}
-	if machine < 0 { // a second copy not listed apart goes with its validator
-		return group(p, -1-machine)
-	}
-	return len(p.Groups)
-}
-
-// fetch answers a fetch with the block From committed at the height, sent
-// over the network.
-func (s *simulation) fetch(n *node, machine int, f consensus.Fetch) {
-	src := s.nodes[f.From]
-	if src.crashed || f.Height >= src.height() {
-		return
-	}
-	r := src.log[f.Height]
-	if s.now < s.cfg.HealAt && (s.rng.IntN(100) < s.cfg.LossPercent || s.cut(src.idx, machineID(n.idx, machine))) {
-		return
-	}
-	delay, drop := s.ruled(nil, src.idx, n.idx)
-	if drop {
-		return
-	}
-	s.seq++
-	heap.Push(&s.q, &event{at: s.now + s.latency() + delay, seq: s.seq, to: n.idx, machine: machine, commit: &r})
-}
-
-func (s *simulation) deliver(e *event) {
-	n := s.nodes[e.to]
-	if n.crashed || e.machine >= len(n.cores) {
-		return
-	}
-	s.res.Delivered++
-	if e.commit != nil {
-		c := n.cores[e.machine]
-		if e.commit.height == c.Height() && chain.Keccak256(e.commit.payload) == e.commit.block {
-			_ = c.StepCommitted(e.commit.payload, e.commit.qc)
-			s.drain(n, e.machine)
-		}
-		return
-	}
-	if n.attack != nil {
-		s.attackOn(n, e.msg)
-	}
-	s.stepInto(n, e.machine, e.msg)
-}
-
-// stepInto is the driver's receive path: check a proposal's block, hold
-// proposals for later heights, step the rest.
-func (s *simulation) stepInto(n *node, machine int, m *consensus.Message) {
-	if n.crashed || machine >= len(n.cores) {
-		return
-	}
-	if m.Kind == consensus.KindProposal {
-		if !validPayload(m.Proposal) {
-			return
-		}
-		if m.Proposal.Height > n.height() && machine == 0 {
-			if m.Proposal.Height <= n.height()+2 && len(n.held[m.Proposal.Height]) < 64 {
-				n.held[m.Proposal.Height] = append(n.held[m.Proposal.Height], m)
-			}
-			// The proposer has committed this validator's height: fetch
-			// the block, as a node's block sync does, at most once per
-			// round timeout.
-			if last, ok := n.fetchedAt[n.height()]; !ok || s.now >= last+s.cfg.TimeoutTicks {
-				n.fetchedAt[n.height()] = s.now
-				s.fetch(n, machine, consensus.Fetch{Height: n.height(), From: m.Proposal.Proposer})
-			}
-			return
-		}
-	}
-	_ = n.cores[machine].Step(m)
-	s.drain(n, machine)
-}
+// errCrashed is what a dying validator's store answers: the torn crash
+// strikes before anything more is persisted.
+var errCrashed = errors.New("sim: the validator crashed")
 
 // sortedInts returns the keys of a fault map in order, for reports.
 func sortedInts(m map[int]Fault) []int {
@@ -850,45 +511,4 @@ func sortedInts(m map[int]Fault) []int {
 	}
 	sort.Ints(out)
 	return out
-}
-
-// View is what probes see of a running simulation.
-type View struct{ s *simulation }
-
-// Now returns the current tick.
-func (v *View) Now() uint64 { return v.s.now }
-
-// Height returns the number of blocks validator i has committed.
-func (v *View) Height(i int) uint64 { return v.s.nodes[i].height() }
-
-// Crashed reports whether validator i is down.
-func (v *View) Crashed(i int) bool { return v.s.nodes[i].crashed }
-
-// Round returns the round validator i's (first) core is in.
-func (v *View) Round(i int) (uint64, bool) {
-	n := v.s.nodes[i]
-	if len(n.cores) == 0 {
-		return 0, false
-	}
-	return n.cores[0].Round(), true
-}
-
-// Locked returns the round and block validator i is locked on at its
-// current height, by its last persisted State; round is NoRound when it
-// is not locked.
-func (v *View) Locked(i int) (round uint64, block consensus.Hash) {
-	n := v.s.nodes[i]
-	if st := n.persisted; st != nil && st.Height == n.height() {
-		return st.LockedRound, st.LockedBlock
-	}
-	return consensus.NoRound, consensus.Hash{}
-}
-
-// Block returns the block validator i committed at height h.
-func (v *View) Block(i int, h uint64) (consensus.Hash, bool) {
-	n := v.s.nodes[i]
-	if h >= n.height() {
-		return consensus.Hash{}, false
-	}
-	return n.log[h].block, true
 }

@@ -1,0 +1,112 @@
+package driver
+
+import "github.com/bizra/node0/consensus"
+
+// Status is a snapshot of a driver for JSON-RPC, metrics and logs.
+type Status struct {
+	Height      uint64 // height being decided
+	Round       uint64
+	Step        string // propose, prevote or precommit
+	Leader      uint32
+	LockedRound uint64 // consensus.NoRound when not locked
+	LastCommit  *consensus.QC
+	Committees  *consensus.Committees // of the current epoch; never changed in place
+	Stats       consensus.Stats
+}
+
+// Status returns a snapshot; it may be called from any goroutine.
+func (d *Driver) Status() Status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.status
+}
+
+// Committees returns the current epoch's committees; it may be called
+// from any goroutine.
+func (d *Driver) Committees() *consensus.Committees {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.status.Committees
+}
+
+func stepName(s consensus.Step) string {
+	switch s {
+	case consensus.StepPropose:
+		return "propose"
+	case consensus.StepPrevote:
+		return "prevote"
+	case consensus.StepPrecommit:
+		return "precommit"
+	}
+	return "unknown"
+}
+
+// snapshot publishes the core's position and counters.
+func (d *Driver) snapshot() {
+	st := d.core.Stats()
+	d.mu.Lock()
+	d.status.Height = d.core.Height()
+	d.status.Round = d.core.Round()
+	d.status.Leader = d.core.Leader()
+	d.status.Committees = d.core.Committees()
+	d.status.Stats = st
+	if d.status.Step == "" {
+		d.status.Step = stepName(consensus.StepPropose)
+		d.status.LockedRound = consensus.NoRound
+	}
+	d.mu.Unlock()
+	d.m.setStats(st, d.core.Height(), d.core.Round())
+}
+
+// participationWindow is how many recent certificates participation is
+// counted over.
+const participationWindow = 1000
+
+// participation counts, per validator, the certificates it signed among the
+// last window committed blocks (since the driver started).
+type participation struct {
+	window  int
+	ring    []consensus.Bitmap
+	next    int
+	filled  int
+	signed  []int
+	lastSet consensus.Bitmap
+}
+
+func newParticipation(n, window int) *participation {
+	return &participation{window: window, ring: make([]consensus.Bitmap, window), signed: make([]int, n)}
+}
+
+func (p *participation) add(b consensus.Bitmap) {
+	if old := p.ring[p.next]; old != nil {
+		for _, i := range old.Members() {
+			p.signed[i]--
+		}
+	} else {
+		p.filled++
+	}
+	for _, i := range b.Members() {
+		if int(i) < len(p.signed) {
+			p.signed[i]++
+		}
+	}
+	p.ring[p.next] = b
+	p.next = (p.next + 1) % p.window
+	p.lastSet = b
+}
+
+// Participation is, per validator, how many of the last Blocks committed
+// certificates it signed.
+type Participation struct {
+	Blocks int
+	Signed []int
+	Last   consensus.Bitmap // signers of the newest certificate
+}
+
+// Participation returns the counts over the window; it may be called from
+// any goroutine.
+func (d *Driver) Participation() Participation {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return Participation{Blocks: d.part.filled, Signed: append([]int(nil), d.part.signed...), Last: d.part.lastSet.Clone()}
+}

@@ -4,11 +4,13 @@
 #
 # The script copies the repository (the working tree as it is, without
 # .git) to a temporary directory, and there, one mutation at a time,
-# changes consensus/core.go, votes.go or validators.go with sed, then runs:
+# changes the core (consensus/core.go, votes.go, validators.go) or the
+# driver that ships in the node and runs in the simulator
+# (consensus/driver/*.go) with sed, then runs:
 #
 #   scenarios  go test ./consensus/sim -run TestScenarios
 #   seeds      go test ./consensus/sim -run TestRandomSeeds over a fixed seed range
-#   unit       go test ./consensus -run 'TestCore'
+#   unit       go test ./consensus -run 'TestCore' and go test ./consensus/driver
 #
 # A mutation is caught by a suite when the suite fails. Each line of the
 # table says which suites caught it; "SURVIVED" means no simulator suite
@@ -32,13 +34,15 @@ tar -C "$repo" --exclude=./.git -cf - . | tar -C "$tmp" -xf -
 cd "$tmp"
 pristine="$tmp/.pristine"
 mkdir -p "$pristine"
-for f in consensus/core.go consensus/votes.go consensus/validators.go; do
-	cp "$f" "$pristine/$(basename "$f")"
+mutable=(consensus/core.go consensus/votes.go consensus/validators.go consensus/driver/driver.go consensus/driver/proposals.go consensus/driver/persist.go)
+for f in "${mutable[@]}"; do
+	mkdir -p "$pristine/$(dirname "$f")"
+	cp "$f" "$pristine/$f"
 done
 
 restore() {
-	for f in consensus/core.go consensus/votes.go consensus/validators.go; do
-		cp "$pristine/$(basename "$f")" "$f"
+	for f in "${mutable[@]}"; do
+		cp "$pristine/$f" "$f"
 	done
 }
 
@@ -96,6 +100,19 @@ mut leader-forms-at-a-third safety consensus/votes.go 'the leader forms certific
 	'/^func (c \*Core) tryForm/,/^}/ s/if !c.vals.IsQuorum(c.stakeOf(bm)) {/if !c.vals.IsOneThird(c.stakeOf(bm)) {/'
 mut tc-without-quorum other consensus/votes.go 'timeout certificates accepted without a quorum: liveness, not safety (timeouts carry no safety)' \
 	'/^func (c \*Core) stepTC/,/^}/ s/ || !c.vals.IsQuorum(c.vals.StakeOf(tc.Signers))//'
+# The driver's duties, in the code the node ships.
+mut send-before-persist safety consensus/driver/driver.go 'the driver sends a Ready'"'"'s messages before it commits and persists' \
+	'/^\t\td.send(rd.Messages)$/d' \
+	's/^\t\tif err := d.commitAll(rd.Commits); err != nil {$/\t\td.send(rd.Messages)\n&/'
+mut drop-held other consensus/driver/driver.go 'proposals held for the next height are dropped at the commit instead of stepped: a late validator prevotes only when the leader sends again (liveness)' \
+	's/d.replay = append(d.replay, d.held...)/_ = d.held/'
+mut held-before-advance safety consensus/driver/driver.go 'held proposals are stepped before Advance: what the core outputs for them is lost with the Ready (a prevote never sent, a signature not persisted before the next send)' \
+	's/^\t\td.core.Advance()$/\t\td.stepHeld()\n&/'
+mut no-round-limit other consensus/driver/proposals.go 'every proposed block of a round is executed: a flooding leader spends the validators'"'"' time (resources)' \
+	's/if d.tried\[p.Round\] >= d.cfg.MaxProposalsPerRound {/if false {/'
+mut no-payload-persist other consensus/driver/persist.go 'the payloads of the locked and valid blocks are not stored: a validator restarted while locked refuses to start (liveness)' \
+	's/^\tkeep(st.LockedRound, st.LockedBlock, st.LockedPayload)$/\t_ = st.LockedPayload/' \
+	's/^\tkeep(st.ValidRound, st.ValidBlock, st.ValidPayload)$/\t_ = st.ValidPayload/'
 
 want=("$@")
 selected() {
@@ -113,7 +130,7 @@ run() {
 	case "$1" in
 	scenarios) out=$(go test -count=1 -timeout 300s ./consensus/sim -run 'TestScenarios' 2>&1) ;;
 	seeds) out=$(go test -count=1 -timeout 600s ./consensus/sim -run 'TestRandomSeeds' -sim.first="$first" -sim.seeds="$seeds" 2>&1) ;;
-	unit) out=$(go test -count=1 -timeout 300s ./consensus -run 'TestCore' 2>&1) ;;
+	unit) out=$( { go test -count=1 -timeout 300s ./consensus -run 'TestCore' && go test -count=1 -timeout 300s ./consensus/driver; } 2>&1) ;;
 	esac
 	rc=$?
 	set -e

@@ -201,10 +201,12 @@ func (d *Driver) fail(err error) error {
 	return err
 }
 
-// drain carries out what the core asks until it asks nothing: commits
-// first (durable), then the state that must be durable before anything is
-// sent, then the messages, then proposals and fetches; then Advance, and
-// the proposals held for the height reached.
+// drain carries out what the core asks until it asks nothing, in the order
+// that keeps a validator safe across crashes: commits first (durable), then
+// the state that must be durable before anything is sent, then the
+// messages, then the proposal request and the fetches; then Advance, and
+// only then the proposals held for the height reached (what the core
+// outputs between Ready and Advance would be lost with this Ready).
 func (d *Driver) drain() error {
 	for range 1000 {
 		rd := d.core.Ready()
@@ -212,20 +214,13 @@ func (d *Driver) drain() error {
 			d.snapshot()
 			return nil
 		}
-		for _, c := range rd.Commits {
-			if err := d.commit(c); err != nil {
-				return d.fail(err)
-			}
+		if err := d.commitAll(rd.Commits); err != nil {
+			return d.fail(err)
 		}
-		if rd.State != nil {
-			if err := d.persist(rd.State); err != nil {
-				return d.fail(err)
-			}
+		if err := d.persist(rd.State); err != nil {
+			return d.fail(err)
 		}
-		for _, env := range rd.Messages {
-			d.observeSend(env)
-			d.net.Send(env.To, env.Msg)
-		}
+		d.send(rd.Messages)
 		if rd.ProposalRequest != nil {
 			d.request = rd.ProposalRequest
 		}
@@ -234,13 +229,34 @@ func (d *Driver) drain() error {
 		}
 		d.core.Advance()
 		d.noteRound()
-		replay := d.replay
-		d.replay = nil
-		for _, m := range replay {
-			d.onMessage(m)
-		}
+		d.stepHeld()
 	}
 	return d.fail(errors.New("driver: consensus core did not settle after 1000 steps"))
+}
+
+func (d *Driver) commitAll(cs []consensus.Commit) error {
+	for _, c := range cs {
+		if err := d.commit(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Driver) send(envs []consensus.Envelope) {
+	for _, env := range envs {
+		d.observeSend(env)
+		d.net.Send(env.To, env.Msg)
+	}
+}
+
+// stepHeld steps the proposals held for the height just reached.
+func (d *Driver) stepHeld() {
+	replay := d.replay
+	d.replay = nil
+	for _, m := range replay {
+		d.onMessage(m)
+	}
 }
 
 // observeSend times a certificate this validator formed as the round's

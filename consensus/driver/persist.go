@@ -70,13 +70,16 @@ func (d *Driver) loadState(next uint64) (*consensus.State, error) {
 	return st, nil
 }
 
-// persist writes the core's state, with the payloads of the blocks it is
+// persist writes the core's state (when the Ready has one), with the payloads of the blocks it is
 // locked on or holds as valid, in one synced batch; payloads of heights
 // before it are deleted in the same batch. A state that records nothing
 // (no lock, no valid block, nothing signed) is not written: losing it
 // loses nothing, and a single validator, which commits in the same step it
 // signs, then writes only its blocks.
 func (d *Driver) persist(st *consensus.State) error {
+	if st == nil {
+		return nil
+	}
 	d.mu.Lock()
 	d.status.Step = stepName(st.Step)
 	d.status.LockedRound = st.LockedRound

@@ -62,6 +62,16 @@ func (s *simulation) misbehave(n *node, m *consensus.Message, to []uint32) []rou
 		if m.Kind == consensus.KindProposal {
 			return nil
 		}
+	case Flood:
+		if m.Kind != consensus.KindProposal || m.Proposal.Proposer != uint32(n.idx) {
+			return plain
+		}
+		out := plain
+		for range floodProposals {
+			out = append(out, routed{s.otherProposal(n, m), to})
+		}
+		s.trace("tick %d: v%d floods %d/%d with %d more blocks", s.now, n.idx, m.Proposal.Height, m.Proposal.Round, floodProposals)
+		return out
 	case LockAttack:
 		return s.lockAttackSends(n, m, to)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"time"
 
@@ -170,6 +171,9 @@ type simChain struct {
 	n       *node
 	machine int
 	log     []record
+	// executions counts the proposed blocks executed per height and
+	// round since the driver started, for the flooded check.
+	executions map[[2]uint64]int
 }
 
 func (c *simChain) Head() (uint64, uint64) {
@@ -211,6 +215,16 @@ func (c *simChain) Execute(b driver.Block, notAfter uint64) (driver.Block, error
 	}
 	if p := blk.proposer(); int(p) >= c.s.vals.Len() {
 		return nil, fmt.Errorf("%w: proposer %d", errPayload, p)
+	}
+	if notAfter != math.MaxUint64 && c.n.fault == Honest {
+		// A proposal, not a certified block: the driver bounds these.
+		if c.executions == nil {
+			c.executions = map[[2]uint64]int{}
+		}
+		k := [2]uint64{h.Height, h.Round}
+		if c.executions[k]++; c.executions[k] > driver.DefaultMaxProposalsPerRound {
+			c.s.fail("flooded", c.n.idx, h.Height, fmt.Sprintf("v%d executed %d proposed blocks of round %d", c.n.idx, c.executions[k], h.Round))
+		}
 	}
 	return b, nil
 }

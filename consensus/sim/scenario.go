@@ -26,12 +26,14 @@ import (
 //	latency MIN MAX         message latency in ticks, uniform
 //	loss P / dup P          percent of messages lost / duplicated before the heal
 //	timeouts T A F          round timeout, aggregation delay, fallback, in ticks
+//	block-ticks N           the drivers' block interval: a leader proposes a
+//	                        height's first round N ticks after its parent (0: at once)
 //	ticks N                 length of the run
 //	heal T                  loss and partitions end at tick T
 //	seed S                  seed of latencies, losses and payloads
 //	fault V NAME            validator V is byzantine: equivocate, double-vote,
 //	                        bad-signatures, withhold, bad-aggregator, twin,
-//	                        lock-attack, forge, usurp, mute (see Fault)
+//	                        lock-attack, forge, usurp, mute, flood (see Fault)
 //
 // Events:
 //
@@ -60,7 +62,7 @@ import (
 //	expect heights N        every running honest validator commits N heights after the heal
 //	expect violation KIND [V]  the run must break safety this way (fork,
 //	                        double-sign, unpersisted, unjustified, regressed,
-//	                        log), by V
+//	                        log, flooded), by V
 //	expect no-fork          (always checked; for the reader)
 //	at T expect height V OP N    V's committed heights compare (= >= <=) with N
 //	at T expect round V OP N     V's round compares with N
@@ -147,6 +149,8 @@ func ParseScenario(name string, r io.Reader) (*Scenario, error) {
 			cfg.TimeoutTicks, cfg.AggregateTicks, cfg.FallbackTicks = p.uint(1), p.uint(2), p.uint(3)
 		case "ticks":
 			cfg.Ticks = p.uint(1)
+		case "block-ticks":
+			cfg.BlockTicks = p.uint(1)
 		case "heal":
 			cfg.HealAt = p.uint(1)
 		case "seed":

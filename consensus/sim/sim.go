@@ -43,12 +43,19 @@ const (
 	Usurp
 	// Mute proposes nothing when it leads (a silent leader); it votes.
 	Mute
+	// Flood, as leader, sends every validator floodProposals more signed
+	// blocks beside its proposal in each round: a leader trying to make
+	// the others spend their time executing blocks.
+	Flood
 )
+
+// floodProposals is how many extra blocks a Flood leader sends a round.
+const floodProposals = 4
 
 var faultNames = map[Fault]string{
 	Honest: "honest", Equivocate: "equivocate", DoubleVote: "double-vote", BadSignatures: "bad-signatures",
 	Withhold: "withhold", BadAggregator: "bad-aggregator", Twin: "twin", LockAttack: "lock-attack",
-	Forge: "forge", Usurp: "usurp", Mute: "mute",
+	Forge: "forge", Usurp: "usurp", Mute: "mute", Flood: "flood",
 }
 
 func (f Fault) String() string { return faultNames[f] }
@@ -176,8 +183,10 @@ type Result struct {
 // message type ("double-sign"), sending a signature its persisted State
 // does not record ("unpersisted"), voting or committing without the
 // proposal, proof of lock or quorum of signatures that justify it
-// ("unjustified"), persisting a State that goes back ("regressed"), or
-// skipping or repeating a height ("log").
+// ("unjustified"), persisting a State that goes back ("regressed"),
+// skipping or repeating a height ("log"), or executing more proposed
+// blocks for one round than its driver's bound ("flooded": not safety
+// but the bound that keeps a leader from spending the validator's time).
 type SafetyError struct {
 	Seed      uint64
 	Tick      uint64
@@ -482,6 +491,7 @@ func (s *simulation) crash(n *node) {
 			n.rounds += m.drv.Stats().Rounds
 			m.drv = nil
 		}
+		m.chain.executions = nil // a new driver starts its bounds afresh
 	}
 	n.pending = nil
 	s.trace("tick %d: v%d crashes at height %d", s.now, n.idx, n.height())

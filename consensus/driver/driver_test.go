@@ -176,8 +176,10 @@ func (w *testWorld) WriteAux(ws ...chain.AuxWrite) error {
 	return nil
 }
 
-func (w *testWorld) Send(_ []uint32, m *consensus.Message) { w.events = append(w.events, event{sent: m}) }
-func (w *testWorld) RequestBlock(h uint64, _ uint32)       { w.fetch = append(w.fetch, h) }
+func (w *testWorld) Send(_ []uint32, m *consensus.Message) {
+	w.events = append(w.events, event{sent: m})
+}
+func (w *testWorld) RequestBlock(h uint64, _ uint32) { w.fetch = append(w.fetch, h) }
 
 // sentKinds lists the messages sent, by kind and vote type.
 func (w *testWorld) sent(k consensus.Kind, t consensus.VoteType) []*consensus.Message {
@@ -226,7 +228,7 @@ func newFixture(t *testing.T, self uint32) *fixture {
 	f := &fixture{t: t, vals: vals, addrs: addrs, chain: &testChain{self: addrs[self]},
 		world: &testWorld{kv: map[string][]byte{}}, clock: &fixedClock{t: time.UnixMilli(1_000_000)}}
 	f.cfg = Config{
-		Core: consensus.Config{ChainTag: chainTag, Validators: vals, Self: self, Crypto: testCrypto{self}, Committees: 1, EpochLength: 100},
+		Core:       consensus.Config{ChainTag: chainTag, Validators: vals, Self: self, Crypto: testCrypto{self}, Committees: 1, EpochLength: 100},
 		Recipients: addrs, BlockInterval: 100 * time.Millisecond,
 	}
 	f.cfg.SetDefaults()

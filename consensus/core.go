@@ -5,188 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
 
 	"github.com/bizra/node0/chain"
-)
-
-// Config is the static configuration of a core.
-type Config struct {
-	// ChainTag is mixed into every signature: the genesis hash.
-	ChainTag   Hash
-	Validators *ValidatorSet
-	// Self is this validator's index in Validators.
-	Self   uint32
-	Crypto Crypto
-	// Committees and EpochLength come from genesis: votes are aggregated by
-	// committees reassigned every EpochLength heights.
-	Committees  int
-	EpochLength uint64
-	// TimeoutTicks is the first round's timeout; each further round of a
-	// height waits TimeoutGrowthPercent percent longer, at most
-	// MaxTimeoutTicks.
-	TimeoutTicks         uint64
-	TimeoutGrowthPercent uint64
-	MaxTimeoutTicks      uint64
-	// AggregateTicks is how long an aggregator waits for the rest of its
-	// committee before forwarding what it has; FallbackTicks is how long a
-	// voter waits for a certificate before sending its vote straight to the
-	// leader as well (a missing or faulty aggregator), and how long a
-	// leader waits before sending its proposal and certificate again.
-	AggregateTicks uint64
-	FallbackTicks  uint64
-	// Logger receives debug logs only, so that simulations stay quiet and
-	// reproducible.
-	Logger *slog.Logger
-}
-
-// DefaultTimeouts fills the timing fields for a tick of tickMs milliseconds
-// and a target block interval: a round times out after four intervals,
-// growing by half each round up to a minute.
-func (c *Config) DefaultTimeouts(tickMs, blockMs uint64) {
-	ticks := func(ms uint64) uint64 { return max(1, ms/tickMs) }
-	c.TimeoutTicks = ticks(max(4*blockMs, 1000))
-	c.TimeoutGrowthPercent = 50
-	c.MaxTimeoutTicks = ticks(60_000)
-	c.AggregateTicks = ticks(max(blockMs/20, 20))
-	c.FallbackTicks = ticks(max(blockMs/2, 200))
-}
-
-// Validate reports every problem at once.
-func (c *Config) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if c.Validators == nil {
-		bad("no validator set")
-	} else if int(c.Self) >= c.Validators.Len() {
-		bad("self index %d outside a set of %d", c.Self, c.Validators.Len())
-	}
-	if c.Crypto == nil {
-		bad("no crypto")
-	}
-	if c.Committees < 1 {
-		bad("committees %d must be positive", c.Committees)
-	}
-	if c.EpochLength < 1 {
-		bad("epoch length %d must be positive", c.EpochLength)
-	}
-	if c.TimeoutTicks < 1 || c.MaxTimeoutTicks < c.TimeoutTicks {
-		bad("timeouts %d..%d ticks are not a range", c.TimeoutTicks, c.MaxTimeoutTicks)
-	}
-	if c.AggregateTicks < 1 || c.FallbackTicks < 1 {
-		bad("aggregate and fallback ticks must be positive")
-	}
-	return errors.Join(errs...)
-}
-
-// Step is where a validator is within a round.
-type Step uint8
-
-// Steps of a round.
-const (
-	StepPropose Step = iota
-	StepPrevote
-	StepPrecommit
-)
-
-// signed records a message this validator has signed at the current height,
-// so that it never signs a conflicting one, even after a restart.
-type signed struct {
-	Kind    uint8 // 1 proposal, 2 prevote, 3 precommit
-	Round   uint64
-	BlockID Hash
-}
-
-const (
-	signedProposal  uint8 = 1
-	signedPrevote   uint8 = 2
-	signedPrecommit uint8 = 3
-)
-
-// State is the part of a core that must be durable before any message the
-// core asks to send leaves the node: where it is, what it is locked on, and
-// what it has signed at this height.
-type State struct {
-	Height        uint64
-	Round         uint64
-	Step          Step
-	LockedRound   uint64 // NoRound when not locked
-	LockedBlock   Hash
-	LockedPayload []byte
-	ValidRound    uint64 // NoRound when none
-	ValidBlock    Hash
-	ValidPayload  []byte
-	ValidQC       *QC
-	Signed        []signed
-}
-
-// Start is where a core begins: the height after the last committed block,
-// and the seed of the current epoch's committees. A restarted validator
-// passes the State it last persisted.
-type Start struct {
-	Height    uint64 // first height to decide
-	EpochSeed Hash
-	State     *State // nil for a validator with no persisted state
-}
-
-// Envelope is a message to send. An empty To means every other validator.
-type Envelope struct {
-	To  []uint32
-	Msg *Message
-}
-
-// Commit is a decided block.
-type Commit struct {
-	Height  uint64
-	BlockID Hash
-	Payload []byte
-	QC      *QC // the precommit quorum certificate
-}
-
-// ProposalRequest asks the driver for a block to propose: it must call
-// Propose with a payload for this height and round.
-type ProposalRequest struct {
-	Height uint64
-	Round  uint64
-}
-
-// Fetch asks the driver for the committed block at Height, with its
-// certificate, from validator From (who has shown it is ahead); the driver
-// delivers it with StepCommitted.
-type Fetch struct {
-	Height uint64
-	From   uint32
-}
-
-// Ready is what the core asks of its driver. The driver does, in order:
-// apply Commits (durably), persist State if set (synced), send Messages,
-// answer ProposalRequest and Fetches, then call Advance. Commits come
-// first because State may already be the next height's: were it durable
-// before the block it follows, a crash between the two would restart the
-// validator at the committed height with no record of what it signed there.
-type Ready struct {
-	State           *State
-	Messages        []Envelope
-	Commits         []Commit
-	ProposalRequest *ProposalRequest
-	Fetches         []Fetch
-}
-
-// IsEmpty reports whether there is nothing to do.
-func (r *Ready) IsEmpty() bool {
-	return r.State == nil && len(r.Messages) == 0 && len(r.Commits) == 0 && r.ProposalRequest == nil && len(r.Fetches) == 0
-}
-
-// Errors of the core.
-var (
-	ErrDecode       = errors.New("consensus: malformed message")
-	ErrBadSignature = errors.New("consensus: bad signature")
-	ErrNotValidator = errors.New("consensus: sender is not a validator")
-	ErrWrongLeader  = errors.New("consensus: proposal not from the round's leader")
-	ErrNoQuorum     = errors.New("consensus: certificate without a quorum")
-	ErrStale        = errors.New("consensus: message for a decided height")
-	ErrInvalidState = errors.New("consensus: invalid call")
 )
 
 // Core is the consensus state machine of one validator: Tendermint's
@@ -241,22 +62,6 @@ type Core struct {
 
 	stats Stats
 }
-
-// Stats counts what a core has done and received since it was built, for
-// metrics. Counters only grow.
-type Stats struct {
-	Rounds             uint64 // rounds entered, first rounds of heights included
-	Timeouts           uint64 // timeouts this validator broadcast
-	TimeoutCerts       uint64 // timeout certificates that moved it on
-	CertsFormed        uint64 // quorum certificates it formed as leader
-	Commits            uint64
-	VotesReceived      uint64 // single votes stepped
-	AggregatesReceived uint64 // committee aggregates stepped
-	BadSignatures      uint64 // votes, aggregates, proposals and certificates that failed a check
-}
-
-// Stats returns the counters.
-func (c *Core) Stats() Stats { return c.stats }
 
 type myVote struct {
 	v        *Vote
@@ -526,9 +331,9 @@ func (c *Core) stepProposal(m *Message) error {
 	if p.Proposer != c.vals.Proposer(p.Height, p.Round) {
 		return ErrWrongLeader
 	}
-	if !c.cfg.Crypto.Verify(p.Proposer, ProposalSignBytes(c.cfg.ChainTag, p.Height, p.Round, p.BlockID, p.ValidRound), p.Sig) {
+	if err := checkProposal(c.cfg.ChainTag, c.vals, c.cfg.Crypto, p); err != nil {
 		c.stats.BadSignatures++
-		return ErrBadSignature
+		return err
 	}
 	if p.POL != nil {
 		if p.POL.Type != Prevote || p.POL.Height != p.Height || p.POL.Round != p.ValidRound || p.POL.BlockID != p.BlockID || p.ValidRound >= p.Round {
@@ -651,19 +456,6 @@ func (c *Core) verifyQC(qc *QC) error {
 		c.stats.BadSignatures++
 	}
 	return err
-}
-
-// VerifyQC checks a quorum certificate outside a core (a block's stored
-// certificate, one arriving with a synced block): its signers hold more
-// than two thirds of the stake and its aggregate signature verifies.
-func VerifyQC(chainTag Hash, vals *ValidatorSet, crypto Crypto, qc *QC) error {
-	if len(qc.Signers) != (vals.Len()+7)/8 || !vals.IsQuorum(vals.StakeOf(qc.Signers)) {
-		return ErrNoQuorum
-	}
-	if !crypto.VerifyAggregate(qc.Signers, VoteSignBytes(chainTag, qc.Type, qc.Height, qc.Round, qc.BlockID), qc.Sig) {
-		return ErrBadSignature
-	}
-	return nil
 }
 
 func (c *Core) addPrevoteQC(qc *QC) {
@@ -816,43 +608,6 @@ func (c *Core) hasQC(key voteKey) bool {
 	return false
 }
 
-// onTimeout broadcasts this validator's timeout for the round, and again
-// every timeout while the round lasts, so that a lossy network still
-// gathers a certificate.
-func (c *Core) onTimeout() {
-	r := c.st.Round
-	c.deadline = c.now + c.timeout(r)
-	c.timedOut = true
-	c.stats.Timeouts++
-	t := &Timeout{Height: c.st.Height, Round: r, Validator: c.cfg.Self}
-	t.Sig = c.cfg.Crypto.Sign(TimeoutSignBytes(c.cfg.ChainTag, t.Height, r))
-	c.log.Debug("timeout", "height", t.Height, "round", r)
-	// The next leader needs the highest prevote certificate to re-propose
-	// what validators may be locked on. It goes before the timeout, which
-	// may be the one that completes the next leader's timeout certificate
-	// and makes it propose at once: sent after, it would arrive too late.
-	// The block goes with it: a leader that missed the proposal cannot
-	// re-propose a block it does not have, and the validators locked on it
-	// would refuse anything else for as long as that leader leads.
-	if qc := c.highestPOL(r + 1); qc != nil {
-		if next := c.vals.Proposer(c.st.Height, r+1); next != c.cfg.Self {
-			if p := c.proposalOf(qc.BlockID); p != nil {
-				c.send([]uint32{next}, &Message{Kind: KindProposal, Proposal: p})
-			}
-			c.send([]uint32{next}, &Message{Kind: KindQC, QC: qc})
-		}
-	}
-	// Validators still in the round certified last no longer have their
-	// timeouts counted by those that moved on; if the next leader is one
-	// of them, nobody forwards them the certificate. It goes with every
-	// timeout.
-	if tc := c.certified(r); tc != nil {
-		c.send(nil, &Message{Kind: KindTC, TC: tc})
-	}
-	c.send(nil, &Message{Kind: KindTimeout, Timeout: t})
-	c.addTimeout(t, true)
-}
-
 // proposalOf returns a proposal of this height that carried block, from the
 // lowest round, or nil.
 func (c *Core) proposalOf(block Hash) *Proposal {
@@ -861,34 +616,6 @@ func (c *Core) proposalOf(block Hash) *Proposal {
 		if p.BlockID == block && (best == nil || p.Round < best.Round) {
 			best = p
 		}
-	}
-	return best
-}
-
-// certified returns the highest timeout certificate of a round before r at
-// this height: received, or formed here from the timeouts of a round.
-func (c *Core) certified(r uint64) *TC {
-	best := c.tc
-	if best != nil && best.Round >= r {
-		best = nil
-	}
-	for q, ts := range c.timeouts {
-		if !ts.done || q >= r || (best != nil && q <= best.Round) {
-			continue
-		}
-		ids := slices.Sorted(maps.Keys(ts.sigs))
-		bm := NewBitmap(c.vals.Len())
-		sigs := make([][]byte, len(ids))
-		for i, id := range ids {
-			bm.Set(id)
-			sigs[i] = ts.sigs[id]
-		}
-		if sig, err := c.cfg.Crypto.Aggregate(sigs); err == nil {
-			best = &TC{Height: c.st.Height, Round: q, Signers: bm, Sig: sig}
-		}
-	}
-	if best != nil {
-		c.tc = best
 	}
 	return best
 }

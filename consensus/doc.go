@@ -88,7 +88,8 @@
 // # Using the core
 //
 // The core does no I/O, starts no goroutines, reads no clock and uses no
-// randomness. Its driver:
+// randomness. Its driver, package consensus/driver (the same code in a
+// node and in every simulated validator):
 //
 //   - calls Tick at a fixed interval (timeouts are counted in ticks);
 //   - checks each proposal's payload before it calls Step with it (the

@@ -225,3 +225,118 @@ func TimeoutSignBytes(chainTag Hash, height, round uint64) []byte {
 	b = binary.BigEndian.AppendUint64(b, height)
 	return binary.BigEndian.AppendUint64(b, round)
 }
+
+// Step is where a validator is within a round.
+type Step uint8
+
+// Steps of a round.
+const (
+	StepPropose Step = iota
+	StepPrevote
+	StepPrecommit
+)
+
+// signed records a message this validator has signed at the current height,
+// so that it never signs a conflicting one, even after a restart.
+type signed struct {
+	Kind    uint8 // 1 proposal, 2 prevote, 3 precommit
+	Round   uint64
+	BlockID Hash
+}
+
+const (
+	signedProposal  uint8 = 1
+	signedPrevote   uint8 = 2
+	signedPrecommit uint8 = 3
+)
+
+// State is the part of a core that must be durable before any message the
+// core asks to send leaves the node: where it is, what it is locked on, and
+// what it has signed at this height.
+type State struct {
+	Height        uint64
+	Round         uint64
+	Step          Step
+	LockedRound   uint64 // NoRound when not locked
+	LockedBlock   Hash
+	LockedPayload []byte
+	ValidRound    uint64 // NoRound when none
+	ValidBlock    Hash
+	ValidPayload  []byte
+	ValidQC       *QC
+	Signed        []signed
+}
+
+// Start is where a core begins: the height after the last committed block,
+// and the seed of the current epoch's committees. A restarted validator
+// passes the State it last persisted.
+type Start struct {
+	Height    uint64 // first height to decide
+	EpochSeed Hash
+	State     *State // nil for a validator with no persisted state
+}
+
+// Envelope is a message to send. An empty To means every other validator.
+type Envelope struct {
+	To  []uint32
+	Msg *Message
+}
+
+// Commit is a decided block.
+type Commit struct {
+	Height  uint64
+	BlockID Hash
+	Payload []byte
+	QC      *QC // the precommit quorum certificate
+}
+
+// ProposalRequest asks the driver for a block to propose: it must call
+// Propose with a payload for this height and round.
+type ProposalRequest struct {
+	Height uint64
+	Round  uint64
+}
+
+// Fetch asks the driver for the committed block at Height, with its
+// certificate, from validator From (who has shown it is ahead); the driver
+// delivers it with StepCommitted.
+type Fetch struct {
+	Height uint64
+	From   uint32
+}
+
+// Ready is what the core asks of its driver. The driver does, in order:
+// apply Commits (durably), persist State if set (synced), send Messages,
+// answer ProposalRequest and Fetches, then call Advance. Commits come
+// first because State may already be the next height's: were it durable
+// before the block it follows, a crash between the two would restart the
+// validator at the committed height with no record of what it signed there.
+type Ready struct {
+	State           *State
+	Messages        []Envelope
+	Commits         []Commit
+	ProposalRequest *ProposalRequest
+	Fetches         []Fetch
+}
+
+// IsEmpty reports whether there is nothing to do.
+func (r *Ready) IsEmpty() bool {
+	return r.State == nil && len(r.Messages) == 0 && len(r.Commits) == 0 && r.ProposalRequest == nil && len(r.Fetches) == 0
+}
+
+
+// Stats counts what a core has done and received since it was built, for
+// metrics. Counters only grow.
+type Stats struct {
+	Rounds             uint64 // rounds entered, first rounds of heights included
+	Timeouts           uint64 // timeouts this validator broadcast
+	TimeoutCerts       uint64 // timeout certificates that moved it on
+	CertsFormed        uint64 // quorum certificates it formed as leader
+	Commits            uint64
+	VotesReceived      uint64 // single votes stepped
+	AggregatesReceived uint64 // committee aggregates stepped
+	BadSignatures      uint64 // votes, aggregates, proposals and certificates that failed a check
+}
+
+// Stats returns the counters.
+func (c *Core) Stats() Stats { return c.stats }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/bizra/node0/consensus"
+	"github.com/bizra/node0/consensus/driver"
 )
 
 type event struct {
@@ -250,7 +251,32 @@ func (s *simulation) deliver(e *event) {
 // proposal's block, holds proposals for the next height and steps the
 // rest into its core.
 func (s *simulation) stepInto(n *node, machine int, m *consensus.Message) {
-	if d := n.driver(machine); d != nil && s.err == nil {
-		s.settle(n, d.Step(m))
+	d := n.driver(machine)
+	if d == nil || s.err != nil {
+		return
+	}
+	c := n.machines[machine].chain
+	before, height := c.proposalsExecuted, d.Height()
+	err := d.Step(m)
+	if p := m.Proposal; p != nil && machine == 0 && n.fault == Honest && p.Height == height && d.Height() == height {
+		s.countExecutions(n, p.Height, p.Round, c.proposalsExecuted-before)
+	}
+	s.settle(n, err)
+}
+
+// countExecutions charges the proposed blocks a validator's driver
+// executed while it checked a proposal to the proposal's round, and fails
+// the run when a round made it execute more than the driver's bound.
+func (s *simulation) countExecutions(n *node, h, r uint64, k int) {
+	if k == 0 {
+		return
+	}
+	if n.executions == nil {
+		n.executions = map[[2]uint64]int{}
+	}
+	key := [2]uint64{h, r}
+	n.executions[key] += k
+	if got := n.executions[key]; got > driver.DefaultMaxProposalsPerRound {
+		s.fail("flooded", n.idx, h, fmt.Sprintf("v%d executed %d proposed blocks for round %d", n.idx, got, r))
 	}
 }

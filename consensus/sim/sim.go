@@ -491,9 +491,9 @@ func (s *simulation) crash(n *node) {
 			n.rounds += m.drv.Stats().Rounds
 			m.drv = nil
 		}
-		m.chain.executions = nil // a new driver starts its bounds afresh
 	}
 	n.pending = nil
+	n.executions = nil // a new driver starts its bounds afresh
 	s.trace("tick %d: v%d crashes at height %d", s.now, n.idx, n.height())
 }
 

@@ -324,7 +324,6 @@ func (r *Ready) IsEmpty() bool {
 	return r.State == nil && len(r.Messages) == 0 && len(r.Commits) == 0 && r.ProposalRequest == nil && len(r.Fetches) == 0
 }
 
-
 // Stats counts what a core has done and received since it was built, for
 // metrics. Counters only grow.
 type Stats struct {

@@ -145,6 +145,23 @@ func TestRandomSeeds(t *testing.T) {
 	t.Logf("%d seeds from %d passed: %d heights committed in all, %d messages", runs, first, heights, msgs)
 }
 
+// TestRandomSeedsInSlots runs random scenarios with a block interval:
+// leaders wait for their block's slot, as in a node, instead of proposing
+// at once, and blocks take their slot's time.
+func TestRandomSeedsInSlots(t *testing.T) {
+	seeds := uint64(100)
+	if raceEnabled {
+		seeds = 10
+	}
+	for seed := uint64(1); seed <= seeds; seed++ {
+		cfg := randomConfig(seed)
+		cfg.BlockTicks = 1 + seed%10
+		if _, err := Run(cfg); err != nil {
+			t.Fatalf("%v\nscenario: %s, block-ticks %d", err, describe(cfg), cfg.BlockTicks)
+		}
+	}
+}
+
 // TestRegressionSeeds replays every seed in testdata/regression-seeds.txt.
 func TestRegressionSeeds(t *testing.T) {
 	raw, err := os.ReadFile("testdata/regression-seeds.txt")

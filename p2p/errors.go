@@ -23,4 +23,7 @@ var (
 	// Handshake.
 	ErrWrongChain   = errors.New("p2p: peer is on another chain")
 	ErrWrongGenesis = errors.New("p2p: peer has another genesis")
+	// ErrVersion is a peer that speaks another version of the status
+	// exchange or carries another protocol version: another release.
+	ErrVersion = errors.New("p2p: peer runs an incompatible protocol version")
 )

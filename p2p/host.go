@@ -33,8 +33,17 @@ import (
 type Options struct {
 	// Logger receives the host's logs, tagged module=p2p; nil discards them.
 	Logger *slog.Logger
-	// Registry receives the metrics; nil: no metrics.
+	// Registry receives the metrics; nil: no metrics. Ignored when
+	// Metrics is set.
 	Registry prometheus.Registerer
+	// Metrics are the host's metrics, for a caller that builds hosts
+	// again (a node restarted in one process) and registers them once;
+	// nil: NewMetrics(Registry).
+	Metrics *Metrics
+	// Protocol is the version of what the caller carries over the host
+	// (its gossip payloads), advertised in the status exchange: a peer
+	// advertising another is refused and disconnected.
+	Protocol uint32
 	// Now is the clock of gossip envelopes (publish time and age checks);
 	// nil: time.Now. Tests skew it to check message age.
 	Now func() time.Time
@@ -74,6 +83,7 @@ type Host struct {
 
 	statusProto protocol.ID
 	syncProto   protocol.ID
+	protocol    uint32 // Options.Protocol
 	persistent  map[peer.ID]peer.AddrInfo
 
 	ctx    context.Context
@@ -113,10 +123,11 @@ func New(key ed25519.PrivateKey, cfg Config, opts Options) (*Host, error) {
 	h := &Host{
 		cfg:         cfg,
 		log:         opts.Logger,
-		met:         NewMetrics(opts.Registry),
+		met:         opts.Metrics,
 		now:         opts.Now,
 		head:        opts.Head,
 		blocks:      opts.Blocks,
+		protocol:    opts.Protocol,
 		gater:       newGater(),
 		bw:          metrics.NewBandwidthCounter(),
 		statusProto: protocol.ID(fmt.Sprintf("/bizra/%d/status/1", cfg.ChainID)),
@@ -128,6 +139,9 @@ func New(key ed25519.PrivateKey, cfg Config, opts Options) (*Host, error) {
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.met == nil {
+		h.met = NewMetrics(opts.Registry)
 	}
 	h.log = h.log.With("module", "p2p")
 	if h.now == nil {

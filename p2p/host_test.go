@@ -61,31 +61,35 @@ func TestPersistentPeerRedialled(t *testing.T) {
 	}
 }
 
-// A peer with another genesis, or another chain ID, is refused and
-// disconnected, and cannot connect again while banned.
+// A peer with another genesis, another chain ID or another protocol
+// version is refused and disconnected, and cannot connect again while
+// banned.
 func TestChainMismatchRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		mutate func(*Config)
+		mutate func(*Config, *Options)
+		reason string
 	}{
-		{"other genesis", func(c *Config) { c.Genesis = sha256.Sum256([]byte("another chain")) }},
-		{"other chain id", func(c *Config) { c.ChainID = testChainID + 1 }},
+		{"other genesis", func(c *Config, _ *Options) { c.Genesis = sha256.Sum256([]byte("another chain")) }, "chain"},
+		{"other chain id", func(c *Config, _ *Options) { c.ChainID = testChainID + 1 }, "chain"},
+		{"other protocol version", func(_ *Config, o *Options) { o.Protocol = 7 }, "version"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig()
 			cfg.DHT = false
-			a := newHost(t, "a-"+tc.name, cfg, Options{})
+			a := newHost(t, "a-"+tc.name, cfg, Options{Protocol: 3})
 			other := testConfig()
 			other.DHT = false
-			tc.mutate(&other)
+			otherOpts := Options{Protocol: 3}
+			tc.mutate(&other, &otherOpts)
 			other.Bootstrap = a.Addrs()[:1]
-			b := newHost(t, "b-"+tc.name, other, Options{})
+			b := newHost(t, "b-"+tc.name, other, otherOpts)
 
 			aID, _ := peer.Decode(a.ID())
 			bID, _ := peer.Decode(b.ID())
-			waitFor(t, 10*time.Second, "a chain disconnect", func() bool {
-				return counter(a.met.Disconnects.WithLabelValues("chain")) >= 1 ||
-					counter(b.met.Disconnects.WithLabelValues("chain")) >= 1
+			waitFor(t, 10*time.Second, "a "+tc.reason+" disconnect", func() bool {
+				return counter(a.met.Disconnects.WithLabelValues(tc.reason)) >= 1 ||
+					counter(b.met.Disconnects.WithLabelValues(tc.reason)) >= 1
 			})
 			waitFor(t, 10*time.Second, "the connection to close", func() bool {
 				return a.host.Network().Connectedness(bID) != network.Connected &&

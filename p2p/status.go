@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -22,7 +21,7 @@ const (
 )
 
 func (h *Host) ourStatus() status {
-	return status{ChainID: h.cfg.ChainID, Genesis: h.cfg.Genesis, Head: h.head()}
+	return status{ChainID: h.cfg.ChainID, Genesis: h.cfg.Genesis, Head: h.head(), Protocol: h.protocol}
 }
 
 // checkStatus compares a peer's status with ours.
@@ -33,13 +32,24 @@ func (h *Host) checkStatus(s status) error {
 	if s.Genesis != h.cfg.Genesis {
 		return fmt.Errorf("%w: %x, ours %x", ErrWrongGenesis, s.Genesis[:8], h.cfg.Genesis[:8])
 	}
+	if s.Protocol != h.protocol {
+		return fmt.Errorf("%w: the peer carries protocol version %d, this node %d (it runs another release)", ErrVersion, s.Protocol, h.protocol)
+	}
 	return nil
+}
+
+// refusalReason is the disconnect reason of a failed status check.
+func refusalReason(err error) string {
+	if errors.Is(err, ErrVersion) {
+		return "version"
+	}
+	return "chain"
 }
 
 // learn records a peer's status, or disconnects a peer on another chain.
 func (h *Host) learn(p peer.ID, s status) {
 	if err := h.checkStatus(s); err != nil {
-		h.disconnect(p, "chain", err)
+		h.disconnect(p, refusalReason(err), err)
 		return
 	}
 	h.mu.Lock()
@@ -104,7 +114,7 @@ func (h *Host) exchangeStatus(p peer.ID) {
 		return
 	}
 	if isWireError(err) || errors.Is(err, msmux.ErrNotSupported[protocol.ID]{}) {
-		h.disconnect(p, "chain", err)
+		h.disconnect(p, refusalReason(err), err)
 		return
 	}
 	if h.ctx.Err() == nil {
@@ -133,27 +143,29 @@ func (h *Host) requestStatus(p peer.ID) (status, error) {
 		s.Reset()
 		return status{}, err
 	}
-	buf := make([]byte, statusLen)
-	if _, err := io.ReadFull(s, buf); err != nil {
+	st, err := readStatus(s)
+	if err != nil {
 		s.Reset()
-		return status{}, err
 	}
-	return decodeStatus(buf)
+	return st, err
 }
 
 // handleStatus answers a peer's status with ours.
 func (h *Host) handleStatus(s network.Stream) {
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(statusTimeout))
-	buf := make([]byte, statusLen)
-	if _, err := io.ReadFull(s, buf); err != nil {
-		s.Reset()
+	remote, err := readStatus(s)
+	if errors.Is(err, ErrVersion) {
+		// Answer, so that the peer learns why, then refuse it.
+		_, _ = s.Write(h.ourStatus().encode())
+		h.disconnect(s.Conn().RemotePeer(), "version", err)
 		return
 	}
-	remote, err := decodeStatus(buf)
 	if err != nil {
 		s.Reset()
-		h.disconnect(s.Conn().RemotePeer(), "chain", err)
+		if isWireError(err) {
+			h.disconnect(s.Conn().RemotePeer(), "chain", err)
+		}
 		return
 	}
 	// Answer even a peer on another chain, so that it learns why.

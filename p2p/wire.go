@@ -12,14 +12,22 @@ import (
 // version byte so that a later format can be told apart.
 //
 //	envelope       version(1)=1 | publish time, unix ms (8) | payload
-//	status         version(1)=1 | chain id (8) | genesis hash (32) | head height (8)
+//	status         version(1)=2 | chain id (8) | genesis hash (32) | head height (8) | protocol (4)
 //	sync request   version(1)=1 | from height (8) | max blocks (4)
 //	sync response  version(1)=1 | count (4) | count × (length (4) | block)
+//
+// The status's protocol is the version of what the node carries over the
+// host (Options.Protocol). Status version 1 had no protocol field: a peer
+// that sends one runs an older release and is refused for its version.
 const (
 	wireVersion      = 1
+	statusVersion    = 2
 	envelopeOverhead = 1 + 8
-	statusLen        = 1 + 8 + 32 + 8
+	statusLen        = 1 + 8 + 32 + 8 + 4
 	syncRequestLen   = 1 + 8 + 4
+	// maxStatusRead bounds what is read of a peer's status, of any
+	// version.
+	maxStatusRead = 256
 )
 
 // encodeEnvelope wraps a payload with its publish time.
@@ -48,32 +56,49 @@ func decodeEnvelope(b []byte) (publishMs int64, payload []byte, err error) {
 
 // status is what peers tell each other in the status exchange.
 type status struct {
-	ChainID uint64
-	Genesis [32]byte
-	Head    uint64
+	ChainID  uint64
+	Genesis  [32]byte
+	Head     uint64
+	Protocol uint32
 }
 
 func (s status) encode() []byte {
 	b := make([]byte, statusLen)
-	b[0] = wireVersion
+	b[0] = statusVersion
 	binary.BigEndian.PutUint64(b[1:9], s.ChainID)
 	copy(b[9:41], s.Genesis[:])
 	binary.BigEndian.PutUint64(b[41:49], s.Head)
+	binary.BigEndian.PutUint32(b[49:53], s.Protocol)
 	return b
 }
 
+// decodeStatus decodes a status; another status version is ErrVersion,
+// told apart from a malformed status so that the log says which.
 func decodeStatus(b []byte) (status, error) {
+	if len(b) == 0 {
+		return status{}, fmt.Errorf("%w: empty", ErrStatus)
+	}
+	if b[0] != statusVersion {
+		return status{}, fmt.Errorf("%w: the peer sends status version %d, this node speaks %d (it runs another release)", ErrVersion, b[0], statusVersion)
+	}
 	if len(b) != statusLen {
 		return status{}, fmt.Errorf("%w: %d bytes", ErrStatus, len(b))
-	}
-	if b[0] != wireVersion {
-		return status{}, fmt.Errorf("%w: version %d", ErrStatus, b[0])
 	}
 	var s status
 	s.ChainID = binary.BigEndian.Uint64(b[1:9])
 	copy(s.Genesis[:], b[9:41])
 	s.Head = binary.BigEndian.Uint64(b[41:49])
+	s.Protocol = binary.BigEndian.Uint32(b[49:53])
 	return s, nil
+}
+
+// readStatus reads a peer's whole status, whatever its version.
+func readStatus(r io.Reader) (status, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxStatusRead))
+	if err != nil {
+		return status{}, err
+	}
+	return decodeStatus(b)
 }
 
 // syncRequest asks for up to Max committed blocks from height From.
@@ -196,7 +221,7 @@ func decodeSyncResponse(b []byte, lim syncLimits) ([][]byte, error) {
 // isWireError reports whether err is a decoding error of a peer's message,
 // as opposed to a transport failure.
 func isWireError(err error) bool {
-	for _, e := range []error{ErrSyncResponse, ErrBlockTooLarge, ErrResponseTooBig, ErrStatus, ErrSyncRequest} {
+	for _, e := range []error{ErrSyncResponse, ErrBlockTooLarge, ErrResponseTooBig, ErrStatus, ErrVersion, ErrSyncRequest} {
 		if errors.Is(err, e) {
 			return true
 		}

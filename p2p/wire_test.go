@@ -32,7 +32,7 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 }
 
 func TestStatusAndRequestRoundTrip(t *testing.T) {
-	s := status{ChainID: 7, Genesis: testGenesis, Head: 12345}
+	s := status{ChainID: 7, Genesis: testGenesis, Head: 12345, Protocol: 2}
 	got, err := decodeStatus(s.encode())
 	if err != nil || got != s {
 		t.Fatalf("status round trip = %+v, %v", got, err)
@@ -41,6 +41,15 @@ func TestStatusAndRequestRoundTrip(t *testing.T) {
 	gotR, err := decodeSyncRequest(r.encode())
 	if err != nil || gotR != r {
 		t.Fatalf("request round trip = %+v, %v", gotR, err)
+	}
+	// A status of the previous version (no protocol field, 49 bytes) is
+	// told apart from a malformed one: the peer runs another release.
+	v1 := append([]byte{1}, s.encode()[1:49]...)
+	if _, err := decodeStatus(v1); !errors.Is(err, ErrVersion) {
+		t.Errorf("a version 1 status: %v, want ErrVersion", err)
+	}
+	if _, err := decodeStatus(s.encode()[:52]); !errors.Is(err, ErrStatus) {
+		t.Errorf("a short status: %v, want ErrStatus", err)
 	}
 	for _, max := range []uint32{0, MaxSyncBlocks + 1} {
 		if _, err := decodeSyncRequest(syncRequest{From: 1, Max: max}.encode()); !errors.Is(err, ErrSyncRequest) {

@@ -1,10 +1,12 @@
 package node
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/bizra/node0/chain"
+	"github.com/bizra/node0/consensus/bls"
 )
 
 // nodeKeyFile is the JSON form of the node's network identity key.
@@ -141,4 +144,46 @@ func LoadAccountKey(path string) (*ecdsa.PrivateKey, error) {
 		return nil, fmt.Errorf("node: account key %s: address does not match the private key", path)
 	}
 	return k, nil
+}
+
+// LoadValidatorKey loads the validator key the config names, decrypting it
+// with the passphrase file if one is configured.
+func LoadValidatorKey(cfg *Config) (*bls.SecretKey, error) {
+	var pass []byte
+	if cfg.Validator.PassphraseFile != "" {
+		p, err := os.ReadFile(cfg.Path(cfg.Validator.PassphraseFile))
+		if err != nil {
+			return nil, fmt.Errorf("node: validator passphrase: %w", err)
+		}
+		pass = bytes.TrimRight(p, "\r\n")
+	}
+	vk, err := bls.LoadKeyFile(cfg.Path(cfg.Validator.KeyFile), pass)
+	if err != nil {
+		return nil, fmt.Errorf("node: validator key: %w", err)
+	}
+	return vk, nil
+}
+
+// verifyValidatorKeys checks that every genesis validator key decodes and
+// carries a valid proof of possession.
+func verifyValidatorKeys(g *chain.Genesis) error {
+	var errs []error
+	for i, v := range g.Validators {
+		pk, err := bls.PublicKeyFromBytes(v.PubKey)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("validators[%d] (%s): public key: %w", i, v.Name, err))
+			continue
+		}
+		pop, err := bls.SignatureFromBytes(v.ProofOfPossession)
+		if err == nil {
+			err = bls.VerifyPossession(pk, pop)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("validators[%d] (%s): proof of possession: %w", i, v.Name, err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w:\n%w", chain.ErrInvalidGenesis, errors.Join(errs...))
+	}
+	return nil
 }

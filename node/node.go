@@ -35,10 +35,17 @@ type Options struct {
 	// chain (MemNetwork.Join in one process). A chain whose only validator
 	// is this one needs none.
 	Transport TransportFactory
+	// Regions, when set, are the regions of the validators by index (a
+	// local testnet's RegionsFileName, see LoadRegions): the node holds
+	// every consensus message it receives for the emulated latency from
+	// the sender's region to its own.
+	Regions []string
 }
 
-// Node is an assembled validator node: the store and chain are open after
-// New; Start runs the services; Stop stops them in reverse order; Close
+// Node is an assembled validator node: every part is built by New, with
+// the store and chain open; Start runs the services (metrics, p2p,
+// consensus, JSON-RPC, dev traffic) in that order; Stop stops them in
+// reverse, and Start may run them again; Close stops them if they run and
 // releases the store.
 type Node struct {
 	cfg     Config
@@ -47,20 +54,20 @@ type Node struct {
 	reg     *prometheus.Registry
 	genesis *chain.Genesis
 	self    chain.GenesisValidator
+	index   uint32 // this validator's index in the genesis set
+	version string
 
 	store   *chain.Store
 	chain   *chain.Chain
 	pool    *mempool.Pool
-	rpc     *rpc.Server
-	version string
-	engine  *bftEngine
 	net     *network // nil without the peer-to-peer layer
-	// transport is the in-process transport a caller's factory made, nil
-	// otherwise; Close closes it.
-	transport Transport
-	index     uint32 // this validator's index in the genesis set
-	metrics   *metricsServer
-	lc        lifecycle
+	engine  *bftEngine
+	rpc     *rpc.Server
+	metrics *metricsServer
+	// closers are released by Close after the services stop: transports
+	// a factory made and the latency decorator.
+	closers []io.Closer
+	lc      lifecycle
 
 	mu      sync.Mutex
 	running bool
@@ -87,9 +94,9 @@ func NewLogger(c LogConfig, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// New checks the config, loads keys and genesis, and opens the store. It
-// refuses to run a validator whose key is not in the genesis, or that
-// would produce blocks alone without a quorum of the stake.
+// New checks the config, loads keys and genesis, opens the store and
+// builds every part. It refuses to run a validator whose key is not in the
+// genesis, or a chain of several validators without a way to reach them.
 func New(cfg Config, o Options) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -101,22 +108,38 @@ func New(cfg Config, o Options) (*Node, error) {
 		o.Clock = systemClock{}
 	}
 	n := &Node{cfg: cfg, log: o.Logger.With("module", "node"), clock: o.Clock, reg: newRegistry(), version: o.Version}
+	vk, nodeKey, err := n.loadIdentity(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.openChain(o); err != nil {
+		return nil, err
+	}
+	if err := n.build(o, vk, nodeKey); err != nil {
+		return nil, errors.Join(err, n.release())
+	}
+	return n, nil
+}
 
+// loadIdentity loads the genesis and the keys, and finds this validator in
+// the genesis set.
+func (n *Node) loadIdentity(o Options) (*bls.SecretKey, ed25519.PrivateKey, error) {
+	cfg := &n.cfg
 	g, err := chain.LoadGenesis(cfg.Path(cfg.Chain.GenesisFile))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := verifyValidatorKeys(g); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	n.genesis = g
-	vk, err := LoadValidatorKey(&cfg)
+	vk, err := LoadValidatorKey(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	nodeKey, err := LoadNodeKey(cfg.Path(cfg.P2P.NodeKeyFile))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pub := vk.PublicKey().Bytes()
 	found := false
@@ -126,81 +149,62 @@ func New(cfg Config, o Options) (*Node, error) {
 		}
 	}
 	if !found {
-		return nil, fmt.Errorf("%w: key %x", ErrNotValidator, pub)
+		return nil, nil, fmt.Errorf("%w: key %x", ErrNotValidator, pub)
 	}
 	if len(g.Validators) > 1 && o.Transport == nil && !cfg.P2P.Enabled {
-		return nil, fmt.Errorf("%w: the genesis has %d validators and p2p.enabled is false", ErrNoTransport, len(g.Validators))
+		return nil, nil, fmt.Errorf("%w: the genesis has %d validators and p2p.enabled is false", ErrNoTransport, len(g.Validators))
 	}
+	if o.Regions != nil && len(o.Regions) != len(g.Validators) {
+		return nil, nil, fmt.Errorf("%w: %d regions for %d validators", ErrRegions, len(o.Regions), len(g.Validators))
+	}
+	return vk, nodeKey, nil
+}
 
+// openChain opens the store, the chain and the pool.
+func (n *Node) openChain(o Options) error {
+	cfg := &n.cfg
 	so := chain.DefaultStoreOptions()
 	so.CacheBytes = int64(cfg.Chain.CacheMB) << 20
 	so.Logger = o.Logger
 	store, err := chain.OpenStore(cfg.Path(cfg.Chain.DataDir), so)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	n.store = store
-	cm := chain.NewMetrics(n.reg)
-	c, err := chain.New(store, g, chain.Config{AccountCacheSize: cfg.Chain.AccountCacheSize}, cm, o.Logger)
+	c, err := chain.New(store, n.genesis, chain.Config{AccountCacheSize: cfg.Chain.AccountCacheSize}, chain.NewMetrics(n.reg), o.Logger)
 	if err != nil {
 		_ = store.Close()
-		return nil, err
+		return err
 	}
 	n.chain = c
 	n.pool, err = mempool.New(cfg.Mempool.Pool(), c.Rules(), c, mempool.Options{
-		Metrics: mempool.NewMetrics(n.reg), Logger: o.Logger, Now: o.Clock.Now,
-		OnAdmit: func(tx *chain.Tx) {
-			if n.rpc != nil {
-				n.rpc.NotifyTx(tx)
-			}
-		},
+		Metrics: mempool.NewMetrics(n.reg), Logger: o.Logger, Now: o.Clock.Now, OnAdmit: n.txAdmitted,
 	})
 	if err != nil {
 		_ = store.Close()
-		return nil, err
+		return err
 	}
 	nm := NewMetrics(n.reg)
-	nm.Info.WithLabelValues(o.Version, strconv.FormatUint(g.ChainID, 10), cfg.Moniker).Set(1)
+	nm.Info.WithLabelValues(o.Version, strconv.FormatUint(n.genesis.ChainID, 10), cfg.Moniker).Set(1)
 	nm.StartTime.Set(float64(o.Clock.Now().Unix()))
+	return nil
+}
 
-	if err := n.newEngine(g, vk, nodeKey, o); err != nil {
-		_ = store.Close()
-		return nil, err
+// txAdmitted tells JSON-RPC subscribers about an admitted transaction.
+func (n *Node) txAdmitted(tx *chain.Tx) {
+	if n.rpc != nil {
+		n.rpc.NotifyTx(tx)
 	}
+}
+
+// build makes the services in their start order: metrics, the network,
+// the consensus engine over its transport, JSON-RPC, dev traffic.
+func (n *Node) build(o Options, vk *bls.SecretKey, nodeKey ed25519.PrivateKey) error {
+	cfg, g := &n.cfg, n.genesis
 	if cfg.Metrics.Enabled {
 		n.metrics = &metricsServer{addr: cfg.Metrics.ListenAddr, reg: n.reg, log: o.Logger.With("module", "metrics"), pprof: cfg.Metrics.Pprof}
 		n.lc.services = append(n.lc.services, n.metrics)
 	}
-	if cfg.RPC.Enabled {
-		n.rpc, err = rpc.NewServer(cfg.RPC.Server(), rpcChain{c}, rpcPool{n.pool, n.net}, rpc.Options{
-			Metrics: rpc.NewMetrics(n.reg), Logger: o.Logger, ClientVersion: "bizra/" + o.Version,
-			Node: rpcNode{n}, TxErrorMessage: poolErrorMessage,
-		})
-		if err != nil {
-			n.closeNetwork()
-			_ = store.Close()
-			return nil, err
-		}
-		n.lc.services = append(n.lc.services, &funcService{name: "rpc", start: func(context.Context) error { return n.rpc.Start() }, stop: n.rpc.Stop})
-	}
-	n.lc.services = append(n.lc.services, n.engine)
-	if cfg.Dev.Traffic > 0 {
-		dev := FundedDevAccounts(g)
-		if len(dev) == 0 {
-			n.closeNetwork()
-			_ = store.Close()
-			return nil, fmt.Errorf("%w: dev.traffic needs dev accounts funded at genesis (bizra init --dev-accounts N, or bizra devnet)", ErrInvalidConfig)
-		}
-		n.lc.services = append(n.lc.services, newDevTraffic(c, n.pool, dev, cfg.Dev.Traffic, o.Clock, o.Logger))
-	}
-	n.lc.log = n.log
-	return n, nil
-}
-
-// newEngine builds the consensus engine with its transport: the one the
-// caller gave, else the peer-to-peer network when enabled, else none (a
-// single validator).
-func (n *Node) newEngine(g *chain.Genesis, vk *bls.SecretKey, nodeKey ed25519.PrivateKey, o Options) error {
 	vals, err := validatorSet(g)
 	if err != nil {
 		return err
@@ -209,82 +213,77 @@ func (n *Node) newEngine(g *chain.Genesis, vk *bls.SecretKey, nodeKey ed25519.Pr
 	if err != nil {
 		return err
 	}
-	var tr Transport = soloTransport{}
-	switch {
-	case o.Transport != nil && len(g.Validators) > 1:
-		if tr, err = o.Transport(n.index, n.store.Block); err != nil {
-			return fmt.Errorf("node: transport: %w", err)
-		}
-		n.transport = tr
-	case o.Transport == nil && n.cfg.P2P.Enabled:
-		n.net, err = newNetwork(networkParams{
-			cfg: n.cfg.P2P, key: nodeKey, genesis: g, self: n.index, vals: vals, crypto: crypto,
-			chain: n.chain, pool: n.pool, log: o.Logger, reg: n.reg,
-		})
-		if err != nil {
-			return fmt.Errorf("node: p2p: %w", err)
-		}
-		tr = n.net
+	tr, err := n.transport(o, nodeKey, vals, crypto)
+	if err != nil {
+		return err
 	}
 	n.engine, err = newBFTEngine(engineParams{
 		chain: n.chain, txs: n.pool, senders: n.pool.Sender, genesis: g, crypto: crypto, self: n.index,
 		net: tr, clock: o.Clock, log: o.Logger, metrics: driver.NewMetrics(n.reg), listeners: []CommitListener{n.committed},
 	})
 	if err != nil {
-		_ = tr.Close()
 		return err
 	}
-	if n.net != nil {
-		eng := n.engine
-		f := eng.Committees
-		n.net.committees.Store(&f)
+	n.lc.services = append(n.lc.services, n.engine)
+	if cfg.RPC.Enabled {
+		n.rpc, err = rpc.NewServer(cfg.RPC.Server(), rpcChain{n.chain}, rpcPool{n.pool, n.net}, rpc.Options{
+			Metrics: rpc.NewMetrics(n.reg), Logger: o.Logger, ClientVersion: "bizra/" + o.Version,
+			Node: rpcNode{n}, TxErrorMessage: poolErrorMessage,
+		})
+		if err != nil {
+			return err
+		}
+		n.lc.services = append(n.lc.services, &funcService{name: "rpc", start: func(context.Context) error { return n.rpc.Start() }, stop: n.rpc.Stop})
 	}
+	if cfg.Dev.Traffic > 0 {
+		dev := FundedDevAccounts(g)
+		if len(dev) == 0 {
+			return fmt.Errorf("%w: dev.traffic needs dev accounts funded at genesis (bizra init --dev-accounts N, or bizra devnet)", ErrInvalidConfig)
+		}
+		n.lc.services = append(n.lc.services, newDevTraffic(n.chain, n.pool, dev, cfg.Dev.Traffic, o.Clock, o.Logger))
+	}
+	n.lc.log = n.log
 	return nil
 }
 
-// LoadValidatorKey loads the validator key the config names, decrypting it
-// with the passphrase file if one is configured.
-func LoadValidatorKey(cfg *Config) (*bls.SecretKey, error) {
-	var pass []byte
-	if cfg.Validator.PassphraseFile != "" {
-		p, err := os.ReadFile(cfg.Path(cfg.Validator.PassphraseFile))
+// transport is the engine's transport: the caller's, else the peer-to-peer
+// network (a service of its own) when enabled, else none (a single
+// validator); with regions, behind the latency decorator.
+func (n *Node) transport(o Options, nodeKey ed25519.PrivateKey, vals *consensus.ValidatorSet, crypto consensus.Crypto) (Transport, error) {
+	var tr Transport = soloTransport{}
+	switch {
+	case o.Transport != nil && len(n.genesis.Validators) > 1:
+		t, err := o.Transport(n.index, n.store.Block)
 		if err != nil {
-			return nil, fmt.Errorf("node: validator passphrase: %w", err)
+			return nil, fmt.Errorf("node: transport: %w", err)
 		}
-		pass = bytes.TrimRight(p, "\r\n")
+		if c, ok := t.(io.Closer); ok {
+			n.closers = append(n.closers, c)
+		}
+		tr = t
+	case o.Transport == nil && n.cfg.P2P.Enabled:
+		var err error
+		n.net, err = newNetwork(networkParams{
+			cfg: n.cfg.P2P, key: nodeKey, genesis: n.genesis, self: n.index, vals: vals, crypto: crypto,
+			chain: n.chain, pool: n.pool, committees: newCommitteeSource(n.chain, n.genesis, vals).current,
+			log: o.Logger, reg: n.reg,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("node: p2p: %w", err)
+		}
+		n.lc.services = append(n.lc.services, n.net)
+		tr = n.net
 	}
-	vk, err := bls.LoadKeyFile(cfg.Path(cfg.Validator.KeyFile), pass)
-	if err != nil {
-		return nil, fmt.Errorf("node: validator key: %w", err)
+	if len(o.Regions) > 0 {
+		l := newLatencyTransport(tr, n.index, o.Regions)
+		n.closers = append(n.closers, l)
+		n.log.Info("emulating wide-area latency", "region", o.Regions[n.index])
+		tr = l
 	}
-	return vk, nil
+	return tr, nil
 }
 
-// verifyValidatorKeys checks that every genesis validator key decodes and
-// carries a valid proof of possession.
-func verifyValidatorKeys(g *chain.Genesis) error {
-	var errs []error
-	for i, v := range g.Validators {
-		pk, err := bls.PublicKeyFromBytes(v.PubKey)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("validators[%d] (%s): public key: %w", i, v.Name, err))
-			continue
-		}
-		pop, err := bls.SignatureFromBytes(v.ProofOfPossession)
-		if err == nil {
-			err = bls.VerifyPossession(pk, pop)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("validators[%d] (%s): proof of possession: %w", i, v.Name, err))
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w:\n%w", chain.ErrInvalidGenesis, errors.Join(errs...))
-	}
-	return nil
-}
-
-// Start runs the services in order.
+// Start runs the services in order; after Stop it runs them again.
 func (n *Node) Start(ctx context.Context) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -326,7 +325,8 @@ func (n *Node) Stop() error {
 	return err
 }
 
-// Close stops the node if it runs and closes the store.
+// Close stops the node if it runs and releases the transports and the
+// store.
 func (n *Node) Close() error {
 	err := n.Stop()
 	n.mu.Lock()
@@ -335,18 +335,20 @@ func (n *Node) Close() error {
 		return err
 	}
 	n.closed = true
-	if n.transport != nil {
-		err = errors.Join(err, n.transport.Close())
-	}
-	n.closeNetwork()
-	return errors.Join(err, n.store.Close())
+	return errors.Join(err, n.release())
 }
 
-// closeNetwork stops the peer-to-peer host if there is one.
-func (n *Node) closeNetwork() {
-	if n.net != nil {
-		_ = n.net.Close()
+// release closes what New opened, in reverse.
+func (n *Node) release() error {
+	var errs []error
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		errs = append(errs, n.closers[i].Close())
 	}
+	n.closers = nil
+	if n.store != nil {
+		errs = append(errs, n.store.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // Run starts the node and runs it until ctx ends or a service fails, then
@@ -403,12 +405,12 @@ func (n *Node) RPCAddr() string {
 }
 
 // P2PAddrs returns the multiaddrs peers reach this node at, each ending in
-// /p2p/<peer id>; nil without the peer-to-peer layer.
+// /p2p/<peer id>; nil without the peer-to-peer layer or while stopped.
 func (n *Node) P2PAddrs() []string {
 	if n.net == nil {
 		return nil
 	}
-	return n.net.host.Addrs()
+	return n.net.Addrs()
 }
 
 // Mempool returns the node's transaction pool.

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -13,10 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/bizra/node0/chain"
 	"github.com/bizra/node0/consensus"
+	"github.com/bizra/node0/rpc"
 )
 
 // testLogger sends logs to t.Log.
@@ -394,4 +397,59 @@ func signedDevTransfer(t *testing.T, c *chain.Chain, from DevAccount, to chain.A
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestNodeStopStartStop stops a node and starts it again in the same
+// process: every service (metrics, p2p, consensus, JSON-RPC) comes back
+// and the chain goes on, and the node closes cleanly after.
+func TestNodeStopStartStop(t *testing.T) {
+	cfg := newTestHome(t, 100*time.Millisecond, time.Time{})
+	cfg.P2P.Enabled = true
+	cfg.P2P.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+	cfg.P2P.DHT = false
+	n, err := New(cfg, Options{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	serving := func(what string) {
+		t.Helper()
+		if len(n.P2PAddrs()) == 0 {
+			t.Fatalf("%s: no p2p address", what)
+		}
+		c := rpc.NewClient("http://"+n.RPCAddr(), 1)
+		var h hexutil.Uint64
+		if err := c.Call(context.Background(), &h, "eth_blockNumber"); err != nil {
+			t.Fatalf("%s: eth_blockNumber: %v", what, err)
+		}
+		resp, err := http.Get("http://" + n.MetricsAddr() + "/metrics")
+		if err != nil {
+			t.Fatalf("%s: metrics: %v", what, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), "bizra_p2p_peers") || !strings.Contains(string(body), "bizra_consensus_height") {
+			t.Fatalf("%s: metrics lack the p2p or consensus gauges", what)
+		}
+	}
+	for round := range 2 {
+		if err := n.Start(context.Background()); err != nil {
+			t.Fatalf("start %d: %v", round, err)
+		}
+		from := heightOf(n)
+		waitFor(t, 30*time.Second, "two more blocks", func() bool { return heightOf(n) >= from+2 })
+		serving(fmt.Sprintf("run %d", round))
+		if err := n.Stop(); err != nil {
+			t.Fatalf("stop %d: %v", round, err)
+		}
+		if n.P2PAddrs() != nil {
+			t.Fatalf("stop %d: the p2p host still listens", round)
+		}
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(context.Background()); !errors.Is(err, ErrStopped) {
+		t.Fatalf("Start after Close: %v", err)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bizra/node0/chain"
+	"github.com/bizra/node0/consensus"
 	"github.com/bizra/node0/p2p"
 	"github.com/bizra/node0/rpc"
 )
@@ -21,8 +22,12 @@ func p2pTestnet(t *testing.T, n int, blockTime time.Duration, params ...chain.Co
 	return p2pTestnetWith(t, n, blockTime, nil, params...)
 }
 
-// p2pTestnetWith is p2pTestnet with tweak applied to each node's config.
-func p2pTestnetWith(t *testing.T, n int, blockTime time.Duration, tweak func(i int, cfg *Config), params ...chain.ConsensusParams) []*Node {
+// hostOf is a running node's libp2p host.
+func hostOf(nd *Node) *p2p.Host { return nd.net.current().host }
+
+// p2pTestnetWith is p2pTestnet with tweak applied to each node's config
+// and options.
+func p2pTestnetWith(t *testing.T, n int, blockTime time.Duration, tweak func(i int, cfg *Config, o *Options), params ...chain.ConsensusParams) []*Node {
 	t.Helper()
 	cfgs := testnetHomes(t, n, blockTime, params...)
 	nodes := make([]*Node, n)
@@ -32,14 +37,15 @@ func p2pTestnetWith(t *testing.T, n int, blockTime time.Duration, tweak func(i i
 		cfg.P2P.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
 		cfg.RPC.Enabled = true
 		cfg.RPC.ListenAddr = "127.0.0.1:0"
+		o := Options{Logger: testLogger(t).With("node", i)}
 		if tweak != nil {
-			tweak(i, &cfg)
+			tweak(i, &cfg, &o)
 		}
 		if i > 0 {
 			// Node 0 is a persistent peer: redialled after a partition.
 			cfg.P2P.Persistent = nodes[0].P2PAddrs()
 		}
-		nd, err := New(cfg, Options{Logger: testLogger(t).With("node", i)})
+		nd, err := New(cfg, o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -140,10 +146,10 @@ func TestPartitionedValidatorOverLibp2p(t *testing.T) {
 	})
 	lone := nodes[3]
 	for _, nd := range nodes[:3] {
-		if err := nd.net.host.Ban(lone.net.host.ID(), time.Hour); err != nil {
+		if err := hostOf(nd).Ban(hostOf(lone).ID(), time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		if err := lone.net.host.Ban(nd.net.host.ID(), time.Hour); err != nil {
+		if err := hostOf(lone).Ban(hostOf(nd).ID(), time.Hour); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -159,10 +165,10 @@ func TestPartitionedValidatorOverLibp2p(t *testing.T) {
 	sameChain(t, nodes)
 
 	for _, nd := range nodes[:3] {
-		if err := nd.net.host.Unban(lone.net.host.ID()); err != nil {
+		if err := hostOf(nd).Unban(hostOf(lone).ID()); err != nil {
 			t.Fatal(err)
 		}
-		if err := lone.net.host.Unban(nd.net.host.ID()); err != nil {
+		if err := hostOf(lone).Unban(hostOf(nd).ID()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -185,7 +191,7 @@ func TestSpammerIsCutOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spam, err := p2p.New(key, cfg, p2p.Options{Logger: testLogger(t).With("node", "spammer")})
+	spam, err := p2p.New(key, cfg, p2p.Options{Logger: testLogger(t).With("node", "spammer"), Protocol: protocolVersion})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +208,7 @@ func TestSpammerIsCutOff(t *testing.T) {
 	sent := 0
 	for spam.PeerCount() > 0 && time.Now().Before(deadline) && sent < 10_000 {
 		forged.Vote.Round = uint64(sent) // a new message each time
-		_ = votes.Publish(encodeWire(nil, -1, forged))
+		_ = votes.Publish(encodeWire(nil, forged))
 		sent++
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -285,12 +291,27 @@ func TestRegionLatency(t *testing.T) {
 			t.Errorf("RegionLatency(%q, %q) = %s, want %s", c.a, c.b, got, c.want)
 		}
 	}
-	n := &network{region: 2} // ap
-	if got := n.latencyFrom(0); got != 110*time.Millisecond {
-		t.Fatalf("from us-east to ap: %s", got)
-	}
-	if got := n.latencyFrom(-1); got != 0 {
-		t.Fatalf("from a node without a region: %s", got)
+	// The decorator holds a message for the latency from its sender's
+	// region to its own: from v0 (us-east) to v1 (ap), 110 ms.
+	mem := NewMemNetwork()
+	a, _ := mem.Join(0, nil)
+	b, _ := mem.Join(1, nil)
+	l := newLatencyTransport(b, 1, []string{"us-east", "ap"})
+	defer l.Close()
+	vote := sampleVote()
+	vote.From, vote.Vote.Validator = 0, 0
+	start := time.Now()
+	a.Send([]uint32{1}, vote)
+	select {
+	case m := <-l.Messages():
+		if waited := time.Since(start); waited < 110*time.Millisecond {
+			t.Fatalf("delivered after %s, before the 110ms from us-east to ap", waited)
+		}
+		if m.Kind != consensus.KindVote {
+			t.Fatalf("delivered %v", m.Kind)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the message was never delivered")
 	}
 }
 
@@ -300,7 +321,7 @@ func TestRegionLatency(t *testing.T) {
 // chain's 300 ms interval stretches to more than 400 ms.
 func TestRegionsSlowConsensus(t *testing.T) {
 	regions := []string{"us-east", "ap", "us-east", "ap"}
-	nodes := p2pTestnetWith(t, 4, 300*time.Millisecond, func(i int, cfg *Config) { cfg.P2P.Region = regions[i] })
+	nodes := p2pTestnetWith(t, 4, 300*time.Millisecond, func(_ int, _ *Config, o *Options) { o.Regions = regions })
 	waitFor(t, 60*time.Second, "height 3", func() bool { return heightOf(nodes[0]) >= 3 })
 	from := heightOf(nodes[0])
 	waitFor(t, 60*time.Second, "10 more blocks", func() bool { return heightOf(nodes[0]) >= from+10 })

@@ -9,8 +9,9 @@ import (
 
 // Transport carries consensus messages and committed blocks between
 // validators. A single validator needs none (soloTransport); MemNetwork
-// joins validators in one process; the peer-to-peer transport implements
-// the same interface.
+// joins validators in one process; the peer-to-peer network implements
+// the same interface. A transport a TransportFactory makes that also
+// implements io.Closer is closed by Node.Close.
 type Transport interface {
 	// Send hands a message to the validators in to, or to every other
 	// validator when to is empty. It must not block: a message that cannot
@@ -23,8 +24,6 @@ type Transport interface {
 	RequestBlock(height uint64, from uint32)
 	// Blocks delivers answers to RequestBlock.
 	Blocks() <-chan *chain.Block
-	// Close releases the transport.
-	Close() error
 }
 
 // BlockSource returns a committed block by height; a transport serves
@@ -43,7 +42,6 @@ func (soloTransport) Send([]uint32, *consensus.Message)   {}
 func (soloTransport) Messages() <-chan *consensus.Message { return nil }
 func (soloTransport) RequestBlock(uint64, uint32)         {}
 func (soloTransport) Blocks() <-chan *chain.Block         { return nil }
-func (soloTransport) Close() error                        { return nil }
 
 // MemNetwork connects validators running in one process, for tests and
 // in-process testnets. Messages travel encoded, as on a real network, and
@@ -54,10 +52,6 @@ type MemNetwork struct {
 	members map[uint32]*memEndpoint
 	drop    func(from, to uint32, m *consensus.Message) bool
 }
-
-// memInbox is the number of messages waiting for a validator before the
-// network drops more.
-const memInbox = 8192
 
 // NewMemNetwork returns an empty network.
 func NewMemNetwork() *MemNetwork { return &MemNetwork{members: map[uint32]*memEndpoint{}} }
@@ -75,7 +69,7 @@ func (n *MemNetwork) SetDrop(drop func(from, to uint32, m *consensus.Message) bo
 func (n *MemNetwork) Join(self uint32, blocks BlockSource) (Transport, error) {
 	e := &memEndpoint{
 		net: n, self: self, source: blocks,
-		msgs: make(chan *consensus.Message, memInbox), blocks: make(chan *chain.Block, 64),
+		msgs: make(chan *consensus.Message, consensusInbox), blocks: make(chan *chain.Block, 64),
 	}
 	n.mu.Lock()
 	n.members[self] = e
@@ -152,6 +146,7 @@ func (e *memEndpoint) RequestBlock(height uint64, from uint32) {
 	}()
 }
 
+// Close leaves the network.
 func (e *memEndpoint) Close() error {
 	e.net.mu.Lock()
 	defer e.net.mu.Unlock()

@@ -18,44 +18,43 @@ func sampleVote() *consensus.Message {
 
 func TestWireRoundTrip(t *testing.T) {
 	for _, c := range []struct {
-		name   string
-		to     []uint32
-		region int
+		name string
+		to   []uint32
 	}{
-		{"broadcast without region", nil, -1},
-		{"to the leader from eu-west", []uint32{2}, 1},
-		{"to two from ap", []uint32{0, 5}, 2},
+		{"broadcast", nil},
+		{"to the leader", []uint32{2}},
+		{"to two", []uint32{0, 5}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := sampleVote()
-			to, region, got, err := decodeWire(encodeWire(c.to, c.region, m))
+			to, got, err := decodeWire(encodeWire(c.to, m))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(to, c.to) || region != c.region || !bytes.Equal(got.Encode(), m.Encode()) {
-				t.Fatalf("got to %v region %d %+v", to, region, got)
+			if !slices.Equal(to, c.to) || !bytes.Equal(got.Encode(), m.Encode()) {
+				t.Fatalf("got to %v %+v", to, got)
 			}
 		})
 	}
 }
 
 func TestWireRejects(t *testing.T) {
-	good := encodeWire([]uint32{1}, 0, sampleVote())
+	good := encodeWire([]uint32{1}, sampleVote())
 	for _, c := range []struct {
 		name string
 		b    []byte
 	}{
 		{"empty", nil},
-		{"short", good[:3]},
-		{"version", append([]byte{9}, good[1:]...)},
-		{"region", append([]byte{1, 200}, good[2:]...)},
-		{"recipients beyond the end", append([]byte{1, 0, 0, 50}, good[4:]...)},
-		{"too many recipients", append(append([]byte{1, 0, 0xff, 0xff}, make([]byte, 4*65535)...), good[8:]...)},
+		{"short", good[:2]},
+		{"another version", append([]byte{9}, good[1:]...)},
+		{"the version with a region byte", append([]byte{1, 0}, good[1:]...)},
+		{"recipients beyond the end", append([]byte{wireVersion, 0, 50}, good[3:]...)},
+		{"too many recipients", append(append([]byte{wireVersion, 0xff, 0xff}, make([]byte, 4*65535)...), good[7:]...)},
 		{"truncated message", good[:len(good)-1]},
 		{"trailing bytes", append(slices.Clone(good), 0)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if _, _, _, err := decodeWire(c.b); !errors.Is(err, errWire) {
+			if _, _, err := decodeWire(c.b); !errors.Is(err, errWire) {
 				t.Fatalf("err = %v, want errWire", err)
 			}
 		})
@@ -83,15 +82,15 @@ func TestTxBatchRoundTrip(t *testing.T) {
 
 // FuzzDecodeWire: whatever decodes re-encodes to the same bytes.
 func FuzzDecodeWire(f *testing.F) {
-	f.Add(encodeWire(nil, -1, sampleVote()))
-	f.Add(encodeWire([]uint32{1, 2}, 2, sampleVote()))
-	f.Add([]byte{1, 0, 0, 0})
+	f.Add(encodeWire(nil, sampleVote()))
+	f.Add(encodeWire([]uint32{1, 2}, sampleVote()))
+	f.Add([]byte{wireVersion, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		to, region, m, err := decodeWire(b)
+		to, m, err := decodeWire(b)
 		if err != nil {
 			return
 		}
-		if again := encodeWire(to, region, m); !bytes.Equal(again, b) {
+		if again := encodeWire(to, m); !bytes.Equal(again, b) {
 			t.Fatalf("re-encoding differs:\n%x\n%x", b, again)
 		}
 	})

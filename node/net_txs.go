@@ -1,0 +1,213 @@
+package node
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/bizra/node0/chain"
+	"github.com/bizra/node0/mempool"
+	"github.com/bizra/node0/p2p"
+)
+
+// Transaction gossip batches what this node admitted from its clients:
+// at most txBatchMax transactions or txBatchBytes, or what txBatchDelay
+// gathered.
+const (
+	txBatchMax   = 512
+	txBatchBytes = 1 << 20
+	txBatchDelay = 20 * time.Millisecond
+)
+
+// txGossip carries transactions: batches of what this node's clients sent,
+// published on one topic, and admitted into the pool by the topic's
+// validator as they arrive from peers (GossipSub relays them: only what
+// this node admitted from its own clients is queued).
+type txGossip struct {
+	pool *mempool.Pool
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	pending [][]byte
+	bytes   int
+	kick    chan struct{}
+	self    string // the running host's peer id
+}
+
+func newTxGossip(pool *mempool.Pool, log *slog.Logger) *txGossip {
+	return &txGossip{pool: pool, log: log, kick: make(chan struct{}, 1)}
+}
+
+// start joins the transaction topic and publishes queued batches until
+// the run stops.
+func (g *txGossip) start(run *netRun) error {
+	if g.pool == nil {
+		return nil
+	}
+	g.mu.Lock()
+	g.self = run.host.ID()
+	g.mu.Unlock()
+	t, err := run.host.Join(topicTxs, g.validate)
+	if err != nil {
+		return fmt.Errorf("node: join %s: %w", topicTxs, err)
+	}
+	run.wg.Add(2)
+	go g.drain(run, t)
+	go g.publish(run, t)
+	return nil
+}
+
+// queue queues a transaction for gossip; while the network is stopped it
+// is only in this node's pool.
+func (g *txGossip) queue(running bool, raw []byte) {
+	if !running {
+		return
+	}
+	g.mu.Lock()
+	g.pending = append(g.pending, raw)
+	g.bytes += len(raw)
+	full := len(g.pending) >= txBatchMax || g.bytes >= txBatchBytes
+	g.mu.Unlock()
+	if full {
+		select {
+		case g.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// next takes the next batch off the queue, nil when it is empty.
+func (g *txGossip) next() [][]byte {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	k := min(len(g.pending), txBatchMax)
+	batch := g.pending[:k:k]
+	g.pending = g.pending[k:]
+	g.bytes = 0
+	for _, r := range g.pending {
+		g.bytes += len(r)
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	return batch
+}
+
+// publish publishes queued transactions in batches.
+func (g *txGossip) publish(run *netRun, t *p2p.Topic) {
+	defer run.wg.Done()
+	tick := time.NewTicker(txBatchDelay)
+	defer tick.Stop()
+	for {
+		select {
+		case <-run.ctx.Done():
+			return
+		case <-tick.C:
+		case <-g.kick:
+		}
+		for batch := g.next(); batch != nil; batch = g.next() {
+			if err := t.Publish(encodeTxBatch(batch)); err != nil && run.ctx.Err() == nil {
+				g.log.Debug("publish transactions failed", "txs", len(batch), "err", err)
+			}
+		}
+	}
+}
+
+// validate admits a gossiped batch into the pool while validating it:
+// a batch that does not decode is rejected (its sender is penalised); one
+// that adds nothing new is ignored (not relayed); otherwise it is relayed.
+// Transactions invalid here may have been valid at the sender a moment
+// ago (a nonce just used), so they cost the sender nothing.
+func (g *txGossip) validate(from string, data []byte) p2p.Verdict {
+	g.mu.Lock()
+	self := g.self
+	g.mu.Unlock()
+	if from == self {
+		return p2p.Accept // our own batch, admitted before it was queued
+	}
+	raws, err := decodeTxBatch(data)
+	if err != nil {
+		return p2p.Reject
+	}
+	added := 0
+	var firstErr error
+	for _, raw := range raws {
+		if _, err := g.pool.Add(raw); err == nil {
+			added++
+		} else if firstErr == nil {
+			firstErr = err
+		}
+	}
+	if added == 0 {
+		g.log.Debug("gossiped transactions added nothing", "from", from, "txs", len(raws), "err", firstErr)
+		return p2p.Ignore
+	}
+	return p2p.Accept
+}
+
+// drain empties the topic's delivery channel: the validator has done the
+// work.
+func (g *txGossip) drain(run *netRun, t *p2p.Topic) {
+	defer run.wg.Done()
+	for {
+		select {
+		case <-run.ctx.Done():
+			return
+		case _, ok := <-t.Messages():
+			if !ok {
+				return
+			}
+		}
+	}
+}
+
+// The transaction batch: count u32, then per transaction length u32 and
+// bytes.
+const maxTxBatch = 4096
+
+var errTxBatch = errors.New("node: malformed transaction batch")
+
+func encodeTxBatch(raws [][]byte) []byte {
+	size := 4
+	for _, r := range raws {
+		size += 4 + len(r)
+	}
+	b := make([]byte, 0, size)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(raws)))
+	for _, r := range raws {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(r)))
+		b = append(b, r...)
+	}
+	return b
+}
+
+func decodeTxBatch(b []byte) ([][]byte, error) {
+	if len(b) < 4 {
+		return nil, errTxBatch
+	}
+	n := binary.BigEndian.Uint32(b)
+	if n == 0 || n > maxTxBatch {
+		return nil, fmt.Errorf("%w: %d transactions", errTxBatch, n)
+	}
+	b = b[4:]
+	out := make([][]byte, 0, n)
+	for range n {
+		if len(b) < 4 {
+			return nil, errTxBatch
+		}
+		l := binary.BigEndian.Uint32(b)
+		b = b[4:]
+		if l == 0 || uint64(l) > uint64(len(b)) || l > chain.MaxMaxTxBytes {
+			return nil, fmt.Errorf("%w: transaction of %d bytes", errTxBatch, l)
+		}
+		out = append(out, b[:l:l])
+		b = b[l:]
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", errTxBatch, len(b))
+	}
+	return out, nil
+}

@@ -137,13 +137,13 @@ func New(cfg Config, o Options) (*Node, error) {
 	}
 	n.store = store
 	cm := chain.NewMetrics(n.reg)
-	c, err := chain.New(store, g, chain.Config{AccountCacheSize: cfg.Chain.AccountCacheSize}, cm, o.Logger)
+	c, err := chain.New(store, g, cfg.Chain.Config, cm, o.Logger)
 	if err != nil {
 		_ = store.Close()
 		return nil, err
 	}
 	n.chain = c
-	n.pool, err = mempool.New(cfg.Mempool.Pool(), c.Rules(), c, mempool.Options{
+	n.pool, err = mempool.New(cfg.Mempool, c.Rules(), c, mempool.Options{
 		Metrics: mempool.NewMetrics(n.reg), Logger: o.Logger, Now: o.Clock.Now,
 		OnAdmit: func(tx *chain.Tx) {
 			if n.rpc != nil {
@@ -168,7 +168,7 @@ func New(cfg Config, o Options) (*Node, error) {
 		n.lc.services = append(n.lc.services, n.metrics)
 	}
 	if cfg.RPC.Enabled {
-		n.rpc, err = rpc.NewServer(cfg.RPC.Server(), rpcChain{c}, rpcPool{n.pool, n.net}, rpc.Options{
+		n.rpc, err = rpc.NewServer(cfg.RPC.Config, rpcChain{c}, rpcPool{n.pool, n.net}, rpc.Options{
 			Metrics: rpc.NewMetrics(n.reg), Logger: o.Logger, ClientVersion: "bizra/" + o.Version,
 			Node: rpcNode{n}, TxErrorMessage: poolErrorMessage,
 		})

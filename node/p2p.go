@@ -120,19 +120,9 @@ func newNetwork(p networkParams) (*network, error) {
 	}
 	n.head = func() uint64 { h, _ := p.chain.Head(); return h.Height }
 	store := p.chain.Store()
-	cfg := p2p.DefaultConfig()
+	cfg := p.cfg.Config
 	cfg.ChainID = p.genesis.ChainID
 	cfg.Genesis = p.genesis.Hash()
-	cfg.ListenAddrs = p.cfg.ListenAddrs
-	cfg.Bootstrap = p.cfg.Bootstrap
-	cfg.Persistent = p.cfg.Persistent
-	cfg.LowWater, cfg.HighWater = p.cfg.LowWater, p.cfg.HighWater
-	cfg.Gossip = p2p.GossipConfig{
-		FanOut: p.cfg.FanOut, GossipInterval: p.cfg.GossipInterval.Duration,
-		TTL: p.cfg.TTL, ClockDisparity: p.cfg.ClockDisparity.Duration,
-	}
-	cfg.MaxMessageBytes = p.cfg.MaxMessageBytes
-	cfg.DHT = p.cfg.DHT
 	host, err := p2p.New(p.key, cfg, p2p.Options{
 		Logger: p.log, Registry: p.reg, Head: n.head,
 		Blocks: func(from uint64, max int) ([][]byte, error) {

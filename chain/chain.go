@@ -8,23 +8,27 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bizra/node0/internal/config"
 )
 
-// Config tunes the chain's in-memory structures.
+// Config tunes the chain's in-memory structures. Its toml and doc tags are
+// the chain's keys in the [chain] section of a node's config file.
 type Config struct {
 	// AccountCacheSize is the number of committed accounts kept in memory
 	// in front of Pebble.
-	AccountCacheSize int
+	AccountCacheSize int `toml:"account_cache_size" doc:"Committed accounts kept in memory in front of Pebble (about 100 bytes each)."`
 }
 
 // DefaultConfig returns a cache of one million accounts (about 100 MiB).
 func DefaultConfig() Config { return Config{AccountCacheSize: 1 << 20} }
 
-// Validate reports every problem at once.
+// Validate reports every problem at once, each a *config.FieldError keyed
+// by its setting; it never changes the config.
 func (c Config) Validate() error {
 	var errs []error
 	if c.AccountCacheSize < 1024 {
-		errs = append(errs, fmt.Errorf("chain.account_cache_size %d must be at least 1024", c.AccountCacheSize))
+		errs = append(errs, config.Errorf("account_cache_size", "must be at least 1024, not %d", c.AccountCacheSize))
 	}
 	return errors.Join(errs...)
 }

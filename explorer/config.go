@@ -1,18 +1,14 @@
 package explorer
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"reflect"
 	"runtime"
 	"strings"
 	"time"
 
-	"github.com/pelletier/go-toml/v2"
-
+	"github.com/bizra/node0/internal/config"
 	"github.com/bizra/node0/rpc"
 )
 
@@ -183,42 +179,12 @@ func (c *Config) Validate() error {
 }
 
 // LoadConfigFile reads a TOML file over cfg: keys are the toml tags of
-// Config, durations are strings such as "5m". An unknown key is an error.
+// Config, durations are strings such as "5m". Keys absent keep what cfg
+// holds. An unknown key, a wrong type or a key set twice is an error naming
+// the file, line and key; cfg is then unchanged.
 func LoadConfigFile(path string, cfg *Config) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
+	if err := config.DecodeFile(path, cfg); err != nil {
 		return fmt.Errorf("explorer: config: %w", err)
-	}
-	var raw map[string]any
-	if err := toml.Unmarshal(data, &raw); err != nil {
-		return fmt.Errorf("explorer: config %s: %w", path, err)
-	}
-	// Durations are written as strings; turn them into nanoseconds for the
-	// strict decoding below.
-	t := reflect.TypeOf(Config{})
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		key := f.Tag.Get("toml")
-		if str, ok := raw[key].(string); ok && f.Type == reflect.TypeOf(time.Duration(0)) {
-			d, err := time.ParseDuration(str)
-			if err != nil {
-				return fmt.Errorf("explorer: config %s: %s: %w", path, key, err)
-			}
-			raw[key] = int64(d)
-		}
-	}
-	norm, err := toml.Marshal(raw)
-	if err != nil {
-		return fmt.Errorf("explorer: config %s: %w", path, err)
-	}
-	dec := toml.NewDecoder(bytes.NewReader(norm))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(cfg); err != nil {
-		var sm *toml.StrictMissingError
-		if errors.As(err, &sm) {
-			return fmt.Errorf("explorer: config %s: unknown key: %s", path, sm.String())
-		}
-		return fmt.Errorf("explorer: config %s: %w", path, err)
 	}
 	return nil
 }

@@ -4,25 +4,28 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/bizra/node0/internal/config"
 )
 
-// Config bounds the pool. DefaultConfig documents the defaults.
+// Config bounds the pool. DefaultConfig documents the defaults; the toml
+// and doc tags are the [mempool] section of a node's config file.
 type Config struct {
 	// Shards is the number of sender shards, each with its own lock.
-	Shards int
+	Shards int `toml:"shards" doc:"Sender shards, each with its own lock (shard = first address byte mod shards)."`
 	// MaxTxs and MaxBytes bound the whole pool (bytes of raw encodings).
-	MaxTxs   int
-	MaxBytes int64
+	MaxTxs   int   `toml:"max_txs" doc:"Transactions held at most; when full, the cheapest by effective gas price go first."`
+	MaxBytes int64 `toml:"max_bytes" doc:"Bytes of transaction encodings held at most; when full, the cheapest go first."`
 	// ShardShare is how many times its fair share (limit / Shards) one shard
 	// may hold, so that senders ground into one shard cannot fill the pool.
-	ShardShare float64
+	ShardShare float64 `toml:"shard_share" doc:"How many times its fair share (limit / shards) one shard may hold."`
 	// MaxPendingPerSender and MaxQueuedPerSender bound one sender.
-	MaxPendingPerSender int
-	MaxQueuedPerSender  int
+	MaxPendingPerSender int `toml:"max_pending_per_sender" doc:"Executable transactions of one sender held at most."`
+	MaxQueuedPerSender  int `toml:"max_queued_per_sender" doc:"Transactions of one sender waiting behind a nonce gap held at most."`
 	// QueueLifetime is how long a queued transaction may wait for its gap.
-	QueueLifetime time.Duration
+	QueueLifetime time.Duration `toml:"queue_lifetime" doc:"How long a transaction may wait behind a nonce gap."`
 	// PriceBumpPercent is the increase of fee cap and tip a replacement needs.
-	PriceBumpPercent int
+	PriceBumpPercent int `toml:"price_bump_percent" doc:"Fee cap and tip increase a replacement needs, in percent."`
 }
 
 // DefaultConfig returns a pool of 16 shards holding up to 500,000
@@ -43,33 +46,34 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports every problem at once; it never changes the config.
+// Validate reports every problem at once, each a *config.FieldError keyed
+// by its setting ("shards"); it never changes the config.
 func (c Config) Validate() error {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	bad := func(key, format string, args ...any) { errs = append(errs, config.Errorf(key, format, args...)) }
 	if c.Shards < 1 || c.Shards > 256 {
-		bad("mempool.shards %d must be between 1 and 256", c.Shards)
+		bad("shards", "must be between 1 and 256, not %d", c.Shards)
 	}
 	if c.MaxTxs < 1 || c.MaxTxs > 100_000_000 {
-		bad("mempool.max_txs %d must be between 1 and 100000000", c.MaxTxs)
+		bad("max_txs", "must be between 1 and 100000000, not %d", c.MaxTxs)
 	}
 	if c.MaxBytes < 1 {
-		bad("mempool.max_bytes %d must be positive", c.MaxBytes)
+		bad("max_bytes", "must be positive, not %d", c.MaxBytes)
 	}
-	if c.ShardShare < 1 || c.ShardShare > 256 {
-		bad("mempool.shard_share %g must be between 1 and 256", c.ShardShare)
+	if !(c.ShardShare >= 1 && c.ShardShare <= 256) {
+		bad("shard_share", "must be between 1 and 256, not %g", c.ShardShare)
 	}
 	if c.MaxPendingPerSender < 1 {
-		bad("mempool.max_pending_per_sender %d must be positive", c.MaxPendingPerSender)
+		bad("max_pending_per_sender", "must be positive, not %d", c.MaxPendingPerSender)
 	}
 	if c.MaxQueuedPerSender < 0 {
-		bad("mempool.max_queued_per_sender %d must not be negative", c.MaxQueuedPerSender)
+		bad("max_queued_per_sender", "must be 0 or more, not %d", c.MaxQueuedPerSender)
 	}
 	if c.QueueLifetime < time.Second {
-		bad("mempool.queue_lifetime %s must be at least 1s", c.QueueLifetime)
+		bad("queue_lifetime", "must be at least 1s, not %s", config.FormatDuration(c.QueueLifetime))
 	}
 	if c.PriceBumpPercent < 1 || c.PriceBumpPercent > 1000 {
-		bad("mempool.price_bump_percent %d must be between 1 and 1000", c.PriceBumpPercent)
+		bad("price_bump_percent", "must be between 1 and 1000, not %d", c.PriceBumpPercent)
 	}
 	if len(errs) == 0 {
 		return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/bizra/node0/chain"
+	"github.com/bizra/node0/internal/config"
 )
 
 // lists returns a sender's pending and queued nonces.
@@ -469,10 +470,15 @@ func TestConfigValidate(t *testing.T) {
 	if !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("got %v", err)
 	}
-	for _, want := range []string{"shards 0", "max_txs 0", "max_bytes 0", "shard_share 0", "max_pending_per_sender 0", "queue_lifetime 0s", "price_bump_percent 0"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error does not mention %q: %v", want, err)
-		}
+	var keys []string
+	for _, fe := range config.FieldErrors(err) {
+		keys = append(keys, fe.Key)
+	}
+	if want := []string{"shards", "max_txs", "max_bytes", "shard_share", "max_pending_per_sender", "queue_lifetime", "price_bump_percent"}; !slices.Equal(keys, want) {
+		t.Errorf("field errors for %q, want %q: %v", keys, want, err)
+	}
+	if !strings.Contains(err.Error(), "shards: must be between 1 and 256, not 0") {
+		t.Errorf("message: %v", err)
 	}
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatal(err)

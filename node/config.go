@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -9,352 +8,260 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/pelletier/go-toml/v2"
 
 	"github.com/bizra/node0/chain"
+	"github.com/bizra/node0/internal/config"
 	"github.com/bizra/node0/mempool"
+	"github.com/bizra/node0/p2p"
 	"github.com/bizra/node0/rpc"
 )
 
-// tomlStrings renders a TOML array of strings.
-func tomlStrings(ss []string) string {
-	q := make([]string, len(ss))
-	for i, s := range ss {
-		q[i] = strconv.Quote(s)
-	}
-	return "[" + strings.Join(q, ", ") + "]"
-}
-
 // Config is the node configuration: the TOML file in the home directory,
 // then command-line flags over it. Relative paths are relative to Home.
+//
+// It is composed of the packages' own configs: each package's Config
+// carries its TOML keys, docs, default and Validate, and the node adds the
+// settings that are its own decisions. A setting is added in one place, the
+// struct that owns it, with its toml and doc tags; LoadConfig,
+// EncodeConfig and `bizra config show` follow.
 type Config struct {
 	// Home is the node's directory. It is not read from the file.
 	Home string `toml:"-"`
 
-	Moniker   string          `toml:"moniker"`
-	Chain     ChainConfig     `toml:"chain"`
-	Validator ValidatorConfig `toml:"validator"`
-	P2P       P2PConfig       `toml:"p2p"`
-	Mempool   MempoolConfig   `toml:"mempool"`
-	RPC       RPCConfig       `toml:"rpc"`
-	Log       LogConfig       `toml:"log"`
-	Metrics   MetricsConfig   `toml:"metrics"`
-	Dev       DevConfig       `toml:"dev"`
+	Moniker string `toml:"moniker" doc:"Name of this node in logs and metrics."`
+	// ReadyMaxLag is how many blocks behind the best height its peers
+	// report the node may be and still count as caught up: see CaughtUp.
+	ReadyMaxLag uint64 `toml:"ready_max_lag" doc:"Blocks this node may be behind the best height its peers report and still count as caught up (eth_syncing, bizra_status, readiness)."`
+
+	Chain     ChainConfig     `toml:"chain" doc:"The chain: genesis, store and caches."`
+	Validator ValidatorConfig `toml:"validator" doc:"The validator's key."`
+	P2P       P2PConfig       `toml:"p2p" doc:"Peer-to-peer networking over libp2p: identity, addresses, peers, gossip."`
+	Mempool   mempool.Config  `toml:"mempool" doc:"The transaction pool, sharded by sender."`
+	RPC       RPCConfig       `toml:"rpc" doc:"Ethereum JSON-RPC over HTTP and WebSocket."`
+	Log       LogConfig       `toml:"log" doc:"Logging to standard error."`
+	Metrics   MetricsConfig   `toml:"metrics" doc:"The Prometheus endpoint."`
+	Dev       DevConfig       `toml:"dev" doc:"Development aids that a production node leaves off."`
 }
 
-// ChainConfig locates the genesis and the store.
+// ChainConfig locates the genesis and the store, and holds chain.Config.
 type ChainConfig struct {
-	GenesisFile      string `toml:"genesis_file"`
-	DataDir          string `toml:"data_dir"`
-	AccountCacheSize int    `toml:"account_cache_size"`
+	GenesisFile string `toml:"genesis_file" doc:"Genesis file; its hash identifies the chain."`
+	DataDir     string `toml:"data_dir" doc:"Pebble database directory."`
+	chain.Config
 	// CacheMB is Pebble's block cache in MiB.
-	CacheMB int `toml:"cache_mb"`
+	CacheMB int `toml:"cache_mb" doc:"Pebble block cache in MiB."`
 }
 
 // ValidatorConfig locates the validator's BLS key.
 type ValidatorConfig struct {
-	KeyFile string `toml:"key_file"`
+	KeyFile string `toml:"key_file" doc:"BLS12-381 key that signs this validator's votes; mode 0600."`
 	// PassphraseFile holds the passphrase of an encrypted key file; empty
 	// for an unencrypted key.
-	PassphraseFile string `toml:"passphrase_file"`
+	PassphraseFile string `toml:"passphrase_file" doc:"File holding the passphrase of an encrypted key file; empty when the key is not encrypted."`
 }
 
-// P2PConfig is the peer-to-peer layer: identity key, addresses, peers and
-// gossip parameters (p2p.Config in the config file).
+// P2PConfig is the [p2p] section: the node's identity key and switch around
+// p2p.Config, whose keys sit directly in the section.
 type P2PConfig struct {
-	NodeKeyFile string `toml:"node_key_file"`
+	NodeKeyFile string `toml:"node_key_file" doc:"Ed25519 key that identifies this node to its peers; mode 0600."`
 	// Enabled runs the libp2p host. A chain with more than one validator
 	// needs it (or an in-process transport).
-	Enabled     bool     `toml:"enabled"`
-	ListenAddrs []string `toml:"listen_addrs"`
-	Bootstrap   []string `toml:"bootstrap"`
-	Persistent  []string `toml:"persistent"`
-	LowWater    int      `toml:"low_water"`
-	HighWater   int      `toml:"high_water"`
-	// The gossip parameters of the design document: mesh degree, heartbeat,
-	// and hops a message may travel (bounded by its age).
-	FanOut          int      `toml:"fan_out"`
-	GossipInterval  Duration `toml:"gossip_interval"`
-	TTL             int      `toml:"ttl"`
-	ClockDisparity  Duration `toml:"clock_disparity"`
-	MaxMessageBytes int      `toml:"max_message_bytes"`
-	DHT             bool     `toml:"dht"`
+	Enabled bool `toml:"enabled" doc:"Run the libp2p host. A chain with more than one validator needs it; bizra devnet turns it off."`
+	p2p.Config
 	// Region labels this node for emulated wide-area latency between
 	// regions (testnets only); empty adds none.
-	Region string `toml:"region"`
+	Region string `toml:"region" doc:"Region label for emulated wide-area latency (testnets): us-east, eu-west or ap, or empty for none."`
 }
 
-// Default peer-to-peer settings.
-const (
-	DefaultP2PPort         = 9000
-	DefaultLowWater        = 32
-	DefaultHighWater       = 96
-	DefaultFanOut          = 6
-	DefaultGossipInterval  = 100 * time.Millisecond
-	DefaultTTL             = 6
-	DefaultClockDisparity  = 500 * time.Millisecond
-	DefaultMaxMessageBytes = 4 << 20
-)
-
-// DefaultP2PConfig listens on every interface, TCP and QUIC, port 9000.
-func DefaultP2PConfig() P2PConfig {
-	return P2PConfig{
-		NodeKeyFile: "node_key.json",
-		Enabled:     true,
-		ListenAddrs: []string{fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", DefaultP2PPort), fmt.Sprintf("/ip4/0.0.0.0/udp/%d/quic-v1", DefaultP2PPort)},
-		Bootstrap:   []string{}, Persistent: []string{},
-		LowWater: DefaultLowWater, HighWater: DefaultHighWater,
-		FanOut: DefaultFanOut, GossipInterval: Duration{DefaultGossipInterval}, TTL: DefaultTTL,
-		ClockDisparity: Duration{DefaultClockDisparity}, MaxMessageBytes: DefaultMaxMessageBytes, DHT: true,
-	}
-}
-
-func (c *P2PConfig) validate(bad func(string, ...any)) {
-	if !c.Enabled {
-		return
-	}
-	if len(c.ListenAddrs) == 0 {
-		bad("p2p.listen_addrs must not be empty when p2p is enabled")
-	}
-	for _, list := range []struct {
-		name  string
-		addrs []string
-	}{{"p2p.listen_addrs", c.ListenAddrs}, {"p2p.bootstrap", c.Bootstrap}, {"p2p.persistent", c.Persistent}} {
-		for _, a := range list.addrs {
-			if !strings.HasPrefix(a, "/") {
-				bad("%s: %q is not a multiaddr (like /ip4/127.0.0.1/tcp/9000)", list.name, a)
-			}
-		}
-	}
-	for _, list := range []struct {
-		name  string
-		addrs []string
-	}{{"p2p.bootstrap", c.Bootstrap}, {"p2p.persistent", c.Persistent}} {
-		for _, a := range list.addrs {
-			if strings.HasPrefix(a, "/") && !strings.Contains(a, "/p2p/") {
-				bad("%s: %q has no /p2p/<peer id>", list.name, a)
-			}
-		}
-	}
-	if c.LowWater < 1 || c.HighWater < c.LowWater || c.HighWater > 10_000 {
-		bad("p2p.low_water %d and high_water %d must satisfy 1 <= low_water <= high_water <= 10000", c.LowWater, c.HighWater)
-	}
-	if c.FanOut < 1 || c.FanOut > 64 {
-		bad("p2p.fan_out %d must be between 1 and 64", c.FanOut)
-	}
-	if c.GossipInterval.Duration < 10*time.Millisecond || c.GossipInterval.Duration > 10*time.Second {
-		bad("p2p.gossip_interval %s must be between 10ms and 10s", c.GossipInterval.Duration)
-	}
-	if c.TTL < 1 || c.TTL > 64 {
-		bad("p2p.ttl %d must be between 1 and 64 hops", c.TTL)
-	}
-	if c.ClockDisparity.Duration < 0 || c.ClockDisparity.Duration > time.Minute {
-		bad("p2p.clock_disparity %s must be between 0 and 1m", c.ClockDisparity.Duration)
-	}
-	if c.MaxMessageBytes < 64<<10 || c.MaxMessageBytes > 64<<20 {
-		bad("p2p.max_message_bytes %d must be between 65536 and 67108864", c.MaxMessageBytes)
-	}
-	if c.Region != "" {
-		if _, ok := regionIndex(c.Region); !ok {
-			bad("p2p.region %q must be one of %s, or empty", c.Region, strings.Join(RegionNames(), ", "))
-		}
-	}
-}
-
-// MempoolConfig is mempool.Config in the config file.
-type MempoolConfig struct {
-	Shards              int      `toml:"shards"`
-	MaxTxs              int      `toml:"max_txs"`
-	MaxBytes            int64    `toml:"max_bytes"`
-	ShardShare          float64  `toml:"shard_share"`
-	MaxPendingPerSender int      `toml:"max_pending_per_sender"`
-	MaxQueuedPerSender  int      `toml:"max_queued_per_sender"`
-	QueueLifetime       Duration `toml:"queue_lifetime"`
-	PriceBumpPercent    int      `toml:"price_bump_percent"`
-}
-
-func mempoolConfigFrom(c mempool.Config) MempoolConfig {
-	return MempoolConfig{
-		Shards: c.Shards, MaxTxs: c.MaxTxs, MaxBytes: c.MaxBytes, ShardShare: c.ShardShare,
-		MaxPendingPerSender: c.MaxPendingPerSender, MaxQueuedPerSender: c.MaxQueuedPerSender,
-		QueueLifetime: Duration{c.QueueLifetime}, PriceBumpPercent: c.PriceBumpPercent,
-	}
-}
-
-// Pool returns the mempool.Config.
-func (c MempoolConfig) Pool() mempool.Config {
-	return mempool.Config{
-		Shards: c.Shards, MaxTxs: c.MaxTxs, MaxBytes: c.MaxBytes, ShardShare: c.ShardShare,
-		MaxPendingPerSender: c.MaxPendingPerSender, MaxQueuedPerSender: c.MaxQueuedPerSender,
-		QueueLifetime: c.QueueLifetime.Duration, PriceBumpPercent: c.PriceBumpPercent,
-	}
-}
-
-// RPCConfig is rpc.Config in the config file, plus a switch.
+// RPCConfig is the [rpc] section: a switch around rpc.Config.
 type RPCConfig struct {
-	Enabled          bool     `toml:"enabled"`
-	ListenAddr       string   `toml:"listen_addr"`
-	MaxBodyBytes     int64    `toml:"max_body_bytes"`
-	MaxBatch         int      `toml:"max_batch"`
-	MaxResponseBytes int      `toml:"max_response_bytes"`
-	RateLimit        float64  `toml:"rate_limit"`
-	RateBurst        int      `toml:"rate_burst"`
-	RequestTimeout   Duration `toml:"request_timeout"`
-	MaxWSConns       int      `toml:"max_ws_conns"`
-	MaxSubscriptions int      `toml:"max_subscriptions"`
-	CORSOrigins      []string `toml:"cors_origins"`
+	Enabled bool `toml:"enabled" doc:"Serve Ethereum JSON-RPC over HTTP and WebSocket."`
+	rpc.Config
 }
-
-func rpcConfigFrom(c rpc.Config) RPCConfig {
-	if c.CORSOrigins == nil {
-		c.CORSOrigins = []string{}
-	}
-	return RPCConfig{
-		Enabled: true, ListenAddr: c.ListenAddr, MaxBodyBytes: c.MaxBodyBytes, MaxBatch: c.MaxBatch, MaxResponseBytes: c.MaxResponseBytes,
-		RateLimit: c.RateLimit, RateBurst: c.RateBurst, RequestTimeout: Duration{c.RequestTimeout},
-		MaxWSConns: c.MaxWSConns, MaxSubscriptions: c.MaxSubscriptions, CORSOrigins: c.CORSOrigins,
-	}
-}
-
-// Server returns the rpc.Config.
-func (c RPCConfig) Server() rpc.Config {
-	return rpc.Config{
-		ListenAddr: c.ListenAddr, MaxBodyBytes: c.MaxBodyBytes, MaxBatch: c.MaxBatch, MaxResponseBytes: c.MaxResponseBytes,
-		RateLimit: c.RateLimit, RateBurst: c.RateBurst, RequestTimeout: c.RequestTimeout.Duration,
-		MaxWSConns: c.MaxWSConns, MaxSubscriptions: c.MaxSubscriptions, CORSOrigins: c.CORSOrigins,
-	}
-}
-
-// DefaultRPCAddr is where JSON-RPC is served by default.
-const DefaultRPCAddr = "127.0.0.1:8545"
-
-// Duration reads and writes TOML as a Go duration string such as "10m".
-type Duration struct{ time.Duration }
-
-// UnmarshalText parses a duration string.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	d.Duration = v
-	return nil
-}
-
-// MarshalText writes a duration string.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
 // LogConfig selects the log level and format.
 type LogConfig struct {
-	Level  string `toml:"level"`
-	Format string `toml:"format"`
+	Level  string `toml:"level" doc:"debug, info, warn or error."`
+	Format string `toml:"format" doc:"text or json."`
 }
 
 // MetricsConfig controls the Prometheus endpoint.
 type MetricsConfig struct {
-	Enabled    bool   `toml:"enabled"`
-	ListenAddr string `toml:"listen_addr"`
+	Enabled    bool   `toml:"enabled" doc:"Serve Prometheus metrics at http://<listen_addr>/metrics."`
+	ListenAddr string `toml:"listen_addr" doc:"Address of the metrics endpoint, host:port (port 0 picks a free one); the default is local only."`
 	// Pprof also serves the Go profiler at /debug/pprof/ on the metrics
 	// address.
-	Pprof bool `toml:"pprof"`
+	Pprof bool `toml:"pprof" doc:"Also serve the Go profiler at /debug/pprof/ on that address."`
 }
 
 // DevConfig holds development aids that a production node leaves off.
 type DevConfig struct {
 	// Traffic is the number of transfers per second the node generates
 	// among the deterministic dev accounts; 0 turns it off.
-	Traffic int `toml:"traffic"`
+	Traffic int `toml:"traffic" doc:"Transfers per second generated among the deterministic dev accounts, for demonstrations and tests; 0 turns it off."`
 }
 
-// DefaultMetricsAddr is where Prometheus metrics are served by default.
-const DefaultMetricsAddr = "127.0.0.1:6060"
+// Node decisions over the packages' defaults, and the node's own limits.
+const (
+	// DefaultP2PPort is where a node listens for peers, TCP and QUIC, on
+	// every interface (the p2p library's default is loopback, ports chosen
+	// by the system).
+	DefaultP2PPort = 9000
+	// DefaultMetricsAddr is where Prometheus metrics are served by default.
+	DefaultMetricsAddr = "127.0.0.1:6060"
+	// DefaultReadyMaxLag is ready_max_lag's default, in blocks.
+	DefaultReadyMaxLag = 2
+	// MaxReadyMaxLag bounds ready_max_lag: a node further behind than
+	// that is syncing, whatever the setting says.
+	MaxReadyMaxLag = 10_000
+	// MaxDevTraffic bounds the dev traffic generator.
+	MaxDevTraffic = 100_000
+)
 
-// MaxDevTraffic bounds the dev traffic generator.
-const MaxDevTraffic = 100_000
-
-// DefaultConfig returns the documented defaults.
+// DefaultConfig returns the documented defaults: the packages' own, with a
+// node listening for peers on 0.0.0.0 port DefaultP2PPort.
 func DefaultConfig() Config {
+	p := p2p.DefaultConfig()
+	p.ListenAddrs = []string{fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", DefaultP2PPort), fmt.Sprintf("/ip4/0.0.0.0/udp/%d/quic-v1", DefaultP2PPort)}
 	return Config{
-		Moniker: "node0",
+		Moniker:     "node0",
+		ReadyMaxLag: DefaultReadyMaxLag,
 		Chain: ChainConfig{
-			GenesisFile:      "genesis.json",
-			DataDir:          "data",
-			AccountCacheSize: chain.DefaultConfig().AccountCacheSize,
-			CacheMB:          256,
+			GenesisFile: "genesis.json",
+			DataDir:     "data",
+			Config:      chain.DefaultConfig(),
+			CacheMB:     256,
 		},
 		Validator: ValidatorConfig{KeyFile: "validator_key.json"},
-		P2P:       DefaultP2PConfig(),
-		Mempool:   mempoolConfigFrom(mempool.DefaultConfig()),
-		RPC:       rpcConfigFrom(rpc.DefaultConfig()),
+		P2P:       P2PConfig{NodeKeyFile: "node_key.json", Enabled: true, Config: p},
+		Mempool:   mempool.DefaultConfig(),
+		RPC:       RPCConfig{Enabled: true, Config: rpc.DefaultConfig()},
 		Log:       LogConfig{Level: "info", Format: "text"},
 		Metrics:   MetricsConfig{Enabled: true, ListenAddr: DefaultMetricsAddr},
 	}
 }
 
-// Validate reports every problem at once; it never changes the config.
+// CaughtUp reports whether a node at height head counts as caught up with
+// peers whose best reported height is best: it is at most ReadyMaxLag
+// blocks behind.
+func (c *Config) CaughtUp(head, best uint64) bool {
+	return best <= head || best-head <= c.ReadyMaxLag
+}
+
+// Validate reports every problem at once, each setting's problem a
+// *config.FieldError under its full key ("p2p.fan_out"), all wrapped in
+// ErrInvalidConfig; it never changes the config. The packages' settings are
+// checked by the packages' own Validate: p2p's only when p2p is enabled,
+// rpc's only when rpc is enabled.
 func (c *Config) Validate() error {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if strings.TrimSpace(c.Home) == "" {
-		bad("home directory is empty")
+		errs = append(errs, errors.New("home directory is empty"))
 	}
 	if strings.TrimSpace(c.Moniker) == "" {
-		bad("moniker must not be empty")
+		errs = append(errs, config.Errorf("moniker", "must not be empty"))
 	}
-	for _, f := range []struct{ name, v string }{
-		{"chain.genesis_file", c.Chain.GenesisFile},
-		{"chain.data_dir", c.Chain.DataDir},
-		{"validator.key_file", c.Validator.KeyFile},
-		{"p2p.node_key_file", c.P2P.NodeKeyFile},
-		{"log.level", c.Log.Level},
-		{"log.format", c.Log.Format},
+	if c.ReadyMaxLag > MaxReadyMaxLag {
+		errs = append(errs, config.Errorf("ready_max_lag", "must be at most %d blocks, not %d", MaxReadyMaxLag, c.ReadyMaxLag))
+	}
+	for _, s := range []struct {
+		name string
+		err  error
+	}{
+		{"chain", c.Chain.validate()},
+		{"validator", c.Validator.validate()},
+		{"p2p", c.P2P.validate()},
+		{"mempool", c.Mempool.Validate()},
+		{"rpc", c.RPC.validate()},
+		{"log", c.Log.validate()},
+		{"metrics", c.Metrics.validate()},
+		{"dev", c.Dev.validate()},
 	} {
-		if strings.TrimSpace(f.v) == "" {
-			bad("%s must not be empty", f.name)
+		errs = append(errs, config.Prefix(s.name, s.err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w:\n%w", ErrInvalidConfig, err)
+	}
+	return nil
+}
+
+// notEmpty is the field error of a path or name left empty.
+func notEmpty(key, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return config.Errorf(key, "must not be empty")
+	}
+	return nil
+}
+
+func (c *ChainConfig) validate() error {
+	var errs []error
+	errs = append(errs, notEmpty("genesis_file", c.GenesisFile), notEmpty("data_dir", c.DataDir), c.Config.Validate())
+	if c.CacheMB < 8 || c.CacheMB > 1<<20 {
+		errs = append(errs, config.Errorf("cache_mb", "must be between 8 and 1048576, not %d", c.CacheMB))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *ValidatorConfig) validate() error { return notEmpty("key_file", c.KeyFile) }
+
+func (c *P2PConfig) validate() error {
+	errs := []error{notEmpty("node_key_file", c.NodeKeyFile)}
+	if !c.Enabled {
+		return errors.Join(errs...)
+	}
+	errs = append(errs, c.Config.Validate())
+	if c.Region != "" {
+		if _, ok := regionIndex(c.Region); !ok {
+			errs = append(errs, config.Errorf("region", "%q must be one of %s, or empty", c.Region, strings.Join(RegionNames(), ", ")))
 		}
 	}
-	c.P2P.validate(bad)
-	if c.Metrics.Enabled && strings.TrimSpace(c.Metrics.ListenAddr) == "" {
-		bad("metrics.listen_addr must not be empty when metrics are enabled")
-	}
-	if err := (chain.Config{AccountCacheSize: c.Chain.AccountCacheSize}).Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if c.Chain.CacheMB < 8 || c.Chain.CacheMB > 1<<20 {
-		bad("chain.cache_mb %d must be between 8 and 1048576", c.Chain.CacheMB)
-	}
-	if err := c.Mempool.Pool().Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if c.RPC.Enabled {
-		if err := c.RPC.Server().Validate(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error", "" /* reported above */ :
-	default:
-		bad("log.level %q must be one of debug, info, warn, error", c.Log.Level)
-	}
-	switch c.Log.Format {
-	case "text", "json", "" /* reported above */ :
-	default:
-		bad("log.format %q must be text or json", c.Log.Format)
-	}
-	if c.Metrics.Enabled && c.Metrics.ListenAddr != "" {
-		if err := checkListenAddr(c.Metrics.ListenAddr); err != nil {
-			bad("metrics.listen_addr: %v", err)
-		}
-	}
-	if c.Dev.Traffic < 0 || c.Dev.Traffic > MaxDevTraffic {
-		bad("dev.traffic %d must be between 0 and %d transfers per second", c.Dev.Traffic, MaxDevTraffic)
-	}
-	if len(errs) == 0 {
+	return errors.Join(errs...)
+}
+
+func (c *RPCConfig) validate() error {
+	if !c.Enabled {
 		return nil
 	}
-	return fmt.Errorf("%w:\n%w", ErrInvalidConfig, errors.Join(errs...))
+	return c.Config.Validate()
+}
+
+func (c *LogConfig) validate() error {
+	var errs []error
+	switch c.Level {
+	case "debug", "info", "warn", "error":
+	case "":
+		errs = append(errs, notEmpty("level", c.Level))
+	default:
+		errs = append(errs, config.Errorf("level", "%q must be one of debug, info, warn, error", c.Level))
+	}
+	switch c.Format {
+	case "text", "json":
+	case "":
+		errs = append(errs, notEmpty("format", c.Format))
+	default:
+		errs = append(errs, config.Errorf("format", "%q must be text or json", c.Format))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *MetricsConfig) validate() error {
+	if !c.Enabled {
+		return nil
+	}
+	if strings.TrimSpace(c.ListenAddr) == "" {
+		return config.Errorf("listen_addr", "must not be empty when metrics are enabled")
+	}
+	if err := checkListenAddr(c.ListenAddr); err != nil {
+		return config.Errorf("listen_addr", "%v", err)
+	}
+	return nil
+}
+
+func (c *DevConfig) validate() error {
+	if c.Traffic < 0 || c.Traffic > MaxDevTraffic {
+		return config.Errorf("traffic", "must be between 0 and %d transfers per second, not %d", MaxDevTraffic, c.Traffic)
+	}
+	return nil
 }
 
 // checkListenAddr accepts host:port with a numeric port (0 picks a free one).
@@ -384,9 +291,10 @@ func (c *Config) Path(p string) string {
 // ConfigFileName is the config file inside a home directory.
 const ConfigFileName = "config.toml"
 
-// LoadConfig reads home/config.toml strictly: unknown keys are errors.
-// Keys absent from the file keep their defaults. It does not validate, so
-// that flags can be applied first.
+// LoadConfig reads home/config.toml strictly: an unknown key, a wrong type,
+// an integer out of range or a key set twice is an error naming the file,
+// line and key, wrapped in ErrInvalidConfig. Keys absent from the file keep
+// their defaults. It does not validate, so that flags can be applied first.
 func LoadConfig(home string) (Config, error) {
 	cfg := DefaultConfig()
 	cfg.Home = home
@@ -395,170 +303,27 @@ func LoadConfig(home string) (Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("node: read config: %w", err)
 	}
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		var sm *toml.StrictMissingError
-		if errors.As(err, &sm) {
-			return cfg, fmt.Errorf("%w: %s: %s", ErrInvalidConfig, path, sm.String())
-		}
-		var de *toml.DecodeError
-		if errors.As(err, &de) {
-			row, col := de.Position()
-			return cfg, fmt.Errorf("%w: %s:%d:%d: key %s: %v", ErrInvalidConfig, path, row, col, strings.Join(de.Key(), "."), de)
-		}
-		return cfg, fmt.Errorf("%w: %s: %v", ErrInvalidConfig, path, err)
+	if err := config.Decode(path, data, &cfg); err != nil {
+		return cfg, fmt.Errorf("%w:\n%w", ErrInvalidConfig, err)
 	}
-	cfg.Home = home
 	return cfg, nil
 }
 
-// EncodeConfig renders cfg as a commented TOML file.
-func EncodeConfig(c *Config) []byte {
-	q := strconv.Quote
-	dm := mempool.DefaultConfig()
-	dr := rpc.DefaultConfig()
-	dp := DefaultP2PConfig()
-	var b strings.Builder
-	fmt.Fprintf(&b, `# BIZRA node configuration.
+const configHeader = `# BIZRA node configuration.
 # Relative paths are relative to the home directory that holds this file.
 # Every key may be left out; the comment above it gives its default.
 # Command-line flags override the values here.
 
-# Name of this node in logs and metrics. Default "node0".
-moniker = %s
+`
 
-[chain]
-# Genesis file; its hash identifies the chain. Default "genesis.json".
-genesis_file = %s
-# Pebble database directory. Default "data".
-data_dir = %s
-# Committed accounts kept in memory in front of Pebble (about 100 bytes
-# each). Default %d.
-account_cache_size = %d
-# Pebble block cache in MiB. Default 256.
-cache_mb = %d
-
-[validator]
-# BLS12-381 key that signs this validator's votes; mode 0600.
-# Default "validator_key.json".
-key_file = %s
-# File holding the passphrase of an encrypted key file; empty when the key
-# is not encrypted. Default "".
-passphrase_file = %s
-
-[p2p]
-# Ed25519 key that identifies this node to its peers; mode 0600.
-# Default "node_key.json".
-node_key_file = %s
-# Run the libp2p host. A chain with more than one validator needs it.
-# Default true (bizra devnet turns it off).
-enabled = %t
-# Multiaddrs to listen on, TCP and QUIC. Default %s.
-listen_addrs = %s
-# Peers dialled at start, and peers redialled whenever they disconnect:
-# multiaddrs ending in /p2p/<peer id>. Defaults [].
-bootstrap = %s
-persistent = %s
-# Connection manager: trim connections above high_water down to low_water.
-# Defaults %d and %d.
-low_water = %d
-high_water = %d
-# Gossip: mesh degree (fan-out), heartbeat, and hops a message may travel;
-# a message older than ttl x gossip_interval + clock_disparity is neither
-# delivered nor relayed. Defaults %d, "%s", %d and "%s".
-fan_out = %d
-gossip_interval = "%s"
-ttl = %d
-clock_disparity = "%s"
-# Largest gossip message. Default %d.
-max_message_bytes = %d
-# Find peers through the Kademlia DHT of the chain. Default true.
-dht = %t
-# Region label for emulated wide-area latency (testnets): one of %s, or
-# empty for none. Default "".
-region = %s
-
-[mempool]
-# Sender shards, each with its own lock (shard = first address byte mod
-# shards). Default %d.
-shards = %d
-# Transactions and bytes of encodings held at most; when full, the cheapest
-# by effective gas price go first. Defaults %d and %d.
-max_txs = %d
-max_bytes = %d
-# How many times its fair share (limit / shards) one shard may hold.
-# Default %g.
-shard_share = %g
-# Per sender: executable transactions, and transactions waiting behind a
-# nonce gap. Defaults %d and %d.
-max_pending_per_sender = %d
-max_queued_per_sender = %d
-# How long a transaction may wait behind a nonce gap. Default "%s".
-queue_lifetime = "%s"
-# Fee cap and tip increase a replacement needs, in percent. Default %d.
-price_bump_percent = %d
-
-[rpc]
-# Serve Ethereum JSON-RPC over HTTP and WebSocket. Default true.
-enabled = %t
-# Default "%s" (local only; expose it deliberately).
-listen_addr = %s
-# Largest request body or WebSocket message, most calls in one batch, and
-# largest answer. Defaults %d, %d and %d.
-max_body_bytes = %d
-max_batch = %d
-max_response_bytes = %d
-# Calls per second one client address may make, with bursts up to
-# rate_burst; 0 turns the limit off. Defaults %g and %d.
-rate_limit = %g
-rate_burst = %d
-# Longest time for one request or batch. Default "%s".
-request_timeout = "%s"
-# Open WebSocket connections, and subscriptions on one. Defaults %d and %d.
-max_ws_conns = %d
-max_subscriptions = %d
-# Origins browsers may call from, such as "http://localhost:3000", or "*";
-# empty keeps CORS off. Default [].
-cors_origins = %s
-
-[log]
-# debug, info, warn or error. Default "info".
-level = %s
-# text or json. Default "text".
-format = %s
-
-[metrics]
-# Serve Prometheus metrics at http://<listen_addr>/metrics. Default true.
-enabled = %t
-# Default "%s" (local only).
-listen_addr = %s
-# Also serve the Go profiler at /debug/pprof/ on that address. Default false.
-pprof = %t
-
-[dev]
-# Transfers per second generated among the deterministic dev accounts,
-# for demonstrations and tests; 0 turns it off. Default 0.
-traffic = %d
-`,
-		q(c.Moniker),
-		q(c.Chain.GenesisFile), q(c.Chain.DataDir), DefaultConfig().Chain.AccountCacheSize, c.Chain.AccountCacheSize, c.Chain.CacheMB,
-		q(c.Validator.KeyFile), q(c.Validator.PassphraseFile),
-		q(c.P2P.NodeKeyFile), c.P2P.Enabled, tomlStrings(dp.ListenAddrs), tomlStrings(c.P2P.ListenAddrs),
-		tomlStrings(c.P2P.Bootstrap), tomlStrings(c.P2P.Persistent),
-		dp.LowWater, dp.HighWater, c.P2P.LowWater, c.P2P.HighWater,
-		dp.FanOut, dp.GossipInterval.Duration, dp.TTL, dp.ClockDisparity.Duration,
-		c.P2P.FanOut, c.P2P.GossipInterval.Duration, c.P2P.TTL, c.P2P.ClockDisparity.Duration,
-		dp.MaxMessageBytes, c.P2P.MaxMessageBytes, c.P2P.DHT, strings.Join(RegionNames(), ", "), q(c.P2P.Region),
-		dm.Shards, c.Mempool.Shards, dm.MaxTxs, dm.MaxBytes, c.Mempool.MaxTxs, c.Mempool.MaxBytes,
-		dm.ShardShare, c.Mempool.ShardShare, dm.MaxPendingPerSender, dm.MaxQueuedPerSender,
-		c.Mempool.MaxPendingPerSender, c.Mempool.MaxQueuedPerSender, dm.QueueLifetime, c.Mempool.QueueLifetime.Duration,
-		dm.PriceBumpPercent, c.Mempool.PriceBumpPercent,
-		c.RPC.Enabled, dr.ListenAddr, q(c.RPC.ListenAddr), dr.MaxBodyBytes, dr.MaxBatch, dr.MaxResponseBytes, c.RPC.MaxBodyBytes, c.RPC.MaxBatch, c.RPC.MaxResponseBytes,
-		dr.RateLimit, dr.RateBurst, c.RPC.RateLimit, c.RPC.RateBurst, dr.RequestTimeout, c.RPC.RequestTimeout.Duration,
-		dr.MaxWSConns, dr.MaxSubscriptions, c.RPC.MaxWSConns, c.RPC.MaxSubscriptions, tomlStrings(c.RPC.CORSOrigins),
-		q(c.Log.Level), q(c.Log.Format),
-		c.Metrics.Enabled, DefaultMetricsAddr, q(c.Metrics.ListenAddr), c.Metrics.Pprof,
-		c.Dev.Traffic)
-	return []byte(b.String())
+// EncodeConfig renders c as a commented TOML file: every setting with its
+// doc and its default (DefaultConfig). LoadConfig reads it back as c.
+func EncodeConfig(c *Config) []byte {
+	body, err := config.Encode(c, DefaultConfig())
+	if err != nil {
+		// Config's tags are fixed at compile time and TestEncodeConfigGolden
+		// encodes every field: an error here is a broken invariant.
+		panic(err)
+	}
+	return append([]byte(configHeader), body...)
 }

@@ -95,21 +95,12 @@ func newNetwork(p networkParams) (*network, error) {
 	return n, nil
 }
 
-// p2pConfig is the host configuration of a node's p2p settings.
+// p2pConfig is the host configuration of a node's p2p settings: the
+// p2p package's own, with the chain's identity.
 func p2pConfig(c P2PConfig, g *chain.Genesis) p2p.Config {
-	cfg := p2p.DefaultConfig()
+	cfg := c.Config
 	cfg.ChainID = g.ChainID
 	cfg.Genesis = g.Hash()
-	cfg.ListenAddrs = c.ListenAddrs
-	cfg.Bootstrap = c.Bootstrap
-	cfg.Persistent = c.Persistent
-	cfg.LowWater, cfg.HighWater = c.LowWater, c.HighWater
-	cfg.Gossip = p2p.GossipConfig{
-		FanOut: c.FanOut, GossipInterval: c.GossipInterval.Duration,
-		TTL: c.TTL, ClockDisparity: c.ClockDisparity.Duration,
-	}
-	cfg.MaxMessageBytes = c.MaxMessageBytes
-	cfg.DHT = c.DHT
 	return cfg
 }
 

@@ -171,13 +171,13 @@ func (n *Node) openChain(o Options) error {
 		return err
 	}
 	n.store = store
-	c, err := chain.New(store, n.genesis, chain.Config{AccountCacheSize: cfg.Chain.AccountCacheSize}, chain.NewMetrics(n.reg), o.Logger)
+	c, err := chain.New(store, n.genesis, cfg.Chain.Config, chain.NewMetrics(n.reg), o.Logger)
 	if err != nil {
 		_ = store.Close()
 		return err
 	}
 	n.chain = c
-	n.pool, err = mempool.New(cfg.Mempool.Pool(), c.Rules(), c, mempool.Options{
+	n.pool, err = mempool.New(cfg.Mempool, c.Rules(), c, mempool.Options{
 		Metrics: mempool.NewMetrics(n.reg), Logger: o.Logger, Now: o.Clock.Now, OnAdmit: n.txAdmitted,
 	})
 	if err != nil {
@@ -226,7 +226,7 @@ func (n *Node) build(o Options, vk *bls.SecretKey, nodeKey ed25519.PrivateKey) e
 	}
 	n.lc.services = append(n.lc.services, n.engine)
 	if cfg.RPC.Enabled {
-		n.rpc, err = rpc.NewServer(cfg.RPC.Server(), rpcChain{n.chain}, rpcPool{n.pool, n.net}, rpc.Options{
+		n.rpc, err = rpc.NewServer(cfg.RPC.Config, rpcChain{n.chain}, rpcPool{n.pool, n.net}, rpc.Options{
 			Metrics: rpc.NewMetrics(n.reg), Logger: o.Logger, ClientVersion: "bizra/" + o.Version,
 			Node: rpcNode{n}, TxErrorMessage: poolErrorMessage,
 		})

@@ -8,6 +8,8 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/bizra/node0/internal/config"
 )
 
 // GossipConfig is the design document's gossip configuration. GossipSub has
@@ -16,15 +18,15 @@ import (
 type GossipConfig struct {
 	// FanOut is the GossipSub mesh degree D; Dlo, Dhi, Dscore, Dout and
 	// Dlazy are derived from it by Params.
-	FanOut int
+	FanOut int `toml:"fan_out" doc:"Gossip mesh degree: peers each message is pushed to (GossipSub D)."`
 	// GossipInterval is the GossipSub heartbeat.
-	GossipInterval time.Duration
+	GossipInterval time.Duration `toml:"gossip_interval" doc:"Gossip heartbeat."`
 	// TTL is the number of hops a message may travel, counted in
 	// heartbeats: a message older than MaxAge is neither delivered nor
 	// relayed.
-	TTL int
+	TTL int `toml:"ttl" doc:"Hops a message may travel, counted in heartbeats: a message older than ttl x gossip_interval + clock_disparity is neither delivered nor relayed."`
 	// ClockDisparity is the clock difference tolerated between peers.
-	ClockDisparity time.Duration
+	ClockDisparity time.Duration `toml:"clock_disparity" doc:"Clock difference tolerated between peers."`
 }
 
 // DefaultGossipConfig returns the design document's numbers: fan-out 6, a
@@ -81,66 +83,70 @@ func (g GossipConfig) Params() pubsub.GossipSubParams {
 	return p
 }
 
-// validate reports the gossip configuration's problems.
+// validate reports the gossip configuration's problems as field errors.
 func (g GossipConfig) validate() []error {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	bad := func(key, format string, args ...any) { errs = append(errs, config.Errorf(key, format, args...)) }
 	if g.FanOut < 2 || g.FanOut > 64 {
-		bad("p2p.gossip.fan_out %d must be between 2 and 64", g.FanOut)
+		bad("fan_out", "must be between 2 and 64, not %d", g.FanOut)
 	}
 	if g.GossipInterval < 10*time.Millisecond || g.GossipInterval > time.Minute {
-		bad("p2p.gossip.gossip_interval %s must be between 10ms and 1m", g.GossipInterval)
+		bad("gossip_interval", "must be between 10ms and 1m, not %s", config.FormatDuration(g.GossipInterval))
 	}
 	if g.TTL < 1 || g.TTL > 1000 {
-		bad("p2p.gossip.ttl %d must be between 1 and 1000", g.TTL)
+		bad("ttl", "must be between 1 and 1000, not %d", g.TTL)
 	}
 	if g.ClockDisparity < 0 || g.ClockDisparity > time.Minute {
-		bad("p2p.gossip.clock_disparity %s must be between 0 and 1m", g.ClockDisparity)
+		bad("clock_disparity", "must be between 0 and 1m, not %s", config.FormatDuration(g.ClockDisparity))
 	}
 	return errs
 }
 
-// Config configures a Host. DefaultConfig documents the defaults.
+// Config configures a Host. DefaultConfig documents the defaults. The toml
+// and doc tags are the p2p keys of a node's config file; the chain's
+// identity and the internal tunables are not in the file.
 type Config struct {
 	// ChainID and Genesis identify the chain. Topics, protocols and the
 	// DHT are scoped by ChainID; a peer with another chain ID or genesis
 	// hash is refused in the status handshake and disconnected.
-	ChainID uint64
-	Genesis [32]byte
+	ChainID uint64   `toml:"-"`
+	Genesis [32]byte `toml:"-"`
 	// ListenAddrs are the multiaddrs to listen on.
-	ListenAddrs []string
+	ListenAddrs []string `toml:"listen_addrs" doc:"Multiaddrs to listen on, TCP and QUIC."`
 	// Bootstrap peers (multiaddrs ending in /p2p/<id>) are dialled at start.
-	Bootstrap []string
+	Bootstrap []string `toml:"bootstrap" doc:"Peers dialled at start: multiaddrs ending in /p2p/<peer id>."`
 	// Persistent peers (multiaddrs ending in /p2p/<id>) are kept connected:
 	// redialled with exponential backoff when disconnected, and protected
 	// from the connection manager's trimming.
-	Persistent []string
+	Persistent []string `toml:"persistent" doc:"Peers kept connected, redialled whenever they disconnect and never trimmed: multiaddrs ending in /p2p/<peer id>."`
 	// LowWater and HighWater are the connection manager's watermarks: above
 	// HighWater connections it trims back to LowWater.
-	LowWater, HighWater int
-	// Gossip is the gossip configuration.
-	Gossip GossipConfig
+	LowWater  int `toml:"low_water" doc:"Connection manager: connections kept when it trims; the DHT looks for peers while there are fewer."`
+	HighWater int `toml:"high_water" doc:"Connection manager: above this many connections it trims back to low_water."`
+	// GossipConfig is the gossip configuration; its keys sit directly in
+	// the p2p section.
+	GossipConfig
 	// MaxMessageBytes bounds a gossip payload and a block served by sync.
-	MaxMessageBytes int
+	MaxMessageBytes int `toml:"max_message_bytes" doc:"Largest gossip message, and largest block served by sync, in bytes."`
 	// DHT turns on Kademlia discovery.
-	DHT bool
+	DHT bool `toml:"dht" doc:"Find peers through the Kademlia DHT of the chain."`
 
 	// MessageBuffer is the depth of each topic's Messages channel.
-	MessageBuffer int
+	MessageBuffer int `toml:"-"`
 	// StatusInterval is how often heights are refreshed from every peer.
-	StatusInterval time.Duration
+	StatusInterval time.Duration `toml:"-"`
 	// DiscoveryInterval is how often the DHT is walked for new peers while
 	// the host has fewer than LowWater peers.
-	DiscoveryInterval time.Duration
+	DiscoveryInterval time.Duration `toml:"-"`
 	// BanDuration is how long a peer is refused after it was disconnected
 	// for a low score, another chain or a bad block.
-	BanDuration time.Duration
+	BanDuration time.Duration `toml:"-"`
 	// SyncBatch is the number of blocks asked for in one sync request,
 	// SyncParallel the number of requests in flight at once (each to a
 	// different peer), and SyncTimeout the deadline of one request.
-	SyncBatch    int
-	SyncParallel int
-	SyncTimeout  time.Duration
+	SyncBatch    int           `toml:"-"`
+	SyncParallel int           `toml:"-"`
+	SyncTimeout  time.Duration `toml:"-"`
 }
 
 // Default limits.
@@ -156,7 +162,8 @@ const (
 )
 
 // DefaultConfig returns a host listening on TCP and QUIC on 127.0.0.1 with
-// ports chosen by the system, keeping between 64 and 128 connections, the
+// ports chosen by the system (a node chooses its own addresses), no
+// bootstrap or persistent peers, keeping between 32 and 96 connections, the
 // default gossip configuration, 4 MiB messages, the DHT on, 1,024 buffered
 // messages a topic, heights refreshed every 5 s, discovery every 30 s,
 // 10-minute bans, and sync in batches of 32 blocks, 4 requests in flight,
@@ -167,9 +174,11 @@ func DefaultConfig() Config {
 			"/ip4/127.0.0.1/tcp/0",
 			"/ip4/127.0.0.1/udp/0/quic-v1",
 		},
-		LowWater:          64,
-		HighWater:         128,
-		Gossip:            DefaultGossipConfig(),
+		Bootstrap:         []string{},
+		Persistent:        []string{},
+		LowWater:          32,
+		HighWater:         96,
+		GossipConfig:      DefaultGossipConfig(),
 		MaxMessageBytes:   DefaultMaxMessageBytes,
 		DHT:               true,
 		MessageBuffer:     1024,
@@ -182,58 +191,61 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports every problem at once; it never changes the config.
+// Validate reports every problem at once, each a *config.FieldError keyed
+// by its setting ("fan_out"); it never changes the config.
 func (c Config) Validate() error {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	bad := func(key, format string, args ...any) { errs = append(errs, config.Errorf(key, format, args...)) }
 	if len(c.ListenAddrs) == 0 {
-		bad("p2p.listen_addrs must not be empty")
+		bad("listen_addrs", "must not be empty")
 	}
 	for _, a := range c.ListenAddrs {
 		if _, err := ma.NewMultiaddr(a); err != nil {
-			bad("p2p.listen_addrs %q: %v", a, err)
+			bad("listen_addrs", "%q: %v", a, err)
 		}
 	}
 	for _, list := range []struct {
-		name  string
+		key   string
 		addrs []string
 	}{{"bootstrap", c.Bootstrap}, {"persistent", c.Persistent}} {
 		for _, a := range list.addrs {
 			if _, err := peer.AddrInfoFromString(a); err != nil {
-				bad("p2p.%s %q must be a multiaddr ending in /p2p/<id>: %v", list.name, a, err)
+				bad(list.key, "%q must be a multiaddr ending in /p2p/<id>: %v", a, err)
 			}
 		}
 	}
 	if c.LowWater < 1 {
-		bad("p2p.low_water %d must be positive", c.LowWater)
+		bad("low_water", "must be positive, not %d", c.LowWater)
 	}
 	if c.HighWater <= c.LowWater {
-		bad("p2p.high_water %d must be above low_water %d", c.HighWater, c.LowWater)
+		bad("high_water", "must be above low_water %d, not %d", c.LowWater, c.HighWater)
 	}
-	errs = append(errs, c.Gossip.validate()...)
+	errs = append(errs, c.GossipConfig.validate()...)
 	if c.MaxMessageBytes < 1 || c.MaxMessageBytes > MaxSyncResponseBytes {
-		bad("p2p.max_message_bytes %d must be between 1 and %d (a block must fit a sync response)", c.MaxMessageBytes, MaxSyncResponseBytes)
+		bad("max_message_bytes", "must be between 1 and %d (a block must fit a sync response), not %d", MaxSyncResponseBytes, c.MaxMessageBytes)
 	}
+	// The tunables below are not in a config file; their keys name them
+	// for a program that sets them.
 	if c.MessageBuffer < 1 {
-		bad("p2p.message_buffer %d must be positive", c.MessageBuffer)
+		bad("message_buffer", "must be positive, not %d", c.MessageBuffer)
 	}
 	if c.StatusInterval < 10*time.Millisecond {
-		bad("p2p.status_interval %s must be at least 10ms", c.StatusInterval)
+		bad("status_interval", "must be at least 10ms, not %s", config.FormatDuration(c.StatusInterval))
 	}
 	if c.DiscoveryInterval < 10*time.Millisecond {
-		bad("p2p.discovery_interval %s must be at least 10ms", c.DiscoveryInterval)
+		bad("discovery_interval", "must be at least 10ms, not %s", config.FormatDuration(c.DiscoveryInterval))
 	}
 	if c.BanDuration < time.Second {
-		bad("p2p.ban_duration %s must be at least 1s", c.BanDuration)
+		bad("ban_duration", "must be at least 1s, not %s", config.FormatDuration(c.BanDuration))
 	}
 	if c.SyncBatch < 1 || c.SyncBatch > MaxSyncBlocks {
-		bad("p2p.sync_batch %d must be between 1 and %d", c.SyncBatch, MaxSyncBlocks)
+		bad("sync_batch", "must be between 1 and %d, not %d", MaxSyncBlocks, c.SyncBatch)
 	}
 	if c.SyncParallel < 1 || c.SyncParallel > 64 {
-		bad("p2p.sync_parallel %d must be between 1 and 64", c.SyncParallel)
+		bad("sync_parallel", "must be between 1 and 64, not %d", c.SyncParallel)
 	}
 	if c.SyncTimeout < 10*time.Millisecond {
-		bad("p2p.sync_timeout %s must be at least 10ms", c.SyncTimeout)
+		bad("sync_timeout", "must be at least 10ms, not %s", config.FormatDuration(c.SyncTimeout))
 	}
 	if len(errs) == 0 {
 		return nil

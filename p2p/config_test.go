@@ -28,8 +28,8 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 	c.ListenAddrs = []string{"not-a-multiaddr"}
 	c.Bootstrap = []string{"/ip4/127.0.0.1/tcp/1"} // no /p2p/
 	c.LowWater, c.HighWater = 10, 5
-	c.Gossip.FanOut = 1
-	c.Gossip.TTL = 0
+	c.FanOut = 1
+	c.TTL = 0
 	c.MaxMessageBytes = 0
 	c.SyncBatch = 0
 	err := c.Validate()
@@ -41,7 +41,7 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 			t.Errorf("Validate() does not mention %s:\n%v", want, err)
 		}
 	}
-	if c.LowWater != 10 || c.Gossip.FanOut != 1 {
+	if c.LowWater != 10 || c.FanOut != 1 {
 		t.Fatal("Validate changed the config")
 	}
 }

@@ -13,7 +13,7 @@
 //
 // New builds a libp2p host with the node's ed25519 key: TCP and QUIC
 // (quic-v1), Noise, yamux, a connection manager trimming from HighWater
-// down to LowWater (128 and 64 by default; persistent peers are protected),
+// down to LowWater (96 and 32 by default; persistent peers are protected),
 // a connection gater that refuses banned peers, and the resource manager
 // with the limits written in resources.go (512 connections, 16,384 streams
 // and 1 GiB in all; 8 connections, 512 streams and 128 MiB a peer; 4

@@ -166,11 +166,11 @@ func (t *Topic) verdict(local bool, msg *pubsub.Message) Verdict {
 	}
 	now := t.h.now()
 	published := time.UnixMilli(publishMs)
-	if now.Sub(published) > t.h.cfg.Gossip.MaxAge() {
+	if now.Sub(published) > t.h.cfg.MaxAge() {
 		t.expired.Inc()
 		return Ignore
 	}
-	if published.Sub(now) > t.h.cfg.Gossip.ClockDisparity {
+	if published.Sub(now) > t.h.cfg.ClockDisparity {
 		t.future.Inc()
 		return Ignore
 	}

@@ -194,7 +194,7 @@ func TestExpiredMessageIsNotRelayed(t *testing.T) {
 		t.Fatal("a and c are connected; the test needs a line")
 	}
 
-	skew.Store(int64(2 * cfg.Gossip.MaxAge()))
+	skew.Store(int64(2 * cfg.MaxAge()))
 	if err := ta.Publish([]byte("stale")); err != nil {
 		t.Fatal(err)
 	}

@@ -237,7 +237,7 @@ func New(key ed25519.PrivateKey, cfg Config, opts Options) (*Host, error) {
 // startGossip creates the GossipSub router.
 func (h *Host) startGossip() error {
 	ps, err := pubsub.NewGossipSub(h.ctx, h.host,
-		pubsub.WithGossipSubParams(h.cfg.Gossip.Params()),
+		pubsub.WithGossipSubParams(h.cfg.GossipConfig.Params()),
 		pubsub.WithPeerScore(peerScoreParams(), peerScoreThresholds()),
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(h.onScores), scoreInspectInterval),
 		pubsub.WithMessageIdFn(messageID),

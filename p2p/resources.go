@@ -18,7 +18,7 @@ import (
 //	status     per peer 4 streams (2 in, 2 out)
 //	sync       per peer 4 streams (2 in, 2 out): one sync response can be 32 MiB
 //
-// 512 connections leave room above HighWater (128 by default) for the
+// 512 connections leave room above HighWater (96 by default) for the
 // connection manager's grace period and for inbound bursts. 128 MiB a peer
 // covers one full sync response in flight each way plus gossip buffers.
 const (

@@ -174,10 +174,7 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if !node.IsHome(*home) {
-		return fmt.Errorf("%s is not a node home (no %s); create one with `bizra init --home %s`", *home, node.ConfigFileName, *home)
-	}
-	cfg, err := node.LoadConfig(*home)
+	cfg, err := loadHomeConfig(*home)
 	if err != nil {
 		return err
 	}

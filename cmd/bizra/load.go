@@ -36,7 +36,7 @@ func (k *keysFlag) Set(s string) error {
 func runLoad(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("load", stderr, "load [--rpc URL[,URL…]] [--rate TX/S --duration D | --txs N] [flags]\n       bizra load --read METHOD [--params JSON] --rate CALLS/S --duration D [flags]")
 	d := testnet.DefaultLoadConfig()
-	endpoints := fs.String("rpc", "http://"+node.DefaultRPCAddr, "JSON-RPC endpoints, comma separated; transfers go round-robin by sender")
+	endpoints := fs.String("rpc", "http://"+node.DefaultConfig().RPC.ListenAddr, "JSON-RPC endpoints, comma separated; transfers go round-robin by sender")
 	accounts := fs.Int("accounts", d.Accounts, "sending accounts (funded from the funder keys when short)")
 	txs := fs.Int("txs", 0, "transfers to send (default: rate × duration)")
 	rate := fs.Float64("rate", 0, "transfers (or, with --read, calls) per second; 0 = as fast as answered")

@@ -29,6 +29,7 @@ func commands() []command {
 		{"start", "run a node from a home directory", runStart},
 		{"devnet", "start a single-validator devnet with funded dev accounts", runDevnet},
 		{"testnet", "write (init) and run (start) a local multi-validator testnet; alone, both at once", runTestnet},
+		{"config", "print the effective configuration (show) or validate a home's config file (check)", runConfig},
 		{"load", "send signed transfers (or read calls) to nodes and report throughput and latency", runLoad},
 		{"explorer", "index a node into PostgreSQL and Redis and serve the explorer API and web page", runExplorer},
 		{"verify", "replay a stopped node's store and check it is consistent", runVerify},

@@ -69,7 +69,7 @@ func New(cfg Config, c Chain, s Store, t Transport, clock Clock) (*Driver, error
 	next, _ := c.Head()
 	start := consensus.Start{Height: next}
 	var err error
-	if start.EpochSeed, err = d.epochSeed(next); err != nil {
+	if start.EpochSeed, err = EpochSeed(c, cfg.Core.ChainTag, cfg.Core.EpochLength, next); err != nil {
 		return nil, err
 	}
 	if start.State, err = d.loadState(next); err != nil {
@@ -93,22 +93,23 @@ func New(cfg Config, c Chain, s Store, t Transport, clock Clock) (*Driver, error
 	return d, nil
 }
 
-// epochSeed returns the committee seed of the epoch holding height: from
-// the last block of the epoch before, which is committed.
-func (d *Driver) epochSeed(height uint64) (consensus.Hash, error) {
-	tag, length := d.cfg.Core.ChainTag, d.cfg.Core.EpochLength
-	if length == 0 {
+// EpochSeed returns the committee seed of the epoch holding height: that
+// of epoch 0, or one derived from the last block of the epoch before,
+// which the chain has committed. Whoever follows committees outside a
+// driver (a node's vote subnets) derives them the same way.
+func EpochSeed(c Chain, chainTag consensus.Hash, epochLength, height uint64) (consensus.Hash, error) {
+	if epochLength == 0 {
 		return consensus.Hash{}, errors.New("driver: epoch length is zero")
 	}
-	epoch := height / length
+	epoch := height / epochLength
 	if epoch == 0 {
-		return consensus.EpochSeed(tag, 0, consensus.Hash{}), nil
+		return consensus.EpochSeed(chainTag, 0, consensus.Hash{}), nil
 	}
-	id, _, err := d.chain.Committed(epoch*length - 1)
+	id, _, err := c.Committed(epoch*epochLength - 1)
 	if err != nil {
 		return consensus.Hash{}, fmt.Errorf("driver: epoch seed: %w", err)
 	}
-	return consensus.EpochSeed(tag, epoch, id), nil
+	return consensus.EpochSeed(chainTag, epoch, id), nil
 }
 
 // roundOf shows NoRound as -1 in logs.

@@ -10,31 +10,49 @@ const module = "github.com/bizra/node0"
 
 // allowed lists, per package area, the areas of this module it may import
 // directly. An area is the first path element below the module, or the
-// whole path for consensus subpackages. A package in an area missing here
-// fails the test, so that a new package states its place.
+// whole path for consensus and internal subpackages. A package in an area
+// missing here fails the test, so that a new package states its place.
 var allowed = map[string][]string{
-	"chain":            {},
-	"consensus/bls":    {},
-	"consensus/sim":    {"consensus", "consensus/bls", "consensus/driver", "chain"},
-	"consensus/driver": {"consensus", "chain"},
-	"consensus":        {"consensus/bls", "chain"},
-	"mempool":          {"chain"},
-	"p2p":              {"chain"},
-	"rpc":              {"chain"},
-	"testnet":          {"node", "chain", "rpc", "consensus/bls"},
-	"explorer":         {"chain", "rpc"},
-	"node":             {"chain", "consensus", "consensus/bls", "consensus/driver", "mempool", "p2p", "rpc"},
-	"cmd":              {"*"},
-	"internal":         {"*"},
+	// internal/config owns the TOML form of settings; it is a leaf, so that
+	// every package that has settings may describe them with it.
+	"internal/config":   {},
+	"internal/depcheck": {},
+	"chain":             {"internal/config"},
+	"consensus/bls":     {},
+	"consensus/sim":     {"consensus", "consensus/bls", "consensus/driver", "chain"},
+	"consensus/driver":  {"consensus", "chain"},
+	"consensus":         {"consensus/bls", "chain"},
+	"mempool":           {"chain", "internal/config"},
+	"p2p":               {"chain", "internal/config"},
+	"rpc":               {"chain", "internal/config"},
+	"testnet":           {"node", "chain", "rpc", "consensus/bls"},
+	"explorer":          {"chain", "rpc", "internal/config"},
+	"node":              {"chain", "consensus", "consensus/bls", "consensus/driver", "mempool", "p2p", "rpc", "internal/config"},
+	"cmd":               {"*"},
 }
 
 func area(pkg string) string {
 	rel := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/")
 	parts := strings.Split(rel, "/")
-	if parts[0] == "consensus" && len(parts) > 1 {
-		return "consensus/" + parts[1]
+	if (parts[0] == "consensus" || parts[0] == "internal") && len(parts) > 1 {
+		return parts[0] + "/" + parts[1]
 	}
 	return parts[0]
+}
+
+func TestArea(t *testing.T) {
+	for pkg, want := range map[string]string{
+		module + "/chain":                 "chain",
+		module + "/consensus":             "consensus",
+		module + "/consensus/sim":         "consensus/sim",
+		module + "/internal/config":       "internal/config",
+		module + "/internal/config/inner": "internal/config",
+		module + "/cmd/bizra":             "cmd",
+	} {
+		if got := area(pkg); got != want {
+			t.Errorf("area(%s) = %s, want %s", pkg, got, want)
+		}
+	}
 }
 
 func TestImportRules(t *testing.T) {

@@ -76,9 +76,9 @@ func devFunders() LoadConfig {
 	return cfg
 }
 
-// loadRun is one RunLoad call as the test saw it: the config, the chain
+// loadCall is one RunLoad call as the test saw it: the config, the chain
 // before, the report, and the time the call took on the test's clock.
-type loadRun struct {
+type loadCall struct {
 	cfg     LoadConfig
 	senders []chain.Address // sending account i of cfg.Seed
 	nonces  []uint64        // their nonces before the run
@@ -89,11 +89,11 @@ type loadRun struct {
 
 // runLoad reads the chain, runs cfg and returns what it needs to check the
 // run; it fails the test if RunLoad fails.
-func runLoad(t *testing.T, c *rpc.Client, cfg LoadConfig) *loadRun {
+func runLoad(t *testing.T, c *rpc.Client, cfg LoadConfig) *loadCall {
 	t.Helper()
 	ctx := context.Background()
 	n := min(cfg.Accounts, cfg.total())
-	r := &loadRun{cfg: cfg, senders: make([]chain.Address, n)}
+	r := &loadCall{cfg: cfg, senders: make([]chain.Address, n)}
 	for i := range n {
 		r.senders[i] = crypto.PubkeyToAddress(loadKey(cfg.Seed, i).PublicKey)
 	}
@@ -153,7 +153,7 @@ type chainRecord struct {
 
 // readChain reads every block after r.head with its transactions and keeps
 // the transfers sent by r's accounts.
-func readChain(t *testing.T, c *rpc.Client, r *loadRun) chainRecord {
+func readChain(t *testing.T, c *rpc.Client, r *loadCall) chainRecord {
 	t.Helper()
 	ctx := context.Background()
 	var head hexutil.Uint64
@@ -201,7 +201,7 @@ func readChain(t *testing.T, c *rpc.Client, r *loadRun) chainRecord {
 // the chain: each sending account committed exactly the transfers counted,
 // with consecutive nonces in chain order, each 1 wei to the next account;
 // the blocks, their timestamps and the transfers per block are the chain's.
-func checkAgainstChain(t *testing.T, c *rpc.Client, r *loadRun) {
+func checkAgainstChain(t *testing.T, c *rpc.Client, r *loadCall) {
 	t.Helper()
 	rep, n := r.rep, len(r.senders)
 	rec := readChain(t, c, r)
@@ -256,7 +256,7 @@ func checkAgainstChain(t *testing.T, c *rpc.Client, r *loadRun) {
 // any machine: latencies present when something committed, positive and
 // ordered; no time longer than the call took; and a rate limiter that sent
 // no faster than its rate allows.
-func checkClocks(t *testing.T, r *loadRun) {
+func checkClocks(t *testing.T, r *loadCall) {
 	t.Helper()
 	rep, cfg := r.rep, r.cfg
 	elapsedMs := float64(r.elapsed.Milliseconds()) + 1 // the tool's clock is in whole ms

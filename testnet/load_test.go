@@ -5,8 +5,13 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -385,6 +390,154 @@ func TestRunLoadCountsRejections(t *testing.T) {
 	}
 	checkAgainstChain(t, c, r)
 	checkClocks(t, r)
+}
+
+// dropAnswers is an endpoint in front of the node at url that passes each
+// request on and, once the node has answered, drops the answer: its caller
+// sees a transport error for calls the node carried out.
+func dropAnswers(t *testing.T, url string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		resp, err := http.Post(url, "application/json", req.Body)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		http.Error(w, "answer dropped", http.StatusBadGateway)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// Two endpoints, the second one losing every answer: the transfers sent
+// through it count as transport errors, never as accepted or lost, and as
+// unconfirmed at most when the follower happened to see them committed (it
+// waits only for the accepted ones).
+func TestRunLoadCountsUnansweredTransfers(t *testing.T) {
+	url := startNode(t, 100*time.Millisecond, nil)
+	c := rpc.NewClient(url, 2)
+	cfg := devFunders()
+	cfg.Endpoints = []string{url, dropAnswers(t, url)}
+	cfg.Accounts, cfg.Txs, cfg.Rate, cfg.Batch, cfg.Conns = 4, 200, 0, 25, 2
+	cfg.Settle = 20 * time.Second
+	r := runLoad(t, c, cfg)
+	rep := r.rep
+	// Sender 0 (accounts 0 and 2) goes to the node, sender 1 (accounts 1
+	// and 3) through the endpoint that drops answers.
+	if rep.Sent != 200 || rep.Accepted != 100 || rep.TransportErrors != 100 || len(rep.Rejected) != 0 {
+		t.Fatalf("want 100 accepted and 100 unanswered of 200; report %+v", rep)
+	}
+	if rep.Committed != 100 || rep.Lost != 0 || rep.Unconfirmed > 100 {
+		t.Fatalf("want the 100 accepted committed, at most the 100 unanswered unconfirmed; report %+v", rep)
+	}
+	after := committedNonces(t, c, r.senders)
+	if after[0] != 50 || after[2] != 50 || after[1] > 50 || after[3] > 50 {
+		t.Fatalf("nonces after the run %v, want 50 for accounts 0 and 2, at most 50 for 1 and 3", after)
+	}
+	if onChain := int(after[0] + after[1] + after[2] + after[3]); onChain < rep.Committed+rep.Unconfirmed {
+		t.Fatalf("the chain holds %d transfers, the report counts %d committed and %d unconfirmed", onChain, rep.Committed, rep.Unconfirmed)
+	}
+	checkClocks(t, r)
+}
+
+// TestTally sorts hand-marked transfers as the sender and the follower
+// would leave them, and checks every figure the report derives.
+func TestTally(t *testing.T) {
+	const (
+		acc  = flagAnswered | flagAccepted
+		comm = flagCommitted
+	)
+	start := time.UnixMilli(1_000_000)
+	tx := func(flags int32, latencyMs int64) *loadTx {
+		t := &loadTx{sentMs: start.UnixMilli() + 10}
+		t.flags.Store(flags)
+		if flags&comm != 0 {
+			t.seenMs.Store(t.sentMs + latencyMs)
+		}
+		return t
+	}
+	r := &loadRun{
+		rep: &LoadReport{Sent: 9, SendSeconds: 3, Rejected: map[string]int{}},
+		txs: []*loadTx{
+			tx(acc|comm, 300), tx(acc|comm, 100), tx(acc|comm, 200), // committed
+			tx(acc, 0), tx(acc, 0), // accepted, never seen: lost
+			tx(comm, 150),              // no answer, yet committed
+			tx(flagAnswered|comm, 150), // refused (say, already known), yet committed
+			tx(flagAnswered, 0),        // refused
+			tx(0, 0),                   // no answer, not committed
+		},
+	}
+	// Blocks 7 and 11 hold none of ours and fall outside the span.
+	follow := &follower{blocks: []blockSeen{
+		{number: 7, tsMs: 900_000, seenMs: 1_000_100},
+		{number: 8, tsMs: 1_000_000, seenMs: 1_000_200, ours: 2},
+		{number: 9, tsMs: 1_000_250, seenMs: 1_000_300},
+		{number: 10, tsMs: 1_000_500, seenMs: 1_000_500, ours: 3},
+		{number: 11, tsMs: 1_000_750, seenMs: 1_000_800},
+	}}
+	r.tally(start, follow)
+	want := LoadReport{
+		Sent: 9, SendSeconds: 3, Rejected: map[string]int{},
+		Committed: 3, Lost: 2, Unconfirmed: 2,
+		OfferedTPS:   3,
+		CommittedTPS: 3 / 0.5, // the last of ours seen 500 ms after start
+		Inclusion:    Latency{P50: 200, P95: 300, P99: 300, Max: 300},
+		Blocks:       3, FirstBlock: 8, LastBlock: 10,
+		BlockIntervalMs: 250,
+		TxsPerBlock:     5.0 / 3,
+	}
+	if !reflect.DeepEqual(*r.rep, want) {
+		t.Fatalf("tally\n got %+v\nwant %+v", *r.rep, want)
+	}
+}
+
+// TestWaitSlot holds a batch until its slot and no longer than the
+// context lasts. Only a lower bound on the wait is checked: a busy machine
+// can make it later, never earlier.
+func TestWaitSlot(t *testing.T) {
+	start := time.Now()
+	// Transfer 50 at 1,000 a second is due 50 ms after start.
+	if !waitSlot(context.Background(), start, 50, 1000) {
+		t.Fatal("waitSlot gave up without a cancelled context")
+	}
+	if waited := time.Since(start); waited < 50*time.Millisecond {
+		t.Fatalf("batch due at 50 ms released after %s", waited)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if waitSlot(ctx, time.Now(), 1_000_000, 1) {
+		t.Fatal("a batch due in 11 days went out after the context ended")
+	}
+	if !waitSlot(ctx, start, 0, 1000) || !waitSlot(ctx, time.Now(), 1_000_000, 0) {
+		t.Fatal("a batch already due, or without a rate, was held")
+	}
+}
+
+// TestMark completes "accepted and committed" exactly once, whichever side
+// marks first, with the two sides racing.
+func TestMark(t *testing.T) {
+	txs := make([]loadTx, 2000)
+	var completed atomic.Int64
+	var wg sync.WaitGroup
+	for _, f := range []int32{flagAnswered | flagAccepted, flagCommitted} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range txs {
+				if txs[i].mark(f) {
+					completed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := completed.Load(); n != int64(len(txs)) {
+		t.Fatalf("%d completions for %d transfers", n, len(txs))
+	}
+	var refused loadTx
+	if refused.mark(flagAnswered) || refused.mark(flagCommitted) || refused.mark(flagCommitted) {
+		t.Fatal("a refused transfer seen committed completed as accepted")
+	}
 }
 
 func TestRunLoadWithoutFunders(t *testing.T) {

@@ -222,150 +222,223 @@ func (t *loadTx) mark(f int32) bool {
 // them, follows the chain until they are committed or the settle time runs
 // out, and reports.
 func RunLoad(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
+	r, err := setupLoad(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.sign(); err != nil {
+		return nil, err
+	}
+	follow, stopFollow := r.follow(ctx)
+	defer stopFollow()
+
+	start := time.Now()
+	progressDone := make(chan struct{})
+	if cfg.Progress != nil {
+		go progress(cfg.Progress, progressDone, len(r.txs), &r.sent, &r.accepted, follow)
+	}
+	r.send(ctx, start, follow)
+	r.settle(ctx, follow)
+	stopFollow()
+	close(progressDone)
+	r.tally(start, follow)
+	return r.rep, nil
+}
+
+// loadRun is one transfer load on its way through RunLoad's steps: setup,
+// signing, sending, settling and tallying.
+type loadRun struct {
+	cfg     LoadConfig
+	clients []*rpc.Client // one per endpoint; the first is asked and followed
+	params  chainParams
+	keys    []*ecdsa.PrivateKey // the sending accounts
+	nonces  []uint64            // their next nonces when setup ran
+	txs     []*loadTx           // transfer i is from account i mod len(keys)
+	byHash  map[chain.Hash]*loadTx
+	rep     *LoadReport
+
+	sent, accepted, transport atomic.Int64
+	rejMu                     sync.Mutex // guards rep.Rejected while sending
+}
+
+// setupLoad validates cfg, asks the first endpoint about the chain, derives
+// the sending accounts, funds those that lack what their transfers cost, and
+// reads their nonces.
+func setupLoad(ctx context.Context, cfg LoadConfig) (*loadRun, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	clients := make([]*rpc.Client, len(cfg.Endpoints))
+	r := &loadRun{cfg: cfg, clients: make([]*rpc.Client, len(cfg.Endpoints))}
 	for i, e := range cfg.Endpoints {
-		clients[i] = rpc.NewClient(e, cfg.Conns+2)
+		r.clients[i] = rpc.NewClient(e, cfg.Conns+2)
 	}
-	params, err := fetchParams(ctx, clients[0])
-	if err != nil {
+	var err error
+	if r.params, err = fetchParams(ctx, r.clients[0]); err != nil {
 		return nil, fmt.Errorf("load: asking %s about the chain: %w", cfg.Endpoints[0], err)
 	}
 	total := cfg.total()
 	n := min(cfg.Accounts, total)
-	keys := make([]*ecdsa.PrivateKey, n)
-	parallel(n, func(i int) { keys[i] = loadKey(cfg.Seed, i) })
+	r.keys = make([]*ecdsa.PrivateKey, n)
+	parallel(n, func(i int) { r.keys[i] = loadKey(cfg.Seed, i) })
+	// Each account pays 1 wei and the gas at the fee cap per transfer.
 	perAccount := (total + n - 1) / n
-	need := new(big.Int).Mul(big.NewInt(int64(perAccount)), new(big.Int).Add(big.NewInt(1), new(big.Int).Mul(big.NewInt(chain.TransferGas), params.feeCap)))
-	if err := fund(ctx, clients[0], params, keys, need, cfg.Funders, cfg.Progress); err != nil {
+	need := new(big.Int).Mul(big.NewInt(int64(perAccount)), new(big.Int).Add(big.NewInt(1), new(big.Int).Mul(big.NewInt(chain.TransferGas), r.params.feeCap)))
+	if err := fund(ctx, r.clients[0], r.params, r.keys, need, cfg.Funders, cfg.Progress); err != nil {
 		return nil, err
 	}
-	nonces, err := pendingNonces(ctx, clients[0], keys)
-	if err != nil {
+	if r.nonces, err = pendingNonces(ctx, r.clients[0], r.keys); err != nil {
 		return nil, err
 	}
+	return r, nil
+}
 
-	// Sign everything before the clock starts: transfer i is the
-	// (i / n)-th of account i mod n, 1 wei to the next account.
-	signStart := time.Now()
-	txs := make([]*loadTx, total)
-	signer := types.NewLondonSigner(params.chainID)
+// sign signs every transfer before the clock starts: transfer i is the
+// (i / n)-th of account i mod n, 1 wei to the next account. It starts the
+// report with the time signing took.
+func (r *loadRun) sign() error {
+	start := time.Now()
+	total, n, p := r.cfg.total(), len(r.keys), r.params
+	r.txs = make([]*loadTx, total)
+	signer := types.NewLondonSigner(p.chainID)
 	var signErr atomic.Value
 	parallel(total, func(i int) {
 		a := i % n
-		to := crypto.PubkeyToAddress(keys[(a+1)%n].PublicKey)
+		to := crypto.PubkeyToAddress(r.keys[(a+1)%n].PublicKey)
 		tx := types.NewTx(&types.DynamicFeeTx{
-			ChainID: params.chainID, Nonce: nonces[a] + uint64(i/n), GasTipCap: params.tip, GasFeeCap: params.feeCap,
+			ChainID: p.chainID, Nonce: r.nonces[a] + uint64(i/n), GasTipCap: p.tip, GasFeeCap: p.feeCap,
 			Gas: chain.TransferGas, To: &to, Value: big.NewInt(1),
 		})
-		signed, err := types.SignTx(tx, signer, keys[a])
+		signed, err := types.SignTx(tx, signer, r.keys[a])
 		if err != nil {
 			signErr.Store(err)
 			return
 		}
 		raw, _ := signed.MarshalBinary()
-		txs[i] = &loadTx{raw: raw, hash: signed.Hash()}
+		r.txs[i] = &loadTx{raw: raw, hash: signed.Hash()}
 	})
 	if err, _ := signErr.Load().(error); err != nil {
-		return nil, fmt.Errorf("load: signing: %w", err)
+		return fmt.Errorf("load: signing: %w", err)
 	}
-	rep := &LoadReport{Rejected: map[string]int{}, SignSeconds: time.Since(signStart).Seconds()}
-	byHash := make(map[chain.Hash]*loadTx, total)
-	for _, t := range txs {
-		byHash[t.hash] = t
+	r.rep = &LoadReport{Rejected: map[string]int{}, SignSeconds: time.Since(start).Seconds()}
+	r.byHash = make(map[chain.Hash]*loadTx, total)
+	for _, t := range r.txs {
+		r.byHash[t.hash] = t
 	}
+	return nil
+}
 
-	// Follow the chain from the current head.
-	follow := newFollower(clients[0], params.height, byHash)
-	followCtx, stopFollow := context.WithCancel(ctx)
-	followDone := make(chan struct{})
-	go func() { defer close(followDone); follow.run(followCtx) }()
-	defer func() { stopFollow(); <-followDone }()
+// follow starts following the chain from its height when setup ran. stop
+// ends the follower and waits for it; it may be called more than once.
+func (r *loadRun) follow(ctx context.Context) (f *follower, stop func()) {
+	f = newFollower(r.clients[0], r.params.height, r.byHash)
+	followCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); f.run(followCtx) }()
+	return f, func() { cancel(); <-done }
+}
 
-	// Send: sender w owns the accounts a with a mod Conns == w, and sends
-	// their transfers in nonce order, batch by batch.
-	start := time.Now()
-	var sent, accepted, transport atomic.Int64
-	var rejMu sync.Mutex
-	progressDone := make(chan struct{})
-	if cfg.Progress != nil {
-		go progress(cfg.Progress, progressDone, total, &sent, &accepted, follow)
-	}
+// send runs the senders and waits for them to finish: sender w owns the
+// accounts a with a mod conns == w, and sends their transfers in nonce
+// order, batch by batch, over endpoint w mod len(endpoints). It fills in
+// the report's sending figures.
+func (r *loadRun) send(ctx context.Context, start time.Time, follow *follower) {
+	n := len(r.keys)
+	conns := min(r.cfg.Conns, n)
+	perSender := r.cfg.Rate / float64(conns)
 	var wg sync.WaitGroup
-	conns := min(cfg.Conns, n)
 	for w := 0; w < conns; w++ {
 		var mine []*loadTx
-		for i := range txs {
+		for i := range r.txs {
 			if (i%n)%conns == w {
-				mine = append(mine, txs[i])
+				mine = append(mine, r.txs[i])
 			}
 		}
-		client := clients[w%len(clients)]
+		client := r.clients[w%len(r.clients)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			perSender := cfg.Rate / float64(conns)
-			for lo := 0; lo < len(mine); lo += cfg.Batch {
-				hi := min(lo+cfg.Batch, len(mine))
-				if perSender > 0 {
-					due := start.Add(time.Duration(float64(lo) / perSender * float64(time.Second)))
-					if d := time.Until(due); d > 0 {
-						select {
-						case <-ctx.Done():
-							return
-						case <-time.After(d):
-						}
-					}
+			for lo := 0; lo < len(mine); lo += r.cfg.Batch {
+				if !waitSlot(ctx, start, lo, perSender) {
+					return
 				}
-				batch := make([]rpc.BatchElem, hi-lo)
-				for i := range batch {
-					batch[i] = rpc.BatchElem{Method: "eth_sendRawTransaction", Params: []any{mine[lo+i].raw}}
-				}
-				now := time.Now().UnixMilli()
-				for _, t := range mine[lo:hi] {
-					t.sentMs = now
-				}
-				err := client.BatchCall(ctx, batch)
-				sent.Add(int64(hi - lo))
-				if err != nil {
-					transport.Add(int64(hi - lo)) // no answer: admitted or not, unknown
-					continue
-				}
-				for i, b := range batch {
-					t := mine[lo+i]
-					if b.Err == nil {
-						accepted.Add(1)
-						if t.mark(flagAnswered | flagAccepted) {
-							follow.committed.Add(1)
-						}
-						continue
-					}
-					t.mark(flagAnswered)
-					rejMu.Lock()
-					rep.Rejected[reason(b.Err)]++
-					rejMu.Unlock()
-				}
+				r.sendBatch(ctx, client, mine[lo:min(lo+r.cfg.Batch, len(mine))], follow)
 			}
 		}()
 	}
 	wg.Wait()
-	rep.SendSeconds = time.Since(start).Seconds()
-	rep.Sent, rep.Accepted, rep.TransportErrors = int(sent.Load()), int(accepted.Load()), int(transport.Load())
+	r.rep.SendSeconds = time.Since(start).Seconds()
+	r.rep.Sent, r.rep.Accepted, r.rep.TransportErrors = int(r.sent.Load()), int(r.accepted.Load()), int(r.transport.Load())
+}
 
-	// Wait for the accepted transfers to commit.
-	deadline := time.Now().Add(cfg.Settle)
-	for follow.committed.Load() < accepted.Load() && time.Now().Before(deadline) && ctx.Err() == nil {
+// waitSlot holds a sender's batch that starts at its transfer lo until it
+// is due at perSender transfers a second from start (0: no limit). It
+// reports false if ctx ended first.
+func waitSlot(ctx context.Context, start time.Time, lo int, perSender float64) bool {
+	if perSender <= 0 {
+		return true
+	}
+	due := start.Add(time.Duration(float64(lo) / perSender * float64(time.Second)))
+	d := time.Until(due)
+	if d <= 0 {
+		return true
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
+// sendBatch sends txs as one JSON-RPC batch and records each answer.
+func (r *loadRun) sendBatch(ctx context.Context, c *rpc.Client, txs []*loadTx, follow *follower) {
+	batch := make([]rpc.BatchElem, len(txs))
+	for i, t := range txs {
+		batch[i] = rpc.BatchElem{Method: "eth_sendRawTransaction", Params: []any{t.raw}}
+	}
+	now := time.Now().UnixMilli()
+	for _, t := range txs {
+		t.sentMs = now
+	}
+	err := c.BatchCall(ctx, batch)
+	r.sent.Add(int64(len(txs)))
+	if err != nil {
+		r.transport.Add(int64(len(txs))) // no answer: admitted or not, unknown
+		return
+	}
+	for i, b := range batch {
+		t := txs[i]
+		if b.Err == nil {
+			r.accepted.Add(1)
+			if t.mark(flagAnswered | flagAccepted) {
+				follow.committed.Add(1)
+			}
+			continue
+		}
+		t.mark(flagAnswered)
+		r.rejMu.Lock()
+		r.rep.Rejected[reason(b.Err)]++
+		r.rejMu.Unlock()
+	}
+}
+
+// settle waits until the follower has seen every accepted transfer
+// committed, the settle time runs out, or ctx ends.
+func (r *loadRun) settle(ctx context.Context, follow *follower) {
+	deadline := time.Now().Add(r.cfg.Settle)
+	for follow.committed.Load() < r.accepted.Load() && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
 	}
-	stopFollow()
-	<-followDone
-	close(progressDone)
+}
 
+// tally sorts the transfers into committed, lost and unconfirmed, and
+// fills in the rates, the inclusion latencies and the block figures. The
+// follower must have stopped.
+func (r *loadRun) tally(start time.Time, follow *follower) {
+	rep := r.rep
 	rep.OfferedTPS = float64(rep.Sent) / rep.SendSeconds
 	var lat []float64
-	for _, t := range txs {
+	for _, t := range r.txs {
 		f := t.flags.Load()
 		switch {
 		case f&flagCommitted == 0:
@@ -381,7 +454,6 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 	}
 	rep.Inclusion = latencyOf(lat)
 	follow.summarise(rep, start)
-	return rep, nil
 }
 
 // reason names a rejection by the Ethereum message before its detail.
@@ -566,22 +638,9 @@ func balances(ctx context.Context, c *rpc.Client, addrs []chain.Address) ([]*big
 // turn, in rounds that stay within a sender's pending limit, and waits for
 // the top-ups to commit.
 func fund(ctx context.Context, c *rpc.Client, p chainParams, keys []*ecdsa.PrivateKey, need *big.Int, funders []*ecdsa.PrivateKey, progressOut io.Writer) error {
-	addrs := make([]chain.Address, len(keys))
-	for i, k := range keys {
-		addrs[i] = crypto.PubkeyToAddress(k.PublicKey)
-	}
-	bals, err := balances(ctx, c, addrs)
-	if err != nil {
+	poor, err := poorAccounts(ctx, c, keys, need)
+	if err != nil || len(poor) == 0 {
 		return err
-	}
-	var poor []chain.Address
-	for i, b := range bals {
-		if b.Cmp(need) < 0 {
-			poor = append(poor, addrs[i])
-		}
-	}
-	if len(poor) == 0 {
-		return nil
 	}
 	if len(funders) == 0 {
 		return fmt.Errorf("load: %d sending accounts need funds and no funder key was given", len(poor))
@@ -590,7 +649,6 @@ func fund(ctx context.Context, c *rpc.Client, p chainParams, keys []*ecdsa.Priva
 		fmt.Fprintf(progressOut, "funding %d sending accounts from %d funders\n", len(poor), len(funders))
 	}
 	amount := new(big.Int).Mul(need, big.NewInt(2))
-	signer := types.NewLondonSigner(p.chainID)
 	const round = 500 // per funder, below the pool's per-sender pending limit
 	for len(poor) > 0 {
 		var batches [][]rpc.BatchElem
@@ -599,20 +657,10 @@ func fund(ctx context.Context, c *rpc.Client, p chainParams, keys []*ecdsa.Priva
 			if len(poor) == 0 {
 				break
 			}
-			var batch []rpc.BatchElem
-			from := crypto.PubkeyToAddress(f.PublicKey)
-			var nonce hexutil.Uint64
-			if err := c.Call(ctx, &nonce, "eth_getTransactionCount", from, "pending"); err != nil {
-				return err
-			}
 			take := min(round, len(poor))
-			for i, to := range poor[:take] {
-				tx, err := types.SignTx(types.NewTx(&types.DynamicFeeTx{ChainID: p.chainID, Nonce: uint64(nonce) + uint64(i), GasTipCap: p.tip, GasFeeCap: p.feeCap, Gas: chain.TransferGas, To: &to, Value: amount}), signer, f)
-				if err != nil {
-					return err
-				}
-				raw, _ := tx.MarshalBinary()
-				batch = append(batch, rpc.BatchElem{Method: "eth_sendRawTransaction", Params: []any{hexutil.Bytes(raw)}})
+			batch, err := fundingBatch(ctx, c, p, f, poor[:take], amount)
+			if err != nil {
+				return err
 			}
 			batches = append(batches, batch)
 			last = append(last, poor[take-1])
@@ -628,29 +676,76 @@ func fund(ctx context.Context, c *rpc.Client, p chainParams, keys []*ecdsa.Priva
 				}
 			}
 		}
-		// Wait until the last top-up of each funder has landed.
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			bs, err := balances(ctx, c, last)
-			if err != nil {
-				return err
-			}
-			done := true
-			for _, b := range bs {
-				if b.Cmp(need) < 0 {
-					done = false
-				}
-			}
-			if done {
-				break
-			}
-			if time.Now().After(deadline) {
-				return errors.New("load: funding transfers did not commit within 60 s")
-			}
-			time.Sleep(100 * time.Millisecond)
+		if err := waitFunded(ctx, c, last, need); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// poorAccounts returns the addresses of the keys whose balance is below
+// need.
+func poorAccounts(ctx context.Context, c *rpc.Client, keys []*ecdsa.PrivateKey, need *big.Int) ([]chain.Address, error) {
+	addrs := make([]chain.Address, len(keys))
+	for i, k := range keys {
+		addrs[i] = crypto.PubkeyToAddress(k.PublicKey)
+	}
+	bals, err := balances(ctx, c, addrs)
+	if err != nil {
+		return nil, err
+	}
+	var poor []chain.Address
+	for i, b := range bals {
+		if b.Cmp(need) < 0 {
+			poor = append(poor, addrs[i])
+		}
+	}
+	return poor, nil
+}
+
+// fundingBatch signs transfers of amount from funder f to each of to, from
+// f's pending nonce on.
+func fundingBatch(ctx context.Context, c *rpc.Client, p chainParams, f *ecdsa.PrivateKey, to []chain.Address, amount *big.Int) ([]rpc.BatchElem, error) {
+	var nonce hexutil.Uint64
+	if err := c.Call(ctx, &nonce, "eth_getTransactionCount", crypto.PubkeyToAddress(f.PublicKey), "pending"); err != nil {
+		return nil, err
+	}
+	signer := types.NewLondonSigner(p.chainID)
+	batch := make([]rpc.BatchElem, 0, len(to))
+	for i, a := range to {
+		tx, err := types.SignTx(types.NewTx(&types.DynamicFeeTx{ChainID: p.chainID, Nonce: uint64(nonce) + uint64(i), GasTipCap: p.tip, GasFeeCap: p.feeCap, Gas: chain.TransferGas, To: &a, Value: amount}), signer, f)
+		if err != nil {
+			return nil, err
+		}
+		raw, _ := tx.MarshalBinary()
+		batch = append(batch, rpc.BatchElem{Method: "eth_sendRawTransaction", Params: []any{hexutil.Bytes(raw)}})
+	}
+	return batch, nil
+}
+
+// waitFunded waits until every address in last holds at least need, for at
+// most 60 s.
+func waitFunded(ctx context.Context, c *rpc.Client, last []chain.Address, need *big.Int) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		bs, err := balances(ctx, c, last)
+		if err != nil {
+			return err
+		}
+		done := true
+		for _, b := range bs {
+			if b.Cmp(need) < 0 {
+				done = false
+			}
+		}
+		if done {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("load: funding transfers did not commit within 60 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // parallel runs fn(0..n-1) on all cores.

@@ -68,9 +68,11 @@ type P2PConfig struct {
 	// needs it (or an in-process transport).
 	Enabled bool `toml:"enabled" doc:"Run the libp2p host. A chain with more than one validator needs it; bizra devnet turns it off."`
 	p2p.Config
-	// Region labels this node for emulated wide-area latency between
-	// regions (testnets only); empty adds none.
-	Region string `toml:"region" doc:"Region label for emulated wide-area latency (testnets): us-east, eu-west or ap, or empty for none."`
+	// Region was this node's label for emulated wide-area latency.
+	// Deprecated: it is read (homes written before keep loading) and
+	// ignored; a local testnet's regions file (RegionsFileName) gives the
+	// region of every validator now.
+	Region string `toml:"region,deprecated" doc:"Ignored: a local testnet's regions.json sets emulated latency."`
 }
 
 // RPCConfig is the [rpc] section: a switch around rpc.Config.
@@ -210,11 +212,6 @@ func (c *P2PConfig) validate() error {
 		return errors.Join(errs...)
 	}
 	errs = append(errs, c.Config.Validate())
-	if c.Region != "" {
-		if _, ok := regionIndex(c.Region); !ok {
-			errs = append(errs, config.Errorf("region", "%q must be one of %s, or empty", c.Region, strings.Join(RegionNames(), ", ")))
-		}
-	}
 	return errors.Join(errs...)
 }
 

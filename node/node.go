@@ -274,6 +274,9 @@ func (n *Node) transport(o Options, nodeKey ed25519.PrivateKey, vals *consensus.
 		n.lc.services = append(n.lc.services, n.net)
 		tr = n.net
 	}
+	if n.cfg.P2P.Region != "" && len(o.Regions) == 0 {
+		n.log.Warn("p2p.region is no longer read: a local testnet's "+RegionsFileName+" sets emulated latency (bizra testnet init --regions writes it)", "region", n.cfg.P2P.Region)
+	}
 	if len(o.Regions) > 0 {
 		l := newLatencyTransport(tr, n.index, o.Regions)
 		n.closers = append(n.closers, l)

@@ -4,7 +4,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -339,4 +343,31 @@ func TestRegionsSlowConsensus(t *testing.T) {
 	}
 	sameChain(t, nodes)
 	t.Logf("mean block interval %s", interval)
+}
+
+func TestRegionsFile(t *testing.T) {
+	home := t.TempDir()
+	if got, err := LoadRegions(home); got != nil || err != nil {
+		t.Fatalf("a home without regions: %v, %v", got, err)
+	}
+	if err := SaveRegions(home, []string{"us-east", "mars"}); !errors.Is(err, ErrRegions) {
+		t.Fatalf("saving an unknown region: %v", err)
+	}
+	if err := SaveRegions(home, []string{"eu-west", "ap"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := LoadRegions(home); err != nil || !slices.Equal(got, []string{"eu-west", "ap"}) {
+		t.Fatalf("loaded %v, %v", got, err)
+	}
+	if err := os.WriteFile(filepath.Join(home, RegionsFileName), []byte(`["ap", 7]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadRegions(home); !errors.Is(err, ErrRegions) {
+		t.Fatalf("a malformed file: %v", err)
+	}
+	// A node refuses regions that do not name every validator.
+	cfg := newTestHome(t, 100*time.Millisecond, time.Time{})
+	if _, err := New(cfg, Options{Logger: testLogger(t), Regions: []string{"ap", "ap"}}); !errors.Is(err, ErrRegions) {
+		t.Fatalf("New with two regions for one validator: %v", err)
+	}
 }

@@ -35,7 +35,8 @@ type LocalOptions struct {
 	// the leader).
 	Committees int
 	// Regions are assigned to the nodes in turn, for emulated wide-area
-	// latency; empty adds none.
+	// latency: every home gets the region of every validator in
+	// node.RegionsFileName, which `bizra start` reads; empty adds none.
 	Regions []string
 	// Ports of node 0; node i uses port + i.
 	RPCPort, MetricsPort, P2PPort int
@@ -132,9 +133,6 @@ func InitLocal(o LocalOptions) ([]LocalNode, error) {
 		cfg.Metrics.ListenAddr = fmt.Sprintf("127.0.0.1:%d", o.MetricsPort+i)
 		port := o.P2PPort + i
 		cfg.P2P.ListenAddrs = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port), fmt.Sprintf("/ip4/127.0.0.1/udp/%d/quic-v1", port)}
-		if len(o.Regions) > 0 {
-			cfg.P2P.Region = o.Regions[i%len(o.Regions)]
-		}
 		home := filepath.Join(o.Dir, homeName(i))
 		res, err := node.Init(node.InitOptions{
 			Home: home, Moniker: homeName(i), ChainID: o.ChainID, BlockTime: o.BlockTime,
@@ -175,8 +173,23 @@ func InitLocal(o LocalOptions) ([]LocalNode, error) {
 		if err := os.WriteFile(filepath.Join(cfg.Home, node.ConfigFileName), node.EncodeConfig(cfg), 0o644); err != nil {
 			return nil, err
 		}
+		if len(o.Regions) > 0 {
+			if err := node.SaveRegions(cfg.Home, regionsOf(o)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return nodes, nil
+}
+
+// regionsOf is the region of every validator: the regions assigned in
+// turn.
+func regionsOf(o LocalOptions) []string {
+	out := make([]string, o.Validators)
+	for i := range out {
+		out[i] = o.Regions[i%len(o.Regions)]
+	}
+	return out
 }
 
 // peerIDOf derives the libp2p peer ID of a home's node key.

@@ -179,17 +179,24 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	rf.apply(fs, &cfg)
-	return runNode(cfg, stdout, stderr, nil)
+	// A local testnet's home gives the region of every validator, for
+	// emulated wide-area latency.
+	regions, err := node.LoadRegions(*home)
+	if err != nil {
+		return err
+	}
+	return runNode(cfg, node.Options{Regions: regions}, stdout, stderr, nil)
 }
 
 // runNode runs a node until SIGINT or SIGTERM. ready, if set, is called
 // once the node has started.
-func runNode(cfg node.Config, stdout, stderr io.Writer, ready func(n *node.Node)) error {
+func runNode(cfg node.Config, o node.Options, stdout, stderr io.Writer, ready func(n *node.Node)) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	log := node.NewLogger(cfg.Log, stderr)
-	n, err := node.New(cfg, node.Options{Logger: log, Version: versionString()})
+	o.Logger, o.Version = log, versionString()
+	n, err := node.New(cfg, o)
 	if err != nil {
 		return err
 	}
@@ -259,7 +266,7 @@ func runDevnet(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	rf.apply(fs, &cfg)
-	return runNode(cfg, stdout, stderr, func(n *node.Node) {
+	return runNode(cfg, node.Options{}, stdout, stderr, func(n *node.Node) {
 		printDevnet(stdout, n, *home, temporary, reused)
 	})
 }

@@ -242,3 +242,98 @@ func TestPartitionKeys(t *testing.T) {
 		t.Fatal("block keys use prefix b")
 	}
 }
+
+// benchBlock is a block of n transactions of 110 bytes (the size of a
+// signed transfer) with a certificate of 100 signers: the shape the codec
+// sees on every proposal, sync response and store read.
+func benchBlock(n int) *Block {
+	b := &Block{Header: sampleHeader(), Txs: make([][]byte, n), Cert: bytes.Repeat([]byte{0xce}, 57+13+96)}
+	for i := range b.Txs {
+		b.Txs[i] = bytes.Repeat([]byte{byte(i)}, 110)
+	}
+	return b
+}
+
+func BenchmarkEncodeBlock10k(b *testing.B) {
+	blk := benchBlock(10_000)
+	b.SetBytes(int64(blk.EncodedSize()))
+	for b.Loop() {
+		_ = blk.Encode()
+	}
+}
+
+func BenchmarkDecodeBlock10k(b *testing.B) {
+	enc := benchBlock(10_000).Encode()
+	b.SetBytes(int64(len(enc)))
+	for b.Loop() {
+		if _, err := DecodeBlock(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeHeader(b *testing.B) {
+	h := sampleHeader()
+	var buf [HeaderSize]byte
+	for b.Loop() {
+		_ = h.AppendEncode(buf[:0])
+	}
+}
+
+func BenchmarkDecodeHeader(b *testing.B) {
+	h := sampleHeader()
+	enc := h.Encode()
+	for b.Loop() {
+		if _, err := DecodeHeader(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchReceipts are the receipts of a block of 10,000 transfers.
+func benchReceipts() []Receipt {
+	rs := make([]Receipt, 10_000)
+	for i := range rs {
+		rs[i] = Receipt{Status: ReceiptSuccess, GasUsed: TransferGas, CumulativeGasUsed: uint64(i+1) * TransferGas, From: Address{byte(i), byte(i >> 8)}}
+		rs[i].EffectiveGasPrice.SetUint64(1_500_000_000)
+	}
+	return rs
+}
+
+func BenchmarkEncodeReceipts10k(b *testing.B) {
+	rs := benchReceipts()
+	b.SetBytes(int64(len(rs) * ReceiptSize))
+	for b.Loop() {
+		_ = EncodeReceipts(rs)
+	}
+}
+
+func BenchmarkDecodeReceipts10k(b *testing.B) {
+	enc := EncodeReceipts(benchReceipts())
+	b.SetBytes(int64(len(enc)))
+	for b.Loop() {
+		if _, err := DecodeReceipts(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeAccount(b *testing.B) {
+	a := Account{Nonce: 7}
+	a.Balance.SetUint64(1e18)
+	var buf [accountSize]byte
+	for b.Loop() {
+		_ = a.AppendEncode(buf[:0])
+	}
+}
+
+func BenchmarkDecodeAccount(b *testing.B) {
+	a := Account{Nonce: 7}
+	a.Balance.SetUint64(1e18)
+	enc := a.AppendEncode(nil)
+	for b.Loop() {
+		if _, err := DecodeAccount(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

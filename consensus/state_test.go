@@ -77,3 +77,30 @@ func FuzzDecodeState(f *testing.F) {
 		}
 	})
 }
+
+// benchState is the state a validator persists before every message it
+// signs, late in a height that took 30 rounds.
+func benchState() *State {
+	s := sampleStates()[1]
+	s.ValidQC.Signers = make(Bitmap, 1000/8)
+	for r := range uint64(30) {
+		s.Signed = append(s.Signed, signed{signedPrevote, r, Hash{byte(r)}}, signed{signedPrecommit, r, Hash{byte(r)}})
+	}
+	return s
+}
+
+func BenchmarkEncodeState(b *testing.B) {
+	s := benchState()
+	for b.Loop() {
+		_ = EncodeState(s)
+	}
+}
+
+func BenchmarkDecodeState(b *testing.B) {
+	enc := EncodeState(benchState())
+	for b.Loop() {
+		if _, err := DecodeState(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package chain
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -166,6 +167,62 @@ func TestDecodeBlockRejects(t *testing.T) {
 				t.Fatalf("got %v, want ErrDecode", err)
 			}
 		})
+	}
+}
+
+// TestBlockLimits checks each limit of the block encoding at its value
+// and one above, with the bytes present, so that it is the limit that
+// refuses and not the length of the input.
+func TestBlockLimits(t *testing.T) {
+	withTxs := func(txs ...[]byte) []byte { return (&Block{Header: sampleHeader(), Txs: txs}).Encode() }
+	withCert := func(n int) []byte { return (&Block{Header: sampleHeader(), Cert: make([]byte, n)}).Encode() }
+	// manyTxs claims n empty transactions and carries their length prefixes.
+	manyTxs := func(n int) []byte {
+		h := sampleHeader()
+		b := h.Encode()
+		b = binary.BigEndian.AppendUint32(b, uint32(n))
+		b = append(b, make([]byte, 4*n+4)...)
+		return b
+	}
+	tests := []struct {
+		name string
+		enc  []byte
+		err  string // empty when the block decodes
+	}{
+		{"transaction at MaxMaxTxBytes", withTxs(make([]byte, MaxMaxTxBytes)), ""},
+		{"transaction over MaxMaxTxBytes", withTxs(make([]byte, MaxMaxTxBytes+1)), "tx: length 131073 exceeds the limit of 131072 bytes"},
+		{"certificate at MaxCertBytes", withCert(MaxCertBytes), ""},
+		{"certificate over MaxCertBytes", withCert(MaxCertBytes + 1), "cert: length 131386 exceeds the limit of 131385 bytes"},
+		{"MaxBlockTxsLimit transactions", manyTxs(MaxBlockTxsLimit), ""},
+		{"more than MaxBlockTxsLimit transactions", manyTxs(MaxBlockTxsLimit + 1), "tx count: count 1000001 exceeds the limit of 1000000"},
+		{"tx count over the input", manyTxs(3)[:HeaderSize+4+11], "tx count: count 3 of at least 4 bytes each exceeds the remaining 11 bytes"},
+		{"tx length over the input", withTxs([]byte("abc"))[:HeaderSize+4+4+2], "tx: length 3 exceeds the remaining 2 bytes"},
+		{"trailing bytes", append(withTxs(), 0), "block: 1 trailing bytes"},
+		{"header version", append([]byte{2}, withTxs()[1:]...), "header version: 2, want 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			blk, err := DecodeBlock(tt.enc)
+			if tt.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(blk.Encode(), tt.enc) {
+					t.Fatal("round trip changed the block")
+				}
+				return
+			}
+			if !errors.Is(err, ErrDecode) || !strings.Contains(err.Error(), tt.err) || blk != nil {
+				t.Fatalf("got %v, %v; want ErrDecode with %q", blk, err, tt.err)
+			}
+		})
+	}
+	// Every strict prefix of a block fails, naming a field.
+	enc := sampleBlock().Encode()
+	for i := range enc {
+		if _, err := DecodeBlock(enc[:i]); !errors.Is(err, ErrDecode) {
+			t.Fatalf("prefix of %d bytes: %v", i, err)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -212,6 +213,71 @@ func TestDecodeRejects(t *testing.T) {
 				t.Errorf("DecodeMessage = %+v, %v; want ErrDecode", m, err)
 			}
 		})
+	}
+}
+
+// lengthAt returns enc cut at off, followed by the u32 length n and
+// nothing else: a byte string that claims n bytes.
+func lengthAt(enc []byte, off int, n uint32) []byte {
+	return binary.BigEndian.AppendUint32(bytes.Clone(enc[:off]), n)
+}
+
+// TestDecodeLimits checks the limit of every byte string of the wire
+// encoding at its value (refused only for want of input) and one above
+// (refused for the limit, whatever follows).
+func TestDecodeLimits(t *testing.T) {
+	byName := map[string]*Message{}
+	for _, s := range sampleMessages(t) {
+		byName[s.name] = s.msg
+	}
+	const head = 1 + 4
+	const polFlag = head + 8 + 8 + 32 + 8
+	const qcBitmap = head + 1 + 8 + 8 + 32
+	qcSig := qcBitmap + 4 + len(byName["qc-prevote"].QC.Signers)
+	tests := []struct {
+		field  string
+		sample string
+		off    int
+		limit  int
+	}{
+		{"vote signature", "prevote", head + 1 + 8 + 8 + 32 + 4, maxSigBytes},
+		{"timeout signature", "timeout", head + 8 + 8 + 4, maxSigBytes},
+		{"proposal payload", "proposal", polFlag + 1 + 4, maxPayloadBytes},
+		{"certificate signer bitmap", "qc-prevote", qcBitmap, maxBitmapBytes},
+		{"certificate signature", "qc-prevote", qcSig, maxSigBytes},
+		{"timeout certificate signer bitmap", "tc", head + 8 + 8, maxBitmapBytes},
+	}
+	for _, tt := range tests {
+		t.Run(tt.field, func(t *testing.T) {
+			for n, want := range map[int]string{
+				tt.limit:     fmt.Sprintf("%s: length %d exceeds the remaining 0 bytes", tt.field, tt.limit),
+				tt.limit + 1: fmt.Sprintf("%s: length %d exceeds the limit of %d bytes", tt.field, tt.limit+1, tt.limit),
+			} {
+				m, err := DecodeMessage(lengthAt(byName[tt.sample].Encode(), tt.off, uint32(n)))
+				if m != nil || !errors.Is(err, ErrDecode) || !strings.Contains(err.Error(), want) {
+					t.Errorf("length %d: got %v, %v; want ErrDecode with %q", n, m, err, want)
+				}
+			}
+		})
+	}
+}
+
+// TestEncodedSize checks that the encoders size their buffer exactly.
+func TestEncodedSize(t *testing.T) {
+	for _, s := range append(append(sampleMessages(t), edgeMessages()...), benchMessages()...) {
+		if enc := s.msg.Encode(); len(enc) != cap(enc) || len(enc) != s.msg.encodedSize() {
+			t.Errorf("%s: encoding of %d bytes, buffer of %d, encodedSize %d", s.name, len(enc), cap(enc), s.msg.encodedSize())
+		}
+	}
+	for _, s := range sampleQCs(t) {
+		if enc := EncodeQC(s.msg.QC); len(enc) != cap(enc) {
+			t.Errorf("%s: certificate of %d bytes in a buffer of %d", s.name, len(enc), cap(enc))
+		}
+	}
+	for _, s := range append(sampleStates(), benchState()) {
+		if enc := EncodeState(s); len(enc) != cap(enc) {
+			t.Errorf("state of %d bytes in a buffer of %d", len(enc), cap(enc))
+		}
 	}
 }
 

@@ -2,8 +2,11 @@ package consensus
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -59,6 +62,47 @@ func TestDecodeStateRejects(t *testing.T) {
 		if _, err := DecodeState(b); !errors.Is(err, ErrDecode) {
 			t.Errorf("%s: %v, want ErrDecode", name, err)
 		}
+	}
+}
+
+// TestDecodeStateLimits checks the limits of the State encoding at their
+// value (refused only for want of input) and one above.
+func TestDecodeStateLimits(t *testing.T) {
+	good := EncodeState(sampleStates()[1])
+	const certAt = 1 + 8 + 8 + 1 + 8 + 32 + 8 + 32 + 1
+	certLen := int(binary.BigEndian.Uint32(good[certAt:]))
+	countAt := certAt + 4 + certLen
+	if int(binary.BigEndian.Uint32(good[countAt:])) != len(sampleStates()[1].Signed) {
+		t.Fatal("the record count is not where the test expects it")
+	}
+	tests := []struct {
+		name string
+		enc  []byte
+		want string
+	}{
+		{"certificate at the limit", lengthAt(good, certAt, maxQCBytes), fmt.Sprintf("valid certificate: length %d exceeds the remaining 0 bytes", maxQCBytes)},
+		{"certificate over the limit", lengthAt(good, certAt, maxQCBytes+1), fmt.Sprintf("valid certificate: length %d exceeds the limit of %d bytes", maxQCBytes+1, maxQCBytes)},
+		{"records at the limit", lengthAt(good, countAt, maxSignedRecords), fmt.Sprintf("signed record count: count %d of at least %d bytes each exceeds the remaining 0 bytes", maxSignedRecords, signedRecordSize)},
+		{"records over the limit", lengthAt(good, countAt, maxSignedRecords+1), fmt.Sprintf("signed record count: count %d exceeds the limit of %d", maxSignedRecords+1, maxSignedRecords)},
+		{"records over the input", append(lengthAt(good, countAt, 2), make([]byte, 2*signedRecordSize-1)...), "exceeds the remaining 81 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := DecodeState(tt.enc)
+			if s != nil || !errors.Is(err, ErrDecode) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, %v; want ErrDecode with %q", s, err, tt.want)
+			}
+		})
+	}
+	// A certificate of the largest size fits the state's limit.
+	big := sampleStates()[1]
+	big.ValidQC.Signers = make(Bitmap, maxBitmapBytes)
+	big.ValidQC.Sig = make([]byte, maxSigBytes)
+	if got, err := DecodeState(EncodeState(big)); err != nil || !reflect.DeepEqual(got, big) {
+		t.Fatalf("state with the largest certificate: %v", err)
+	}
+	if n := len(EncodeQC(big.ValidQC)); n != maxQCBytes {
+		t.Fatalf("largest certificate is %d bytes, maxQCBytes %d", n, maxQCBytes)
 	}
 }
 

@@ -33,7 +33,8 @@ func (r *Receipt) AppendEncode(dst []byte) []byte {
 	e.U8(r.Status)
 	e.U64(r.GasUsed)
 	e.U64(r.CumulativeGasUsed)
-	e.Hash(r.EffectiveGasPrice.Bytes32())
+	price := r.EffectiveGasPrice.Bytes32()
+	e.Fixed(price[:])
 	e.Fixed(r.From[:])
 	return e.Bytes()
 }
@@ -42,7 +43,8 @@ func decodeReceiptFields(d *codec.Decoder, r *Receipt) {
 	r.Status = d.U8("receipt status")
 	r.GasUsed = d.U64("receipt gas used")
 	r.CumulativeGasUsed = d.U64("receipt cumulative gas")
-	price := d.Hash("receipt effective gas price")
+	var price [32]byte
+	d.Fixed("receipt effective gas price", price[:])
 	r.EffectiveGasPrice.SetBytes32(price[:])
 	d.Fixed("receipt sender", r.From[:])
 }

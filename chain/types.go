@@ -40,7 +40,8 @@ func (a *Account) IsEmpty() bool { return a.Nonce == 0 && a.Balance.IsZero() }
 func (a *Account) AppendEncode(dst []byte) []byte {
 	e := codec.NewEncoder(dst)
 	e.U64(a.Nonce)
-	e.Hash(a.Balance.Bytes32())
+	balance := a.Balance.Bytes32()
+	e.Fixed(balance[:])
 	return e.Bytes()
 }
 
@@ -49,7 +50,8 @@ func DecodeAccount(b []byte) (Account, error) {
 	d := codec.NewDecoder(b, ErrDecode)
 	var a Account
 	a.Nonce = d.U64("account nonce")
-	balance := d.Hash("account balance")
+	var balance [32]byte
+	d.Fixed("account balance", balance[:])
 	a.Balance.SetBytes32(balance[:])
 	return a, d.Finish("account")
 }

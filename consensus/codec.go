@@ -15,8 +15,10 @@ import (
 // Every byte string has a limit, checked before anything is allocated for
 // it. Each is derived from what the field must hold:
 const (
-	// maxValidators is the largest validator set the encoding carries, so
-	// that a certificate of any set the chain runs decodes.
+	// maxValidators is the largest validator set whose certificates the
+	// encoding carries (about a million). Nothing refuses a larger set yet
+	// (neither the genesis nor NewValidatorSet); its certificates would not
+	// decode.
 	maxValidators = 1 << 20
 
 	// maxBitmapBytes bounds a signer bitmap: one bit per validator of the

@@ -1,10 +1,11 @@
 package chain
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/bizra/node0/internal/codec"
 )
 
 // HeaderVersion is the only header encoding version this code reads.
@@ -12,6 +13,14 @@ const HeaderVersion = 1
 
 // HeaderSize is the length of an encoded header.
 const HeaderSize = 1 + 5*8 + 4*32 + 20
+
+// MaxCertBytes bounds the certificate of a block: the encoding of a
+// consensus precommit certificate with a signer bitmap of 2^20 validators
+// (131,072 bytes), a signature of up to 256 bytes and 57 bytes of fixed
+// fields (type u8, height u64, round u64, block hash [32], two u32
+// lengths). Package consensus checks at compile time that its largest
+// certificate is exactly this size.
+const MaxCertBytes = 57 + 1<<20/8 + 256
 
 // Header is the hashed part of a block. See the package doc for the encoding.
 type Header struct {
@@ -29,19 +38,19 @@ type Header struct {
 
 // AppendEncode appends the canonical header encoding to dst.
 func (h *Header) AppendEncode(dst []byte) []byte {
-	e := encoder{buf: dst}
-	e.u8(HeaderVersion)
-	e.u64(h.ChainID)
-	e.u64(h.Height)
-	e.u64(h.Round)
-	e.u64(h.Timestamp)
-	e.u64(h.GasUsed)
-	e.hash(h.ParentHash)
-	e.addr(h.Proposer)
-	e.hash(h.TxRoot)
-	e.hash(h.StateRoot)
-	e.hash(h.ReceiptsRoot)
-	return e.buf
+	e := codec.NewEncoder(dst)
+	e.U8(HeaderVersion)
+	e.U64(h.ChainID)
+	e.U64(h.Height)
+	e.U64(h.Round)
+	e.U64(h.Timestamp)
+	e.U64(h.GasUsed)
+	e.Hash(h.ParentHash)
+	e.Fixed(h.Proposer[:])
+	e.Hash(h.TxRoot)
+	e.Hash(h.StateRoot)
+	e.Hash(h.ReceiptsRoot)
+	return e.Bytes()
 }
 
 // Encode returns the canonical header encoding.
@@ -56,30 +65,29 @@ func (h *Header) Hash() Hash {
 // DecodeHeader decodes a header encoding; it rejects any other length or an
 // unknown version.
 func DecodeHeader(b []byte) (*Header, error) {
-	d := decoder{b: b}
-	h := decodeHeaderFields(&d)
-	if err := d.finish("header"); err != nil {
+	d := codec.NewDecoder(b, ErrDecode)
+	h := new(Header)
+	decodeHeaderFields(&d, h)
+	if err := d.Finish("header"); err != nil {
 		return nil, err
 	}
 	return h, nil
 }
 
-func decodeHeaderFields(d *decoder) *Header {
-	h := new(Header)
-	if v := d.u8("header version"); d.err == nil && v != HeaderVersion {
-		d.err = fmt.Errorf("%w: header version %d, want %d", ErrDecode, v, HeaderVersion)
+func decodeHeaderFields(d *codec.Decoder, h *Header) {
+	if v := d.U8("header version"); d.Err() == nil && v != HeaderVersion {
+		d.Failf("header version", "%d, want %d", v, HeaderVersion)
 	}
-	h.ChainID = d.u64("chain id")
-	h.Height = d.u64("height")
-	h.Round = d.u64("round")
-	h.Timestamp = d.u64("timestamp")
-	h.GasUsed = d.u64("gas used")
-	h.ParentHash = d.hash("parent hash")
-	h.Proposer = d.addr("proposer")
-	h.TxRoot = d.hash("tx root")
-	h.StateRoot = d.hash("state root")
-	h.ReceiptsRoot = d.hash("receipts root")
-	return h
+	h.ChainID = d.U64("chain id")
+	h.Height = d.U64("height")
+	h.Round = d.U64("round")
+	h.Timestamp = d.U64("timestamp")
+	h.GasUsed = d.U64("gas used")
+	h.ParentHash = d.Hash("parent hash")
+	d.Fixed("proposer", h.Proposer[:])
+	h.TxRoot = d.Hash("tx root")
+	h.StateRoot = d.Hash("state root")
+	h.ReceiptsRoot = d.Hash("receipts root")
 }
 
 // Block is a header, the transactions it orders, and the quorum certificate
@@ -96,47 +104,40 @@ func (b *Block) Hash() Hash { return b.Header.Hash() }
 
 // EncodedSize returns the length of the block encoding.
 func (b *Block) EncodedSize() int {
-	n := HeaderSize + 4 + 4 + len(b.Cert)
+	n := HeaderSize + codec.PrefixSize + codec.PrefixSize + len(b.Cert)
 	for _, tx := range b.Txs {
-		n += 4 + len(tx)
+		n += codec.PrefixSize + len(tx)
 	}
 	return n
 }
 
 // Encode returns the canonical block encoding.
 func (b *Block) Encode() []byte {
-	buf := b.Header.AppendEncode(make([]byte, 0, b.EncodedSize()))
-	e := encoder{buf: buf}
-	e.u32(uint32(len(b.Txs)))
+	e := codec.NewEncoder(b.Header.AppendEncode(make([]byte, 0, b.EncodedSize())))
+	e.U32(uint32(len(b.Txs)))
 	for _, tx := range b.Txs {
-		e.blob(tx)
+		e.Blob(tx)
 	}
-	e.blob(b.Cert)
-	return e.buf
+	e.Blob(b.Cert)
+	return e.Bytes()
 }
 
-// DecodeBlock decodes a block encoding. Transaction bytes are copied out
-// only as slices of one buffer: the block owns a private copy of b. It does
-// not decode the transactions themselves; [Chain.Execute] does.
+// DecodeBlock decodes a block encoding within the limits of the package
+// doc. The block owns a private copy of b, and its transactions and
+// certificate are slices of that one copy. It does not decode the
+// transactions themselves; [Chain.Execute] does.
 func DecodeBlock(b []byte) (*Block, error) {
-	buf := append([]byte(nil), b...)
-	d := decoder{b: buf}
-	h := decodeHeaderFields(&d)
-	n := d.u32("tx count")
-	if d.err == nil && uint64(n)*4 > uint64(len(d.b)) {
-		return nil, fmt.Errorf("%w: tx count %d exceeds remaining %d bytes", ErrDecode, n, len(d.b))
+	d := codec.NewDecoder(append([]byte(nil), b...), ErrDecode)
+	blk := new(Block)
+	decodeHeaderFields(&d, &blk.Header)
+	if n := d.Count("tx count", MaxBlockTxsLimit, codec.PrefixSize); n > 0 {
+		blk.Txs = make([][]byte, n)
+		for i := range blk.Txs {
+			blk.Txs[i] = d.BlobAlias("tx", MaxMaxTxBytes)
+		}
 	}
-	blk := &Block{Header: *h}
-	if n > 0 {
-		blk.Txs = make([][]byte, 0, n)
-	}
-	for i := uint32(0); i < n && d.err == nil; i++ {
-		blk.Txs = append(blk.Txs, d.blob("tx"))
-	}
-	if cert := d.blob("cert"); len(cert) > 0 {
-		blk.Cert = cert
-	}
-	if err := d.finish("block"); err != nil {
+	blk.Cert = d.BlobAlias("cert", MaxCertBytes)
+	if err := d.Finish("block"); err != nil {
 		return nil, err
 	}
 	return blk, nil

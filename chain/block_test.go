@@ -2,6 +2,7 @@ package chain
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -169,6 +170,62 @@ func TestDecodeBlockRejects(t *testing.T) {
 	}
 }
 
+// TestBlockLimits checks each limit of the block encoding at its value
+// and one above, with the bytes present, so that it is the limit that
+// refuses and not the length of the input.
+func TestBlockLimits(t *testing.T) {
+	withTxs := func(txs ...[]byte) []byte { return (&Block{Header: sampleHeader(), Txs: txs}).Encode() }
+	withCert := func(n int) []byte { return (&Block{Header: sampleHeader(), Cert: make([]byte, n)}).Encode() }
+	// manyTxs claims n empty transactions and carries their length prefixes.
+	manyTxs := func(n int) []byte {
+		h := sampleHeader()
+		b := h.Encode()
+		b = binary.BigEndian.AppendUint32(b, uint32(n))
+		b = append(b, make([]byte, 4*n+4)...)
+		return b
+	}
+	tests := []struct {
+		name string
+		enc  []byte
+		err  string // empty when the block decodes
+	}{
+		{"transaction at MaxMaxTxBytes", withTxs(make([]byte, MaxMaxTxBytes)), ""},
+		{"transaction over MaxMaxTxBytes", withTxs(make([]byte, MaxMaxTxBytes+1)), "tx: length 131073 exceeds the limit of 131072 bytes"},
+		{"certificate at MaxCertBytes", withCert(MaxCertBytes), ""},
+		{"certificate over MaxCertBytes", withCert(MaxCertBytes + 1), "cert: length 131386 exceeds the limit of 131385 bytes"},
+		{"MaxBlockTxsLimit transactions", manyTxs(MaxBlockTxsLimit), ""},
+		{"more than MaxBlockTxsLimit transactions", manyTxs(MaxBlockTxsLimit + 1), "tx count: count 1000001 exceeds the limit of 1000000"},
+		{"tx count over the input", manyTxs(3)[:HeaderSize+4+11], "tx count: count 3 of at least 4 bytes each exceeds the remaining 11 bytes"},
+		{"tx length over the input", withTxs([]byte("abc"))[:HeaderSize+4+4+2], "tx: length 3 exceeds the remaining 2 bytes"},
+		{"trailing bytes", append(withTxs(), 0), "block: 1 trailing bytes"},
+		{"header version", append([]byte{2}, withTxs()[1:]...), "header version: 2, want 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			blk, err := DecodeBlock(tt.enc)
+			if tt.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(blk.Encode(), tt.enc) {
+					t.Fatal("round trip changed the block")
+				}
+				return
+			}
+			if !errors.Is(err, ErrDecode) || !strings.Contains(err.Error(), tt.err) || blk != nil {
+				t.Fatalf("got %v, %v; want ErrDecode with %q", blk, err, tt.err)
+			}
+		})
+	}
+	// Every strict prefix of a block fails, naming a field.
+	enc := sampleBlock().Encode()
+	for i := range enc {
+		if _, err := DecodeBlock(enc[:i]); !errors.Is(err, ErrDecode) {
+			t.Fatalf("prefix of %d bytes: %v", i, err)
+		}
+	}
+}
+
 func TestMerkleRoot(t *testing.T) {
 	a, b, c := Keccak256([]byte("a")), Keccak256([]byte("b")), Keccak256([]byte("c"))
 	leaf := func(h Hash) Hash { return Keccak256([]byte{0}, h[:]) }
@@ -240,5 +297,100 @@ func TestPartitionKeys(t *testing.T) {
 	}
 	if !strings.HasPrefix(string(blockKey(5)), "b") {
 		t.Fatal("block keys use prefix b")
+	}
+}
+
+// benchBlock is a block of n transactions of 110 bytes (the size of a
+// signed transfer) with a certificate of 100 signers: the shape the codec
+// sees on every proposal, sync response and store read.
+func benchBlock(n int) *Block {
+	b := &Block{Header: sampleHeader(), Txs: make([][]byte, n), Cert: bytes.Repeat([]byte{0xce}, 57+13+96)}
+	for i := range b.Txs {
+		b.Txs[i] = bytes.Repeat([]byte{byte(i)}, 110)
+	}
+	return b
+}
+
+func BenchmarkEncodeBlock10k(b *testing.B) {
+	blk := benchBlock(10_000)
+	b.SetBytes(int64(blk.EncodedSize()))
+	for b.Loop() {
+		_ = blk.Encode()
+	}
+}
+
+func BenchmarkDecodeBlock10k(b *testing.B) {
+	enc := benchBlock(10_000).Encode()
+	b.SetBytes(int64(len(enc)))
+	for b.Loop() {
+		if _, err := DecodeBlock(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeHeader(b *testing.B) {
+	h := sampleHeader()
+	var buf [HeaderSize]byte
+	for b.Loop() {
+		_ = h.AppendEncode(buf[:0])
+	}
+}
+
+func BenchmarkDecodeHeader(b *testing.B) {
+	h := sampleHeader()
+	enc := h.Encode()
+	for b.Loop() {
+		if _, err := DecodeHeader(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchReceipts are the receipts of a block of 10,000 transfers.
+func benchReceipts() []Receipt {
+	rs := make([]Receipt, 10_000)
+	for i := range rs {
+		rs[i] = Receipt{Status: ReceiptSuccess, GasUsed: TransferGas, CumulativeGasUsed: uint64(i+1) * TransferGas, From: Address{byte(i), byte(i >> 8)}}
+		rs[i].EffectiveGasPrice.SetUint64(1_500_000_000)
+	}
+	return rs
+}
+
+func BenchmarkEncodeReceipts10k(b *testing.B) {
+	rs := benchReceipts()
+	b.SetBytes(int64(len(rs) * ReceiptSize))
+	for b.Loop() {
+		_ = EncodeReceipts(rs)
+	}
+}
+
+func BenchmarkDecodeReceipts10k(b *testing.B) {
+	enc := EncodeReceipts(benchReceipts())
+	b.SetBytes(int64(len(enc)))
+	for b.Loop() {
+		if _, err := DecodeReceipts(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeAccount(b *testing.B) {
+	a := Account{Nonce: 7}
+	a.Balance.SetUint64(1e18)
+	var buf [accountSize]byte
+	for b.Loop() {
+		_ = a.AppendEncode(buf[:0])
+	}
+}
+
+func BenchmarkDecodeAccount(b *testing.B) {
+	a := Account{Nonce: 7}
+	a.Balance.SetUint64(1e18)
+	enc := a.AppendEncode(nil)
+	for b.Loop() {
+		if _, err := DecodeAccount(enc); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -42,7 +42,9 @@
 //
 // All integers are big-endian and fixed-width; there are no optional fields,
 // so every value has exactly one encoding and decoders reject anything else
-// (short input, trailing bytes, unknown version).
+// (short input, trailing bytes, unknown version, a length or count above its
+// limit). The mechanics are package internal/codec's; the layouts and limits
+// are these.
 //
 // Header (189 bytes), hashed with Keccak-256 to give the block hash:
 //
@@ -62,7 +64,24 @@
 // u32 length and its Ethereum binary encoding (the bytes whose Keccak-256 is
 // the transaction hash), then u32 length and the quorum certificate. The
 // certificate is opaque to this package and is not covered by the block hash:
-// it certifies that hash.
+// it certifies that hash. An empty certificate (length 0) is a block without
+// one. The decoder checks each length and count against a limit before it
+// allocates anything for it:
+//
+//	tx count     at most MaxBlockTxsLimit (1,000,000), the largest
+//	             limits.block_max_txs a genesis may set; a count is also
+//	             refused when its length prefixes alone (4 bytes each)
+//	             exceed the rest of the input
+//	transaction  at most MaxMaxTxBytes (131,072 bytes), the largest
+//	             limits.max_tx_bytes a genesis may set
+//	certificate  at most MaxCertBytes (131,385 bytes): a consensus
+//	             precommit certificate with a signer bitmap of 2^20
+//	             validators (131,072 bytes), a signature of up to 256 bytes
+//	             and 57 bytes of fixed fields; package consensus checks at
+//	             compile time that its largest certificate has this size
+//
+// These are bounds of the format, the same for every chain. A chain's own
+// genesis limits are tighter, and block execution checks them.
 //
 // Receipt (69 bytes): status u8, gas_used u64, cumulative_gas_used u64,
 // effective_gas_price [32] (256-bit), from [20].

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/holiman/uint256"
+
+	"github.com/bizra/node0/internal/codec"
 )
 
 // Receipt statuses. Only successful transactions enter a block, so every
@@ -27,23 +29,24 @@ type Receipt struct {
 
 // AppendEncode appends the canonical receipt encoding.
 func (r *Receipt) AppendEncode(dst []byte) []byte {
-	e := encoder{buf: dst}
-	e.u8(r.Status)
-	e.u64(r.GasUsed)
-	e.u64(r.CumulativeGasUsed)
-	e.u256(&r.EffectiveGasPrice)
-	e.addr(r.From)
-	return e.buf
+	e := codec.NewEncoder(dst)
+	e.U8(r.Status)
+	e.U64(r.GasUsed)
+	e.U64(r.CumulativeGasUsed)
+	price := r.EffectiveGasPrice.Bytes32()
+	e.Fixed(price[:])
+	e.Fixed(r.From[:])
+	return e.Bytes()
 }
 
-func decodeReceiptFields(d *decoder) Receipt {
-	var r Receipt
-	r.Status = d.u8("receipt status")
-	r.GasUsed = d.u64("receipt gas used")
-	r.CumulativeGasUsed = d.u64("receipt cumulative gas")
-	r.EffectiveGasPrice = d.u256("receipt effective gas price")
-	r.From = d.addr("receipt sender")
-	return r
+func decodeReceiptFields(d *codec.Decoder, r *Receipt) {
+	r.Status = d.U8("receipt status")
+	r.GasUsed = d.U64("receipt gas used")
+	r.CumulativeGasUsed = d.U64("receipt cumulative gas")
+	var price [32]byte
+	d.Fixed("receipt effective gas price", price[:])
+	r.EffectiveGasPrice.SetBytes32(price[:])
+	d.Fixed("receipt sender", r.From[:])
 }
 
 // EncodeReceipts concatenates receipt encodings, as stored per block.
@@ -61,11 +64,11 @@ func DecodeReceipts(b []byte) ([]Receipt, error) {
 		return nil, fmt.Errorf("%w: receipts length %d is not a multiple of %d", ErrDecode, len(b), ReceiptSize)
 	}
 	rs := make([]Receipt, len(b)/ReceiptSize)
-	d := decoder{b: b}
+	d := codec.NewDecoder(b, ErrDecode)
 	for i := range rs {
-		rs[i] = decodeReceiptFields(&d)
+		decodeReceiptFields(&d, &rs[i])
 	}
-	return rs, d.finish("receipts")
+	return rs, d.Finish("receipts")
 }
 
 // ReceiptsRoot returns the Merkle root over the receipts: each leaf is

@@ -4,6 +4,8 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/holiman/uint256"
+
+	"github.com/bizra/node0/internal/codec"
 )
 
 // Address is a 20-byte account address, shared with go-ethereum so that
@@ -36,17 +38,20 @@ func (a *Account) IsEmpty() bool { return a.Nonce == 0 && a.Balance.IsZero() }
 
 // AppendEncode appends the canonical 40-byte encoding.
 func (a *Account) AppendEncode(dst []byte) []byte {
-	e := encoder{buf: dst}
-	e.u64(a.Nonce)
-	e.u256(&a.Balance)
-	return e.buf
+	e := codec.NewEncoder(dst)
+	e.U64(a.Nonce)
+	balance := a.Balance.Bytes32()
+	e.Fixed(balance[:])
+	return e.Bytes()
 }
 
 // DecodeAccount decodes an account encoding.
 func DecodeAccount(b []byte) (Account, error) {
-	d := decoder{b: b}
+	d := codec.NewDecoder(b, ErrDecode)
 	var a Account
-	a.Nonce = d.u64("account nonce")
-	a.Balance = d.u256("account balance")
-	return a, d.finish("account")
+	a.Nonce = d.U64("account nonce")
+	var balance [32]byte
+	d.Fixed("account balance", balance[:])
+	a.Balance.SetBytes32(balance[:])
+	return a, d.Finish("account")
 }

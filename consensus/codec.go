@@ -1,233 +1,214 @@
 package consensus
 
 import (
-	"encoding/binary"
-	"fmt"
-)
-
-// Limits of the wire encoding.
-const (
-	maxSigBytes     = 256
-	maxBitmapBytes  = 1 << 17 // a million validators
-	maxPayloadBytes = 256 << 20
+	"github.com/bizra/node0/chain"
+	"github.com/bizra/node0/consensus/bls"
+	"github.com/bizra/node0/internal/codec"
 )
 
 // Wire encoding: big-endian fixed-width integers, u32-length-prefixed byte
-// strings, a presence byte before an optional certificate. A message is its
-// kind, the sender index and its body; a decoder accepts exactly one
-// encoding of each value.
+// strings, a presence byte before an optional certificate (package
+// internal/codec). A message is its kind, the sender index and its body; a
+// decoder accepts exactly one encoding of each value, and copies every byte
+// string it returns, so a decoded message shares nothing with its input.
+//
+// Every byte string has a limit, checked before anything is allocated for
+// it. Each is derived from what the field must hold:
+const (
+	// maxValidators is the largest validator set whose certificates the
+	// encoding carries (about a million). Nothing refuses a larger set yet
+	// (neither the genesis nor NewValidatorSet); its certificates would not
+	// decode.
+	maxValidators = 1 << 20
 
-type enc struct{ b []byte }
+	// maxBitmapBytes bounds a signer bitmap: one bit per validator of the
+	// largest set, 131,072 bytes.
+	maxBitmapBytes = maxValidators / 8
 
-func (e *enc) u8(v uint8)   { e.b = append(e.b, v) }
-func (e *enc) u32(v uint32) { e.b = binary.BigEndian.AppendUint32(e.b, v) }
-func (e *enc) u64(v uint64) { e.b = binary.BigEndian.AppendUint64(e.b, v) }
-func (e *enc) hash(h Hash)  { e.b = append(e.b, h[:]...) }
-func (e *enc) blob(v []byte) {
-	e.u32(uint32(len(v)))
-	e.b = append(e.b, v...)
-}
+	// maxSigBytes bounds a signature, one validator's or an aggregate. The
+	// Crypto interface does not fix the scheme: a BLS12-381 signature is 96
+	// bytes compressed (bls.SignatureSize) and 192 uncompressed, a test
+	// scheme's is 32. 256 holds each of them.
+	maxSigBytes = 256
 
-type dec struct {
-	b   []byte
-	err error
-}
+	// qcFixedBytes are the fields of a certificate other than its byte
+	// strings: type u8, height u64, round u64, block [32] and the two u32
+	// lengths.
+	qcFixedBytes = 1 + 8 + 8 + 32 + 2*codec.PrefixSize
 
-func (d *dec) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s", ErrDecode, fmt.Sprintf(format, args...))
-	}
-}
+	// maxQCBytes is the largest certificate encoding (131,385 bytes): the
+	// limit of the certificate in a State, and the chain's limit of the
+	// certificate stored with a block.
+	maxQCBytes = qcFixedBytes + maxBitmapBytes + maxSigBytes
 
-func (d *dec) take(n int) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if n < 0 || len(d.b) < n {
-		d.fail("need %d bytes, have %d", n, len(d.b))
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
+	// maxPayloadBytes bounds a proposal's payload, a chain block
+	// encoding. The chain format bounds a block only by a genesis's limits
+	// (up to 10^6 transactions of up to 128 KiB each, far more than a u32
+	// length), so the bound is that of the transport: a proposal travels
+	// as one network message, and a node accepts none above 64 MiB (the
+	// ceiling of p2p.max_message_bytes).
+	maxPayloadBytes = 64 << 20
+)
 
-func (d *dec) u8() uint8 {
-	if v := d.take(1); v != nil {
-		return v[0]
-	}
-	return 0
-}
+// The limits agree with the formats they serve: a certificate consensus
+// encodes fits a chain block (and no chain certificate is larger than a
+// certificate consensus decodes), and a BLS signature fits maxSigBytes.
+// A change that breaks one of these fails to compile (a negative constant
+// does not convert to uint).
+const (
+	_ = uint(chain.MaxCertBytes - maxQCBytes)
+	_ = uint(maxQCBytes - chain.MaxCertBytes)
+	_ = uint(maxSigBytes - bls.SignatureSize)
+)
 
-func (d *dec) u32() uint32 {
-	if v := d.take(4); v != nil {
-		return binary.BigEndian.Uint32(v)
-	}
-	return 0
-}
+func newDecoder(b []byte) codec.Decoder { return codec.NewDecoder(b, ErrDecode) }
 
-func (d *dec) u64() uint64 {
-	if v := d.take(8); v != nil {
-		return binary.BigEndian.Uint64(v)
-	}
-	return 0
-}
-
-func (d *dec) hash() (h Hash) {
-	copy(h[:], d.take(32))
-	return h
-}
-
-func (d *dec) blob(limit int, what string) []byte {
-	n := d.u32()
-	if d.err != nil {
-		return nil
-	}
-	if int64(n) > int64(limit) {
-		d.fail("%s of %d bytes exceeds %d", what, n, limit)
-		return nil
-	}
-	v := d.take(int(n))
-	if v == nil {
-		return nil
-	}
-	return append([]byte(nil), v...)
-}
-
-func (d *dec) voteType() VoteType {
-	t := VoteType(d.u8())
-	if d.err == nil && t != Prevote && t != Precommit {
-		d.fail("unknown vote type %d", t)
+func voteType(d *codec.Decoder, what string) VoteType {
+	t := VoteType(d.U8(what))
+	if d.Err() == nil && t != Prevote && t != Precommit {
+		d.Failf(what, "unknown vote type %d", t)
 	}
 	return t
 }
 
-func (e *enc) qc(q *QC) {
-	e.u8(uint8(q.Type))
-	e.u64(q.Height)
-	e.u64(q.Round)
-	e.hash(q.BlockID)
-	e.blob(q.Signers)
-	e.blob(q.Sig)
+func encodeQC(e *codec.Encoder, q *QC) {
+	e.U8(uint8(q.Type))
+	e.U64(q.Height)
+	e.U64(q.Round)
+	e.Hash(q.BlockID)
+	e.Blob(q.Signers)
+	e.Blob(q.Sig)
 }
 
-func (d *dec) qc() *QC {
+func decodeQC(d *codec.Decoder) *QC {
 	q := &QC{}
-	q.Type = d.voteType()
-	q.Height = d.u64()
-	q.Round = d.u64()
-	q.BlockID = d.hash()
-	q.Signers = d.blob(maxBitmapBytes, "signer bitmap")
-	q.Sig = d.blob(maxSigBytes, "signature")
+	q.Type = voteType(d, "certificate type")
+	q.Height = d.U64("certificate height")
+	q.Round = d.U64("certificate round")
+	q.BlockID = d.Hash("certificate block")
+	q.Signers = d.BlobCopy("certificate signer bitmap", maxBitmapBytes)
+	q.Sig = d.BlobCopy("certificate signature", maxSigBytes)
 	return q
 }
 
+// qcSize is the length of a certificate's encoding.
+func qcSize(q *QC) int { return qcFixedBytes + len(q.Signers) + len(q.Sig) }
+
 // EncodeQC returns the encoding of a certificate, as stored with a block.
 func EncodeQC(q *QC) []byte {
-	e := enc{}
-	e.qc(q)
-	return e.b
+	e := codec.NewEncoder(make([]byte, 0, qcSize(q)))
+	encodeQC(&e, q)
+	return e.Bytes()
 }
 
 // DecodeQC decodes what EncodeQC wrote.
 func DecodeQC(b []byte) (*QC, error) {
-	d := dec{b: b}
-	q := d.qc()
-	if err := d.finish(); err != nil {
+	d := newDecoder(b)
+	q := decodeQC(&d)
+	if err := d.Finish("certificate"); err != nil {
 		return nil, err
 	}
 	return q, nil
 }
 
-func (d *dec) finish() error {
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("%d trailing bytes", len(d.b))
+// encodedSize returns the length of the message's encoding.
+func (m *Message) encodedSize() int {
+	n := 1 + 4
+	switch m.Kind {
+	case KindProposal:
+		p := m.Proposal
+		n += 8 + 8 + 32 + 8 + 1 + 4 + 2*codec.PrefixSize + len(p.Payload) + len(p.Sig)
+		if p.POL != nil {
+			n += qcSize(p.POL)
+		}
+	case KindVote:
+		n += 1 + 8 + 8 + 32 + 4 + codec.PrefixSize + len(m.Vote.Sig)
+	case KindAggregate, KindQC:
+		n += qcSize(m.QC)
+	case KindTimeout:
+		n += 8 + 8 + 4 + codec.PrefixSize + len(m.Timeout.Sig)
+	case KindTC:
+		n += 8 + 8 + 2*codec.PrefixSize + len(m.TC.Signers) + len(m.TC.Sig)
 	}
-	return d.err
+	return n
 }
 
 // Encode returns the wire encoding of a message.
 func (m *Message) Encode() []byte {
-	e := enc{}
-	e.u8(uint8(m.Kind))
-	e.u32(m.From)
+	e := codec.NewEncoder(make([]byte, 0, m.encodedSize()))
+	e.U8(uint8(m.Kind))
+	e.U32(m.From)
 	switch m.Kind {
 	case KindProposal:
 		p := m.Proposal
-		e.u64(p.Height)
-		e.u64(p.Round)
-		e.hash(p.BlockID)
-		e.u64(p.ValidRound)
+		e.U64(p.Height)
+		e.U64(p.Round)
+		e.Hash(p.BlockID)
+		e.U64(p.ValidRound)
+		e.Bool(p.POL != nil)
 		if p.POL != nil {
-			e.u8(1)
-			e.qc(p.POL)
-		} else {
-			e.u8(0)
+			encodeQC(&e, p.POL)
 		}
-		e.u32(p.Proposer)
-		e.blob(p.Payload)
-		e.blob(p.Sig)
+		e.U32(p.Proposer)
+		e.Blob(p.Payload)
+		e.Blob(p.Sig)
 	case KindVote:
 		v := m.Vote
-		e.u8(uint8(v.Type))
-		e.u64(v.Height)
-		e.u64(v.Round)
-		e.hash(v.BlockID)
-		e.u32(v.Validator)
-		e.blob(v.Sig)
+		e.U8(uint8(v.Type))
+		e.U64(v.Height)
+		e.U64(v.Round)
+		e.Hash(v.BlockID)
+		e.U32(v.Validator)
+		e.Blob(v.Sig)
 	case KindAggregate, KindQC:
-		e.qc(m.QC)
+		encodeQC(&e, m.QC)
 	case KindTimeout:
 		t := m.Timeout
-		e.u64(t.Height)
-		e.u64(t.Round)
-		e.u32(t.Validator)
-		e.blob(t.Sig)
+		e.U64(t.Height)
+		e.U64(t.Round)
+		e.U32(t.Validator)
+		e.Blob(t.Sig)
 	case KindTC:
 		t := m.TC
-		e.u64(t.Height)
-		e.u64(t.Round)
-		e.blob(t.Signers)
-		e.blob(t.Sig)
+		e.U64(t.Height)
+		e.U64(t.Round)
+		e.Blob(t.Signers)
+		e.Blob(t.Sig)
 	}
-	return e.b
+	return e.Bytes()
 }
 
 // DecodeMessage decodes a wire message. It checks the encoding only;
 // signatures and membership are the core's to check.
 func DecodeMessage(b []byte) (*Message, error) {
-	d := dec{b: b}
-	m := &Message{Kind: Kind(d.u8()), From: d.u32()}
+	d := newDecoder(b)
+	m := &Message{Kind: Kind(d.U8("message kind")), From: d.U32("sender")}
 	switch m.Kind {
 	case KindProposal:
-		p := &Proposal{Height: d.u64(), Round: d.u64(), BlockID: d.hash(), ValidRound: d.u64()}
-		switch d.u8() {
-		case 0:
-		case 1:
-			p.POL = d.qc()
-		default:
-			d.fail("bad certificate flag")
+		p := &Proposal{Height: d.U64("proposal height"), Round: d.U64("proposal round"), BlockID: d.Hash("proposal block"), ValidRound: d.U64("proposal valid round")}
+		if d.Bool("proof of lock flag") {
+			p.POL = decodeQC(&d)
 		}
-		p.Proposer = d.u32()
-		p.Payload = d.blob(maxPayloadBytes, "payload")
-		p.Sig = d.blob(maxSigBytes, "signature")
+		p.Proposer = d.U32("proposer")
+		p.Payload = d.BlobCopy("proposal payload", maxPayloadBytes)
+		p.Sig = d.BlobCopy("proposal signature", maxSigBytes)
 		m.Proposal = p
 	case KindVote:
-		m.Vote = &Vote{Type: d.voteType(), Height: d.u64(), Round: d.u64(), BlockID: d.hash(), Validator: d.u32()}
-		m.Vote.Sig = d.blob(maxSigBytes, "signature")
+		m.Vote = &Vote{Type: voteType(&d, "vote type"), Height: d.U64("vote height"), Round: d.U64("vote round"), BlockID: d.Hash("vote block"), Validator: d.U32("vote validator")}
+		m.Vote.Sig = d.BlobCopy("vote signature", maxSigBytes)
 	case KindAggregate, KindQC:
-		m.QC = d.qc()
+		m.QC = decodeQC(&d)
 	case KindTimeout:
-		m.Timeout = &Timeout{Height: d.u64(), Round: d.u64(), Validator: d.u32()}
-		m.Timeout.Sig = d.blob(maxSigBytes, "signature")
+		m.Timeout = &Timeout{Height: d.U64("timeout height"), Round: d.U64("timeout round"), Validator: d.U32("timeout validator")}
+		m.Timeout.Sig = d.BlobCopy("timeout signature", maxSigBytes)
 	case KindTC:
-		m.TC = &TC{Height: d.u64(), Round: d.u64()}
-		m.TC.Signers = d.blob(maxBitmapBytes, "signer bitmap")
-		m.TC.Sig = d.blob(maxSigBytes, "signature")
+		m.TC = &TC{Height: d.U64("timeout certificate height"), Round: d.U64("timeout certificate round")}
+		m.TC.Signers = d.BlobCopy("timeout certificate signer bitmap", maxBitmapBytes)
+		m.TC.Sig = d.BlobCopy("timeout certificate signature", maxSigBytes)
 	default:
-		d.fail("unknown message kind %d", m.Kind)
+		d.Failf("message kind", "unknown kind %d", m.Kind)
 	}
-	if err := d.finish(); err != nil {
+	if err := d.Finish("message"); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -215,6 +216,71 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
+// lengthAt returns enc cut at off, followed by the u32 length n and
+// nothing else: a byte string that claims n bytes.
+func lengthAt(enc []byte, off int, n uint32) []byte {
+	return binary.BigEndian.AppendUint32(bytes.Clone(enc[:off]), n)
+}
+
+// TestDecodeLimits checks the limit of every byte string of the wire
+// encoding at its value (refused only for want of input) and one above
+// (refused for the limit, whatever follows).
+func TestDecodeLimits(t *testing.T) {
+	byName := map[string]*Message{}
+	for _, s := range sampleMessages(t) {
+		byName[s.name] = s.msg
+	}
+	const head = 1 + 4
+	const polFlag = head + 8 + 8 + 32 + 8
+	const qcBitmap = head + 1 + 8 + 8 + 32
+	qcSig := qcBitmap + 4 + len(byName["qc-prevote"].QC.Signers)
+	tests := []struct {
+		field  string
+		sample string
+		off    int
+		limit  int
+	}{
+		{"vote signature", "prevote", head + 1 + 8 + 8 + 32 + 4, maxSigBytes},
+		{"timeout signature", "timeout", head + 8 + 8 + 4, maxSigBytes},
+		{"proposal payload", "proposal", polFlag + 1 + 4, maxPayloadBytes},
+		{"certificate signer bitmap", "qc-prevote", qcBitmap, maxBitmapBytes},
+		{"certificate signature", "qc-prevote", qcSig, maxSigBytes},
+		{"timeout certificate signer bitmap", "tc", head + 8 + 8, maxBitmapBytes},
+	}
+	for _, tt := range tests {
+		t.Run(tt.field, func(t *testing.T) {
+			for n, want := range map[int]string{
+				tt.limit:     fmt.Sprintf("%s: length %d exceeds the remaining 0 bytes", tt.field, tt.limit),
+				tt.limit + 1: fmt.Sprintf("%s: length %d exceeds the limit of %d bytes", tt.field, tt.limit+1, tt.limit),
+			} {
+				m, err := DecodeMessage(lengthAt(byName[tt.sample].Encode(), tt.off, uint32(n)))
+				if m != nil || !errors.Is(err, ErrDecode) || !strings.Contains(err.Error(), want) {
+					t.Errorf("length %d: got %v, %v; want ErrDecode with %q", n, m, err, want)
+				}
+			}
+		})
+	}
+}
+
+// TestEncodedSize checks that the encoders size their buffer exactly.
+func TestEncodedSize(t *testing.T) {
+	for _, s := range append(append(sampleMessages(t), edgeMessages()...), benchMessages()...) {
+		if enc := s.msg.Encode(); len(enc) != cap(enc) || len(enc) != s.msg.encodedSize() {
+			t.Errorf("%s: encoding of %d bytes, buffer of %d, encodedSize %d", s.name, len(enc), cap(enc), s.msg.encodedSize())
+		}
+	}
+	for _, s := range sampleQCs(t) {
+		if enc := EncodeQC(s.msg.QC); len(enc) != cap(enc) {
+			t.Errorf("%s: certificate of %d bytes in a buffer of %d", s.name, len(enc), cap(enc))
+		}
+	}
+	for _, s := range append(sampleStates(), benchState()) {
+		if enc := EncodeState(s); len(enc) != cap(enc) {
+			t.Errorf("state of %d bytes in a buffer of %d", len(enc), cap(enc))
+		}
+	}
+}
+
 // checkMessageEncoding is the round-trip property of the wire encoding:
 // whatever decodes is the one encoding of its value, so it re-encodes to
 // the same bytes, which decode to an equal message.
@@ -346,5 +412,59 @@ func TestCorpusFileFormat(t *testing.T) {
 	out, err := strconv.Unquote(lit)
 	if err != nil || out != string(in) {
 		t.Fatalf("corpus value reads back as %q, %v; want %q", out, err, in)
+	}
+}
+
+// benchMessages are messages of the sizes the node sends most: a vote, a
+// precommit certificate of 1,000 validators, and a proposal carrying a
+// block of 20,000 transfers (about 2.3 MB).
+func benchMessages() []sample {
+	sig := bytes.Repeat([]byte{0x96}, 96)
+	signers := make(Bitmap, 1000/8)
+	for i := range signers {
+		signers[i] = 0xff
+	}
+	block := Hash{0xb1}
+	return []sample{
+		{"vote", &Message{Kind: KindVote, From: 7, Vote: &Vote{Type: Prevote, Height: 1e6, Round: 0, BlockID: block, Validator: 7, Sig: sig}}},
+		{"qc-1000", &Message{Kind: KindQC, From: 3, QC: &QC{Type: Precommit, Height: 1e6, Round: 0, BlockID: block, Signers: signers, Sig: sig}}},
+		{"proposal-2MB", &Message{Kind: KindProposal, From: 3, Proposal: &Proposal{
+			Height: 1e6, Round: 1, BlockID: block, ValidRound: 0, Proposer: 3, Sig: sig, Payload: bytes.Repeat([]byte{0x11}, 20_000*114),
+			POL: &QC{Type: Prevote, Height: 1e6, Round: 0, BlockID: block, Signers: signers, Sig: sig},
+		}}},
+	}
+}
+
+func BenchmarkEncodeMessage(b *testing.B) {
+	for _, s := range benchMessages() {
+		b.Run(s.name, func(b *testing.B) {
+			b.SetBytes(int64(len(s.msg.Encode())))
+			for b.Loop() {
+				_ = s.msg.Encode()
+			}
+		})
+	}
+}
+
+func BenchmarkDecodeMessage(b *testing.B) {
+	for _, s := range benchMessages() {
+		b.Run(s.name, func(b *testing.B) {
+			enc := s.msg.Encode()
+			b.SetBytes(int64(len(enc)))
+			for b.Loop() {
+				if _, err := DecodeMessage(enc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkDecodeQC(b *testing.B) {
+	enc := EncodeQC(benchMessages()[1].msg.QC)
+	for b.Loop() {
+		if _, err := DecodeQC(enc); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -1,14 +1,30 @@
 package consensus
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/bizra/node0/internal/codec"
+)
 
 // stateVersion is the only State encoding this code reads.
 const stateVersion = 1
 
-// maxSignedRecords bounds the signed records of one height in a decoded
-// State: three per round (proposal, prevote, precommit) for far more rounds
-// than a height ever takes.
-const maxSignedRecords = 3 * 100_000
+// Limits of the State encoding, besides its certificate (maxQCBytes).
+const (
+	// maxSignedRecords bounds the signed records of one height in a
+	// decoded State: at most three per round (a proposal, a prevote, a
+	// precommit), for 100,000 rounds, which at the default longest round
+	// timeout of a minute is more than two months at one height.
+	maxSignedRecords = 3 * 100_000
+
+	// signedRecordSize is the encoding of one signed record: kind u8,
+	// round u64, block [32].
+	signedRecordSize = 1 + 8 + 32
+
+	// stateFixedBytes are the fields of a State before its certificate and
+	// records, with the presence byte and the record count.
+	stateFixedBytes = 1 + 8 + 8 + 1 + 8 + 32 + 8 + 32 + 1 + 4
+)
 
 // EncodeState returns the durable encoding of a State without its
 // payloads: the driver stores the payloads of LockedBlock and ValidBlock
@@ -16,76 +32,78 @@ const maxSignedRecords = 3 * 100_000
 // DecodeState. Layout: version u8, height u64, round u64, step u8, locked
 // round u64, locked block [32], valid round u64, valid block [32], a
 // presence byte and the valid round's certificate (EncodeQC, length
-// prefixed), u32 count of signed records, each kind u8, round u64, block
-// [32].
+// prefixed, at most maxQCBytes), u32 count of signed records (at most
+// maxSignedRecords), each kind u8, round u64, block [32].
 func EncodeState(s *State) []byte {
-	e := enc{b: make([]byte, 0, 128+45*len(s.Signed))}
-	e.u8(stateVersion)
-	e.u64(s.Height)
-	e.u64(s.Round)
-	e.u8(uint8(s.Step))
-	e.u64(s.LockedRound)
-	e.hash(s.LockedBlock)
-	e.u64(s.ValidRound)
-	e.hash(s.ValidBlock)
+	n := stateFixedBytes + signedRecordSize*len(s.Signed)
 	if s.ValidQC != nil {
-		e.u8(1)
-		e.blob(EncodeQC(s.ValidQC))
-	} else {
-		e.u8(0)
+		n += codec.PrefixSize + qcSize(s.ValidQC)
 	}
-	e.u32(uint32(len(s.Signed)))
+	e := codec.NewEncoder(make([]byte, 0, n))
+	e.U8(stateVersion)
+	e.U64(s.Height)
+	e.U64(s.Round)
+	e.U8(uint8(s.Step))
+	e.U64(s.LockedRound)
+	e.Hash(s.LockedBlock)
+	e.U64(s.ValidRound)
+	e.Hash(s.ValidBlock)
+	e.Bool(s.ValidQC != nil)
+	if s.ValidQC != nil {
+		e.U32(uint32(qcSize(s.ValidQC)))
+		encodeQC(&e, s.ValidQC)
+	}
+	e.U32(uint32(len(s.Signed)))
 	for _, r := range s.Signed {
-		e.u8(r.Kind)
-		e.u64(r.Round)
-		e.hash(r.BlockID)
+		e.U8(r.Kind)
+		e.U64(r.Round)
+		e.Hash(r.BlockID)
 	}
-	return e.b
+	return e.Bytes()
 }
 
 // DecodeState decodes what EncodeState wrote. LockedPayload and
 // ValidPayload are nil.
 func DecodeState(b []byte) (*State, error) {
-	d := dec{b: b}
-	if v := d.u8(); d.err == nil && v != stateVersion {
-		return nil, fmt.Errorf("%w: consensus state version %d, want %d", ErrDecode, v, stateVersion)
+	d := newDecoder(b)
+	if v := d.U8("state version"); d.Err() == nil && v != stateVersion {
+		d.Failf("state version", "%d, want %d", v, stateVersion)
 	}
 	s := &State{}
-	s.Height = d.u64()
-	s.Round = d.u64()
-	s.Step = Step(d.u8())
-	if d.err == nil && s.Step > StepPrecommit {
-		d.fail("unknown step %d", s.Step)
+	s.Height = d.U64("state height")
+	s.Round = d.U64("state round")
+	s.Step = Step(d.U8("state step"))
+	if d.Err() == nil && s.Step > StepPrecommit {
+		d.Failf("state step", "unknown step %d", s.Step)
 	}
-	s.LockedRound = d.u64()
-	s.LockedBlock = d.hash()
-	s.ValidRound = d.u64()
-	s.ValidBlock = d.hash()
-	switch d.u8() {
-	case 0:
-	case 1:
-		if raw := d.blob(maxBitmapBytes+maxSigBytes+128, "certificate"); d.err == nil {
+	s.LockedRound = d.U64("locked round")
+	s.LockedBlock = d.Hash("locked block")
+	s.ValidRound = d.U64("valid round")
+	s.ValidBlock = d.Hash("valid block")
+	if d.Bool("valid certificate presence") {
+		// The certificate's own decoder copies what it keeps, so the
+		// length-prefixed string around it need not be copied.
+		if raw := d.BlobAlias("valid certificate", maxQCBytes); d.Err() == nil {
 			qc, err := DecodeQC(raw)
 			if err != nil {
 				return nil, err
 			}
 			s.ValidQC = qc
 		}
-	default:
-		d.fail("bad certificate presence byte")
 	}
-	n := d.u32()
-	if d.err == nil && n > maxSignedRecords {
-		d.fail("%d signed records exceed %d", n, maxSignedRecords)
-	}
-	for i := uint32(0); i < n && d.err == nil; i++ {
-		r := signed{Kind: d.u8(), Round: d.u64(), BlockID: d.hash()}
-		if d.err == nil && (r.Kind < signedProposal || r.Kind > signedPrecommit) {
-			d.fail("unknown signed kind %d", r.Kind)
+	if n := d.Count("signed record count", maxSignedRecords, signedRecordSize); n > 0 {
+		s.Signed = make([]signed, n)
+		for i := range s.Signed {
+			r := &s.Signed[i]
+			r.Kind = d.U8("signed record kind")
+			r.Round = d.U64("signed record round")
+			r.BlockID = d.Hash("signed record block")
+			if d.Err() == nil && (r.Kind < signedProposal || r.Kind > signedPrecommit) {
+				d.Failf("signed record kind", "unknown kind %d", r.Kind)
+			}
 		}
-		s.Signed = append(s.Signed, r)
 	}
-	if err := d.finish(); err != nil {
+	if err := d.Finish("consensus state"); err != nil {
 		return nil, err
 	}
 	if s.LockedRound == NoRound && s.LockedBlock != (Hash{}) {

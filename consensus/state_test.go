@@ -2,8 +2,11 @@ package consensus
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -62,6 +65,47 @@ func TestDecodeStateRejects(t *testing.T) {
 	}
 }
 
+// TestDecodeStateLimits checks the limits of the State encoding at their
+// value (refused only for want of input) and one above.
+func TestDecodeStateLimits(t *testing.T) {
+	good := EncodeState(sampleStates()[1])
+	const certAt = 1 + 8 + 8 + 1 + 8 + 32 + 8 + 32 + 1
+	certLen := int(binary.BigEndian.Uint32(good[certAt:]))
+	countAt := certAt + 4 + certLen
+	if int(binary.BigEndian.Uint32(good[countAt:])) != len(sampleStates()[1].Signed) {
+		t.Fatal("the record count is not where the test expects it")
+	}
+	tests := []struct {
+		name string
+		enc  []byte
+		want string
+	}{
+		{"certificate at the limit", lengthAt(good, certAt, maxQCBytes), fmt.Sprintf("valid certificate: length %d exceeds the remaining 0 bytes", maxQCBytes)},
+		{"certificate over the limit", lengthAt(good, certAt, maxQCBytes+1), fmt.Sprintf("valid certificate: length %d exceeds the limit of %d bytes", maxQCBytes+1, maxQCBytes)},
+		{"records at the limit", lengthAt(good, countAt, maxSignedRecords), fmt.Sprintf("signed record count: count %d of at least %d bytes each exceeds the remaining 0 bytes", maxSignedRecords, signedRecordSize)},
+		{"records over the limit", lengthAt(good, countAt, maxSignedRecords+1), fmt.Sprintf("signed record count: count %d exceeds the limit of %d", maxSignedRecords+1, maxSignedRecords)},
+		{"records over the input", append(lengthAt(good, countAt, 2), make([]byte, 2*signedRecordSize-1)...), "exceeds the remaining 81 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := DecodeState(tt.enc)
+			if s != nil || !errors.Is(err, ErrDecode) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, %v; want ErrDecode with %q", s, err, tt.want)
+			}
+		})
+	}
+	// A certificate of the largest size fits the state's limit.
+	big := sampleStates()[1]
+	big.ValidQC.Signers = make(Bitmap, maxBitmapBytes)
+	big.ValidQC.Sig = make([]byte, maxSigBytes)
+	if got, err := DecodeState(EncodeState(big)); err != nil || !reflect.DeepEqual(got, big) {
+		t.Fatalf("state with the largest certificate: %v", err)
+	}
+	if n := len(EncodeQC(big.ValidQC)); n != maxQCBytes {
+		t.Fatalf("largest certificate is %d bytes, maxQCBytes %d", n, maxQCBytes)
+	}
+}
+
 func FuzzDecodeState(f *testing.F) {
 	for _, s := range sampleStates() {
 		f.Add(EncodeState(s))
@@ -76,4 +120,31 @@ func FuzzDecodeState(f *testing.F) {
 			t.Fatalf("decoded state re-encodes differently:\n in %x\nout %x", b, again)
 		}
 	})
+}
+
+// benchState is the state a validator persists before every message it
+// signs, late in a height that took 30 rounds.
+func benchState() *State {
+	s := sampleStates()[1]
+	s.ValidQC.Signers = make(Bitmap, 1000/8)
+	for r := range uint64(30) {
+		s.Signed = append(s.Signed, signed{signedPrevote, r, Hash{byte(r)}}, signed{signedPrecommit, r, Hash{byte(r)}})
+	}
+	return s
+}
+
+func BenchmarkEncodeState(b *testing.B) {
+	s := benchState()
+	for b.Loop() {
+		_ = EncodeState(s)
+	}
+}
+
+func BenchmarkDecodeState(b *testing.B) {
+	enc := EncodeState(benchState())
+	for b.Loop() {
+		if _, err := DecodeState(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

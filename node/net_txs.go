@@ -1,7 +1,6 @@
 package node
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bizra/node0/chain"
+	"github.com/bizra/node0/internal/codec"
 	"github.com/bizra/node0/mempool"
 	"github.com/bizra/node0/p2p"
 )
@@ -164,50 +164,41 @@ func (g *txGossip) drain(run *netRun, t *p2p.Topic) {
 	}
 }
 
-// The transaction batch: count u32, then per transaction length u32 and
-// bytes.
+// The transaction batch: count u32, then each transaction as a u32 length
+// and its bytes (internal/codec), at most maxTxBatch of them.
 const maxTxBatch = 4096
 
 var errTxBatch = errors.New("node: malformed transaction batch")
 
 func encodeTxBatch(raws [][]byte) []byte {
-	size := 4
+	size := codec.PrefixSize
 	for _, r := range raws {
-		size += 4 + len(r)
+		size += codec.PrefixSize + len(r)
 	}
-	b := make([]byte, 0, size)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(raws)))
+	e := codec.NewEncoder(make([]byte, 0, size))
+	e.U32(uint32(len(raws)))
 	for _, r := range raws {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(r)))
-		b = append(b, r...)
+		e.Blob(r)
 	}
-	return b
+	return e.Bytes()
 }
 
 func decodeTxBatch(b []byte) ([][]byte, error) {
-	if len(b) < 4 {
-		return nil, errTxBatch
+	d := codec.NewDecoder(b, errTxBatch)
+	n := d.Count("transactions", maxTxBatch, codec.PrefixSize+1)
+	if d.Err() == nil && n == 0 {
+		d.Failf("transactions", "none")
 	}
-	n := binary.BigEndian.Uint32(b)
-	if n == 0 || n > maxTxBatch {
-		return nil, fmt.Errorf("%w: %d transactions", errTxBatch, n)
-	}
-	b = b[4:]
 	out := make([][]byte, 0, n)
-	for range n {
-		if len(b) < 4 {
-			return nil, errTxBatch
+	for i := 0; i < n && d.Err() == nil; i++ {
+		raw := d.BlobAlias("transaction", chain.MaxMaxTxBytes)
+		if d.Err() == nil && len(raw) == 0 {
+			d.Failf("transaction", "empty")
 		}
-		l := binary.BigEndian.Uint32(b)
-		b = b[4:]
-		if l == 0 || uint64(l) > uint64(len(b)) || l > chain.MaxMaxTxBytes {
-			return nil, fmt.Errorf("%w: transaction of %d bytes", errTxBatch, l)
-		}
-		out = append(out, b[:l:l])
-		b = b[l:]
+		out = append(out, raw)
 	}
-	if len(b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", errTxBatch, len(b))
+	if err := d.Finish("transaction batch"); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -1,11 +1,11 @@
 package node
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 
 	"github.com/bizra/node0/consensus"
+	"github.com/bizra/node0/internal/codec"
 )
 
 // protocolVersion is the version of what the node carries over libp2p:
@@ -34,34 +34,33 @@ var errWire = errors.New("node: malformed consensus wire message")
 
 func encodeWire(to []uint32, m *consensus.Message) []byte {
 	body := m.Encode()
-	b := make([]byte, 0, 3+4*len(to)+len(body))
-	b = append(b, wireVersion)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(to)))
+	e := codec.NewEncoder(make([]byte, 0, 3+4*len(to)+len(body)))
+	e.U8(wireVersion)
+	e.U16(uint16(len(to)))
 	for _, v := range to {
-		b = binary.BigEndian.AppendUint32(b, v)
+		e.U32(v)
 	}
-	return append(b, body...)
+	e.Fixed(body)
+	return e.Bytes()
 }
 
 // decodeWire decodes a consensus wire message.
 func decodeWire(b []byte) (to []uint32, m *consensus.Message, err error) {
-	if len(b) < 3 {
-		return nil, nil, fmt.Errorf("%w: %d bytes", errWire, len(b))
+	d := codec.NewDecoder(b, errWire)
+	if v := d.U8("version"); d.Err() == nil && v != wireVersion {
+		d.Failf("version", "%d, want %d", v, wireVersion)
 	}
-	if b[0] != wireVersion {
-		return nil, nil, fmt.Errorf("%w: version %d, want %d", errWire, b[0], wireVersion)
+	n := int(d.U16("recipients"))
+	if d.Err() == nil && (n > maxWireTo || d.Len() < 4*n) {
+		d.Failf("recipients", "%d", n)
 	}
-	n := int(binary.BigEndian.Uint16(b[1:3]))
-	if n > maxWireTo || len(b) < 3+4*n {
-		return nil, nil, fmt.Errorf("%w: %d recipients", errWire, n)
+	for i := 0; i < n && d.Err() == nil; i++ {
+		to = append(to, d.U32("recipient"))
 	}
-	if n > 0 {
-		to = make([]uint32, n)
-		for i := range to {
-			to[i] = binary.BigEndian.Uint32(b[3+4*i:])
-		}
+	if err := d.Err(); err != nil {
+		return nil, nil, err
 	}
-	if m, err = consensus.DecodeMessage(b[3+4*n:]); err != nil {
+	if m, err = consensus.DecodeMessage(b[len(b)-d.Len():]); err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", errWire, err)
 	}
 	return to, m, nil

@@ -4,14 +4,17 @@
 // endpoint, the key files of a home directory, and the lifecycle of the
 // services, started in order and stopped in reverse.
 //
-// It also holds the drivers that carry out what the lower packages decide:
-// the consensus engine (bftEngine), which drives the BFT core of package
-// consensus: it feeds it messages from a Transport and clock ticks, checks
-// proposed blocks by executing them on the chain, builds this validator's
-// blocks from the mempool, persists the core's safety state in the store,
-// commits decided blocks with their certificates and tells the mempool and
-// the JSON-RPC subscribers; and the dev traffic generator. Only drivers
-// here hold a Clock.
+// It also runs what carries out the lower packages' decisions: the
+// consensus engine, one goroutine that hands the consensus driver
+// (package consensus/driver, which owns the order of persisting, sending
+// and committing) the transport's messages and fetched blocks and the
+// passing of time, over adapters of the chain, the mempool and the
+// transport; the peer-to-peer network, a service of its own (built in New,
+// listening from Start to Stop): consensus gossip checked with
+// consensus.CheckSignature, transaction gossip that admits into the pool,
+// and block sync that checks every certificate; the emulated wide-area
+// latency a local testnet's regions file asks for (a transport decorator);
+// and the dev traffic generator. Only these hold a Clock.
 //
 // It must not contain ledger rules (package chain) or consensus rules
 // (package consensus); it adapts between packages that do not import each

@@ -88,10 +88,13 @@
 // # Status protocol: /bizra/<chainid>/status/1
 //
 // On every new connection, and every StatusInterval (5 s), each side sends
-// its status (version, chain ID, genesis hash, committed height: 49 bytes)
-// and reads the other's, within 5 s. A peer with another chain ID or
-// genesis, one that sends a malformed status, or one that does not speak
-// the protocol is disconnected and banned. Only peers that passed the
+// its status (version 2, chain ID, genesis hash, committed height, and the
+// caller's protocol version, Options.Protocol: 53 bytes) and reads the
+// other's, within 5 s. A peer with another chain ID or genesis, one that
+// sends a malformed status, or one that does not speak the protocol is
+// disconnected and banned (reason "chain"); one that sends another status
+// version or protocol version runs another release, and is disconnected
+// and banned with a log line that says so (reason "version"). Only peers that passed the
 // exchange are listed by Peers and counted by PeerCount and BestHeight; a
 // peer whose exchange fails three times in a row is disconnected.
 //

@@ -166,22 +166,32 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func runStart(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("start", stderr, "start [--home DIR] [flags]")
+// startConfig parses the flags of start (--home and the run flags) and
+// returns the home's config with the flags applied over it.
+func startConfig(name, usage string, args []string, stderr io.Writer) (node.Config, error) {
+	fs := newFlagSet(name, stderr, usage)
 	home := fs.String("home", defaultHome(), "home directory of the node")
 	var rf runFlags
 	addRunFlags(fs, &rf)
 	if err := parse(fs, args); err != nil {
-		return err
+		return node.Config{}, err
 	}
 	cfg, err := loadHomeConfig(*home)
 	if err != nil {
-		return err
+		return node.Config{}, err
 	}
 	rf.apply(fs, &cfg)
+	return cfg, nil
+}
+
+func runStart(args []string, stdout, stderr io.Writer) error {
+	cfg, err := startConfig("start", "start [--home DIR] [flags]", args, stderr)
+	if err != nil {
+		return err
+	}
 	// A local testnet's home gives the region of every validator, for
 	// emulated wide-area latency.
-	regions, err := node.LoadRegions(*home)
+	regions, err := node.LoadRegions(cfg.Home)
 	if err != nil {
 		return err
 	}

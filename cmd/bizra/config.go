@@ -43,18 +43,10 @@ func runConfig(args []string, stdout, stderr io.Writer) error {
 }
 
 func runConfigShow(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("config show", stderr, "config show [--home DIR] [flags of start]")
-	home := fs.String("home", defaultHome(), "home directory of the node")
-	var rf runFlags
-	addRunFlags(fs, &rf)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := loadHomeConfig(*home)
+	cfg, err := startConfig("config show", "config show [--home DIR] [flags of start]", args, stderr)
 	if err != nil {
 		return err
 	}
-	rf.apply(fs, &cfg)
 	_, err = stdout.Write(node.EncodeConfig(&cfg))
 	return err
 }

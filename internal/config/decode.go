@@ -334,21 +334,7 @@ func setValue(v reflect.Value, n *unstable.Node) error {
 // parseInteger reads a TOML integer the parser accepted: decimal with an
 // optional sign, or 0x, 0o, 0b; underscores between digits.
 func parseInteger(b []byte) (int64, error) {
-	s := strings.ReplaceAll(string(b), "_", "")
-	base := 10
-	if len(s) > 2 && s[0] == '0' {
-		switch s[1] {
-		case 'x':
-			base = 16
-		case 'o':
-			base = 8
-		case 'b':
-			base = 2
-		}
-		if base != 10 {
-			s = s[2:]
-		}
-	}
+	s, base := integerBase(strings.ReplaceAll(string(b), "_", ""))
 	return strconv.ParseInt(s, base, 64)
 }
 
@@ -356,22 +342,23 @@ func parseInteger(b []byte) (int64, error) {
 // uint64 range (TOML's own integers stop at 2^63-1; an unsigned setting
 // may hold more, and Encode writes it so).
 func parseUnsigned(b []byte) (uint64, error) {
-	s := strings.TrimPrefix(strings.ReplaceAll(string(b), "_", ""), "+")
-	base := 10
+	s, base := integerBase(strings.TrimPrefix(strings.ReplaceAll(string(b), "_", ""), "+"))
+	return strconv.ParseUint(s, base, 64)
+}
+
+// integerBase splits a 0x, 0o or 0b prefix off a TOML integer.
+func integerBase(s string) (string, int) {
 	if len(s) > 2 && s[0] == '0' {
 		switch s[1] {
 		case 'x':
-			base = 16
+			return s[2:], 16
 		case 'o':
-			base = 8
+			return s[2:], 8
 		case 'b':
-			base = 2
-		}
-		if base != 10 {
-			s = s[2:]
+			return s[2:], 2
 		}
 	}
-	return strconv.ParseUint(s, base, 64)
+	return s, 10
 }
 
 // parseFloat reads a TOML float the parser accepted.

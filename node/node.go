@@ -67,6 +67,7 @@ type Node struct {
 	// closers are released by Close after the services stop: transports
 	// a factory made and the latency decorator.
 	closers []io.Closer
+	sync    *syncTracker
 	lc      lifecycle
 
 	mu      sync.Mutex
@@ -242,8 +243,23 @@ func (n *Node) build(o Options, vk *bls.SecretKey, nodeKey ed25519.PrivateKey) e
 		}
 		n.lc.services = append(n.lc.services, newDevTraffic(n.chain, n.pool, dev, cfg.Dev.Traffic, o.Clock, o.Logger))
 	}
+	n.sync = &syncTracker{caughtUp: n.cfg.CaughtUp, head: n.height, best: n.bestPeerHeight}
 	n.lc.log = n.log
 	return nil
+}
+
+func (n *Node) height() uint64 {
+	h, _ := n.chain.Head()
+	return h.Height
+}
+
+// bestPeerHeight is the best committed height peers report, 0 without the
+// peer-to-peer layer.
+func (n *Node) bestPeerHeight() uint64 {
+	if n.net == nil {
+		return 0
+	}
+	return n.net.BestHeight()
 }
 
 // transport is the engine's transport: the caller's, else the peer-to-peer

@@ -371,3 +371,26 @@ func TestRegionsFile(t *testing.T) {
 		t.Fatalf("New with two regions for one validator: %v", err)
 	}
 }
+
+func TestSyncState(t *testing.T) {
+	var head, best uint64
+	cfg := Config{ReadyMaxLag: 2}
+	tr := &syncTracker{caughtUp: cfg.CaughtUp, head: func() uint64 { return head }, best: func() uint64 { return best }}
+	for _, c := range []struct {
+		head, best uint64
+		want       SyncState
+	}{
+		{0, 0, SyncState{}},
+		{10, 12, SyncState{Current: 10, Highest: 12}}, // within the lag
+		{10, 13, SyncState{Syncing: true, Starting: 10, Current: 10, Highest: 13}}, // beyond it
+		{11, 20, SyncState{Syncing: true, Starting: 10, Current: 11, Highest: 20}}, // the stretch began at 10
+		{18, 20, SyncState{Current: 18, Highest: 20}},                              // caught up
+		{18, 30, SyncState{Syncing: true, Starting: 18, Current: 18, Highest: 30}}, // a new stretch
+		{31, 30, SyncState{Current: 31, Highest: 31}},                              // ahead of the peers
+	} {
+		head, best = c.head, c.best
+		if got := tr.state(); got != c.want {
+			t.Fatalf("head %d best %d: %+v, want %+v", c.head, c.best, got, c.want)
+		}
+	}
+}

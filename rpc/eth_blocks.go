@@ -1,0 +1,246 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/ethereum/go-ethereum/common/hexutil"
+
+	"github.com/bizra/node0/chain"
+)
+
+func (s *Server) chainID(context.Context, *wsConn, json.RawMessage) (any, error) {
+	return hexutil.Uint64(s.chain.Rules().ChainID), nil
+}
+
+func (s *Server) syncing(context.Context, *wsConn, json.RawMessage) (any, error) {
+	if s.opts.Node != nil && s.opts.Node.Status().Syncing {
+		h, _ := s.chain.Head()
+		return map[string]hexutil.Uint64{"startingBlock": 0, "currentBlock": hexutil.Uint64(h.Height), "highestBlock": hexutil.Uint64(h.Height)}, nil
+	}
+	return false, nil
+}
+
+func (s *Server) blockNumber(context.Context, *wsConn, json.RawMessage) (any, error) {
+	h, _ := s.chain.Head()
+	return json.RawMessage(strconv.AppendQuote(nil, hexutil.EncodeUint64(h.Height))), nil
+}
+
+func (s *Server) getTransactionByHash(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+	var hash chain.Hash
+	if e := decodeParams(p, 1, &hash); e != nil {
+		return nil, e
+	}
+	h, idx, err := s.chain.TxLocation(hash)
+	if errors.Is(err, chain.ErrNotFound) {
+		if tx, ok := s.pool.Get(hash); ok {
+			return newRPCTx(tx, tx.From, nil, s.chain.Rules().BaseFee())
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.txAt(h, uint64(idx))
+}
+
+// txAt returns the transaction at a position of a committed block, or nil.
+func (s *Server) txAt(h, idx uint64) (any, error) {
+	b, err := s.chain.Block(h)
+	if err != nil {
+		return nil, err
+	}
+	if idx >= uint64(len(b.Txs)) {
+		return nil, nil
+	}
+	rs, err := s.chain.Receipts(h)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := parseStored(b.Txs[idx])
+	if err != nil {
+		return nil, err
+	}
+	return newRPCTx(tx, rs[idx].From, &txLocation{blockHash: b.Hash(), height: h, index: idx}, s.chain.Rules().BaseFee())
+}
+
+func (s *Server) getTransactionReceipt(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+	var hash chain.Hash
+	if e := decodeParams(p, 1, &hash); e != nil {
+		return nil, e
+	}
+	h, idx, err := s.chain.TxLocation(hash)
+	if errors.Is(err, chain.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.chain.Block(h)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := s.chain.Receipts(h)
+	if err != nil {
+		return nil, err
+	}
+	if int(idx) >= len(b.Txs) || int(idx) >= len(rs) {
+		return nil, fmt.Errorf("rpc: index of %s points past block %d", hash, h)
+	}
+	tx, err := parseStored(b.Txs[idx])
+	if err != nil {
+		return nil, err
+	}
+	return newRPCReceipt(tx, &rs[idx], txLocation{blockHash: b.Hash(), height: h, index: uint64(idx)}), nil
+}
+
+// getBlockReceipts answers every receipt of a block, in order; null for a
+// block not yet made.
+func (s *Server) getBlockReceipts(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+	var ref blockRef
+	if e := decodeParams(p, 1, &ref); e != nil {
+		return nil, e
+	}
+	h, err := s.height(ref)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Code == CodeNotFound {
+			return nil, nil
+		}
+		return nil, err
+	}
+	b, err := s.chain.Block(h)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := s.chain.Receipts(h)
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) != len(b.Txs) {
+		return nil, fmt.Errorf("rpc: block %d has %d receipts for %d transactions", h, len(rs), len(b.Txs))
+	}
+	hash := b.Hash()
+	out := make([]*rpcReceipt, len(b.Txs))
+	for i, raw := range b.Txs {
+		tx, err := parseStored(raw)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = newRPCReceipt(tx, &rs[i], txLocation{blockHash: hash, height: h, index: uint64(i)})
+	}
+	return out, nil
+}
+
+func (s *Server) blockJSON(h uint64, full bool) (any, error) {
+	b, err := s.chain.Block(h)
+	if errors.Is(err, chain.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rs []chain.Receipt
+	if full {
+		if rs, err = s.chain.Receipts(h); err != nil {
+			return nil, err
+		}
+	}
+	return newRPCBlock(b, rs, full, s.chain.Rules(), s.gasLimit())
+}
+
+func (s *Server) getBlockByNumber(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+	var ref blockRef
+	var full bool
+	if e := decodeParams(p, 1, &ref, &full); e != nil {
+		return nil, e
+	}
+	h, err := s.height(ref)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Code == CodeNotFound {
+			return nil, nil // Ethereum answers null for a block not yet made
+		}
+		return nil, err
+	}
+	return s.blockJSON(h, full)
+}
+
+func (s *Server) getBlockByHash(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+	var hash chain.Hash
+	var full bool
+	if e := decodeParams(p, 1, &hash, &full); e != nil {
+		return nil, e
+	}
+	h, err := s.chain.BlockHeight(hash)
+	if errors.Is(err, chain.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.blockJSON(h, full)
+}
+
+func (s *Server) txCount(h uint64, err error) (any, error) {
+	if err != nil {
+		var e *Error
+		if errors.Is(err, chain.ErrNotFound) || (errors.As(err, &e) && e.Code == CodeNotFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	b, err := s.chain.Block(h)
+	if err != nil {
+		return nil, err
+	}
+	return hexutil.Uint64(len(b.Txs)), nil
+}
+
+func (s *Server) txCountByNumber(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+	var ref blockRef
+	if e := decodeParams(p, 1, &ref); e != nil {
+		return nil, e
+	}
+	return s.txCount(s.height(ref))
+}
+
+func (s *Server) txCountByHash(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+	var hash chain.Hash
+	if e := decodeParams(p, 1, &hash); e != nil {
+		return nil, e
+	}
+	return s.txCount(s.chain.BlockHeight(hash))
+}
+
+func (s *Server) txByNumberAndIndex(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+	var ref blockRef
+	var idx hexutil.Uint64
+	if e := decodeParams(p, 2, &ref, &idx); e != nil {
+		return nil, e
+	}
+	h, err := s.height(ref)
+	if err != nil {
+		return nil, nil
+	}
+	return s.txAt(h, uint64(idx))
+}
+
+func (s *Server) txByHashAndIndex(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+	var hash chain.Hash
+	var idx hexutil.Uint64
+	if e := decodeParams(p, 2, &hash, &idx); e != nil {
+		return nil, e
+	}
+	h, err := s.chain.BlockHeight(hash)
+	if errors.Is(err, chain.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.txAt(h, uint64(idx))
+}

@@ -118,6 +118,9 @@ func (b *blockRef) parse(str string) error {
 	return nil
 }
 
+// hashRef refers to a block by its hash.
+func hashRef(h chain.Hash) blockRef { return blockRef{hash: &h} }
+
 // latestRef is the default block parameter.
 var latestRef = blockRef{tag: "latest"}
 

@@ -109,11 +109,7 @@ func (s *Server) rawBlocks(_ context.Context, _ *wsConn, p json.RawMessage) (any
 	head, _ := s.chain.Head()
 	out := []RawBlock{}
 	for h := uint64(from); h <= head.Height && h < uint64(from)+uint64(count); h++ {
-		b, err := s.chain.Block(h)
-		if err != nil {
-			return nil, err
-		}
-		rs, err := s.chain.Receipts(h)
+		b, rs, err := s.blockWithReceipts(h)
 		if err != nil {
 			return nil, err
 		}

@@ -49,15 +49,8 @@ func (s *Server) getTransactionByHash(_ context.Context, _ *wsConn, p json.RawMe
 
 // txAt returns the transaction at a position of a committed block, or nil.
 func (s *Server) txAt(h, idx uint64) (any, error) {
-	b, err := s.chain.Block(h)
-	if err != nil {
-		return nil, err
-	}
-	if idx >= uint64(len(b.Txs)) {
-		return nil, nil
-	}
-	rs, err := s.chain.Receipts(h)
-	if err != nil {
+	b, rs, err := s.blockWithReceipts(h)
+	if err != nil || idx >= uint64(len(b.Txs)) {
 		return nil, err
 	}
 	tx, err := parseStored(b.Txs[idx])
@@ -65,6 +58,34 @@ func (s *Server) txAt(h, idx uint64) (any, error) {
 		return nil, err
 	}
 	return newRPCTx(tx, rs[idx].From, &txLocation{blockHash: b.Hash(), height: h, index: idx}, s.chain.Rules().BaseFee())
+}
+
+// blockWithReceipts reads a committed block and its receipts, one for each
+// transaction.
+func (s *Server) blockWithReceipts(h uint64) (*chain.Block, []chain.Receipt, error) {
+	b, err := s.chain.Block(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs, err := s.chain.Receipts(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(rs) != len(b.Txs) {
+		return nil, nil, fmt.Errorf("rpc: block %d has %d receipts for %d transactions", h, len(rs), len(b.Txs))
+	}
+	return b, rs, nil
+}
+
+// found resolves ref for the methods that answer null for a block not yet
+// made: ok is false, and err nil, for such a block.
+func (s *Server) found(ref blockRef) (h uint64, ok bool, err error) {
+	h, err = s.height(ref)
+	var e *Error
+	if errors.As(err, &e) && e.Code == CodeNotFound {
+		return 0, false, nil
+	}
+	return h, err == nil, err
 }
 
 func (s *Server) getTransactionReceipt(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
@@ -79,15 +100,11 @@ func (s *Server) getTransactionReceipt(_ context.Context, _ *wsConn, p json.RawM
 	if err != nil {
 		return nil, err
 	}
-	b, err := s.chain.Block(h)
+	b, rs, err := s.blockWithReceipts(h)
 	if err != nil {
 		return nil, err
 	}
-	rs, err := s.chain.Receipts(h)
-	if err != nil {
-		return nil, err
-	}
-	if int(idx) >= len(b.Txs) || int(idx) >= len(rs) {
+	if int(idx) >= len(b.Txs) {
 		return nil, fmt.Errorf("rpc: index of %s points past block %d", hash, h)
 	}
 	tx, err := parseStored(b.Txs[idx])
@@ -104,24 +121,13 @@ func (s *Server) getBlockReceipts(_ context.Context, _ *wsConn, p json.RawMessag
 	if e := decodeParams(p, 1, &ref); e != nil {
 		return nil, e
 	}
-	h, err := s.height(ref)
-	if err != nil {
-		var e *Error
-		if errors.As(err, &e) && e.Code == CodeNotFound {
-			return nil, nil
-		}
+	h, ok, err := s.found(ref)
+	if !ok {
 		return nil, err
 	}
-	b, err := s.chain.Block(h)
+	b, rs, err := s.blockWithReceipts(h)
 	if err != nil {
 		return nil, err
-	}
-	rs, err := s.chain.Receipts(h)
-	if err != nil {
-		return nil, err
-	}
-	if len(rs) != len(b.Txs) {
-		return nil, fmt.Errorf("rpc: block %d has %d receipts for %d transactions", h, len(rs), len(b.Txs))
 	}
 	hash := b.Hash()
 	out := make([]*rpcReceipt, len(b.Txs))
@@ -135,7 +141,12 @@ func (s *Server) getBlockReceipts(_ context.Context, _ *wsConn, p json.RawMessag
 	return out, nil
 }
 
-func (s *Server) blockJSON(h uint64, full bool) (any, error) {
+// blockJSON answers a block, null for one not yet made.
+func (s *Server) blockJSON(ref blockRef, full bool) (any, error) {
+	h, ok, err := s.found(ref)
+	if !ok {
+		return nil, err
+	}
 	b, err := s.chain.Block(h)
 	if errors.Is(err, chain.ErrNotFound) {
 		return nil, nil
@@ -158,15 +169,7 @@ func (s *Server) getBlockByNumber(_ context.Context, _ *wsConn, p json.RawMessag
 	if e := decodeParams(p, 1, &ref, &full); e != nil {
 		return nil, e
 	}
-	h, err := s.height(ref)
-	if err != nil {
-		var e *Error
-		if errors.As(err, &e) && e.Code == CodeNotFound {
-			return nil, nil // Ethereum answers null for a block not yet made
-		}
-		return nil, err
-	}
-	return s.blockJSON(h, full)
+	return s.blockJSON(ref, full)
 }
 
 func (s *Server) getBlockByHash(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
@@ -175,22 +178,14 @@ func (s *Server) getBlockByHash(_ context.Context, _ *wsConn, p json.RawMessage)
 	if e := decodeParams(p, 1, &hash, &full); e != nil {
 		return nil, e
 	}
-	h, err := s.chain.BlockHeight(hash)
-	if errors.Is(err, chain.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return s.blockJSON(h, full)
+	return s.blockJSON(hashRef(hash), full)
 }
 
-func (s *Server) txCount(h uint64, err error) (any, error) {
-	if err != nil {
-		var e *Error
-		if errors.Is(err, chain.ErrNotFound) || (errors.As(err, &e) && e.Code == CodeNotFound) {
-			return nil, nil
-		}
+// txCount answers the number of transactions of a block, null for one not
+// yet made.
+func (s *Server) txCount(ref blockRef) (any, error) {
+	h, ok, err := s.found(ref)
+	if !ok {
 		return nil, err
 	}
 	b, err := s.chain.Block(h)
@@ -205,7 +200,7 @@ func (s *Server) txCountByNumber(_ context.Context, _ *wsConn, p json.RawMessage
 	if e := decodeParams(p, 1, &ref); e != nil {
 		return nil, e
 	}
-	return s.txCount(s.height(ref))
+	return s.txCount(ref)
 }
 
 func (s *Server) txCountByHash(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
@@ -213,7 +208,7 @@ func (s *Server) txCountByHash(_ context.Context, _ *wsConn, p json.RawMessage) 
 	if e := decodeParams(p, 1, &hash); e != nil {
 		return nil, e
 	}
-	return s.txCount(s.chain.BlockHeight(hash))
+	return s.txCount(hashRef(hash))
 }
 
 func (s *Server) txByNumberAndIndex(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
@@ -235,11 +230,8 @@ func (s *Server) txByHashAndIndex(_ context.Context, _ *wsConn, p json.RawMessag
 	if e := decodeParams(p, 2, &hash, &idx); e != nil {
 		return nil, e
 	}
-	h, err := s.chain.BlockHeight(hash)
-	if errors.Is(err, chain.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
+	h, ok, err := s.found(hashRef(hash))
+	if !ok {
 		return nil, err
 	}
 	return s.txAt(h, uint64(idx))

@@ -76,21 +76,17 @@ func (s *Server) getStorageAt(_ context.Context, _ *wsConn, p json.RawMessage) (
 	return chain.Hash{}, nil // no contract storage
 }
 
-// callArgs are the arguments of eth_call and eth_estimateGas.
+// callArgs are the arguments of eth_call and eth_estimateGas: the fields of
+// a transaction request, every one optional. A transfer reads only from,
+// to, value and data (or input); the others are decoded to check their form.
+// The fields carry no tags: encoding/json matches the request's camelCase
+// names (gasPrice, chainId, …) to them regardless of case.
 type callArgs struct {
-	From                 *chain.Address  `json:"from"`
-	To                   *chain.Address  `json:"to"`
-	Gas                  *hexutil.Uint64 `json:"gas"`
-	GasPrice             *hexutil.Big    `json:"gasPrice"`
-	MaxFeePerGas         *hexutil.Big    `json:"maxFeePerGas"`
-	MaxPriorityFeePerGas *hexutil.Big    `json:"maxPriorityFeePerGas"`
-	Value                *hexutil.Big    `json:"value"`
-	Nonce                *hexutil.Uint64 `json:"nonce"`
-	Data                 *hexutil.Bytes  `json:"data"`
-	Input                *hexutil.Bytes  `json:"input"`
-	ChainID              *hexutil.Big    `json:"chainId"`
-	Type                 *hexutil.Uint64 `json:"type"`
-	AccessList           json.RawMessage `json:"accessList"`
+	From, To                                                     *chain.Address
+	Value, GasPrice, MaxFeePerGas, MaxPriorityFeePerGas, ChainID *hexutil.Big
+	Gas, Nonce, Type                                             *hexutil.Uint64
+	Data, Input                                                  *hexutil.Bytes
+	AccessList                                                   json.RawMessage
 }
 
 // checkTransfer refuses what is not a plain transfer.

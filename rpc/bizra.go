@@ -61,13 +61,19 @@ func (s *Server) blockCertificate(_ context.Context, _ *wsConn, p json.RawMessag
 	if err != nil {
 		return nil, err
 	}
-	return struct {
-		Number      hexutil.Uint64 `json:"number"`
-		Hash        chain.Hash     `json:"hash"`
-		Round       hexutil.Uint64 `json:"round"`
-		Certificate hexutil.Bytes  `json:"certificate"`
-		Decoded     *Certificate   `json:"decoded"`
-	}{hexutil.Uint64(h), b.Hash(), hexutil.Uint64(b.Header.Round), append(hexutil.Bytes{}, b.Cert...), decoded}, nil
+	return BlockCertificate{Number: hexutil.Uint64(h), Hash: b.Hash(), Round: hexutil.Uint64(b.Header.Round),
+		Certificate: append(hexutil.Bytes{}, b.Cert...), Decoded: decoded}, nil
+}
+
+// BlockCertificate is the answer of bizra_getBlockCertificate: a block's
+// certificate as stored and decoded (nil without a consensus engine, and
+// for the genesis block, which has none).
+type BlockCertificate struct {
+	Number      hexutil.Uint64 `json:"number"`
+	Hash        chain.Hash     `json:"hash"`
+	Round       hexutil.Uint64 `json:"round"`
+	Certificate hexutil.Bytes  `json:"certificate"`
+	Decoded     *Certificate   `json:"decoded"`
 }
 
 // decodeCertificate decodes a block's certificate; nil without a consensus

@@ -37,7 +37,7 @@ func (s *Server) getTransactionByHash(_ context.Context, _ *wsConn, p json.RawMe
 	h, idx, err := s.chain.TxLocation(hash)
 	if errors.Is(err, chain.ErrNotFound) {
 		if tx, ok := s.pool.Get(hash); ok {
-			return newRPCTx(tx, tx.From, nil, s.chain.Rules().BaseFee())
+			return newTransaction(tx, tx.From, nil, s.chain.Rules().BaseFee())
 		}
 		return nil, nil
 	}
@@ -57,7 +57,7 @@ func (s *Server) txAt(h, idx uint64) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newRPCTx(tx, rs[idx].From, &txLocation{blockHash: b.Hash(), height: h, index: idx}, s.chain.Rules().BaseFee())
+	return newTransaction(tx, rs[idx].From, &txLocation{blockHash: b.Hash(), height: h, index: idx}, s.chain.Rules().BaseFee())
 }
 
 // blockWithReceipts reads a committed block and its receipts, one for each
@@ -111,7 +111,7 @@ func (s *Server) getTransactionReceipt(_ context.Context, _ *wsConn, p json.RawM
 	if err != nil {
 		return nil, err
 	}
-	return newRPCReceipt(tx, &rs[idx], txLocation{blockHash: b.Hash(), height: h, index: uint64(idx)}), nil
+	return newReceipt(tx, &rs[idx], txLocation{blockHash: b.Hash(), height: h, index: uint64(idx)}), nil
 }
 
 // getBlockReceipts answers every receipt of a block, in order; null for a
@@ -130,13 +130,13 @@ func (s *Server) getBlockReceipts(_ context.Context, _ *wsConn, p json.RawMessag
 		return nil, err
 	}
 	hash := b.Hash()
-	out := make([]*rpcReceipt, len(b.Txs))
+	out := make([]*Receipt, len(b.Txs))
 	for i, raw := range b.Txs {
 		tx, err := parseStored(raw)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = newRPCReceipt(tx, &rs[i], txLocation{blockHash: hash, height: h, index: uint64(i)})
+		out[i] = newReceipt(tx, &rs[i], txLocation{blockHash: hash, height: h, index: uint64(i)})
 	}
 	return out, nil
 }
@@ -160,7 +160,7 @@ func (s *Server) blockJSON(ref blockRef, full bool) (any, error) {
 			return nil, err
 		}
 	}
-	return newRPCBlock(b, rs, full, s.chain.Rules(), s.gasLimit())
+	return newBlock(b, rs, full, s.chain.Rules(), s.gasLimit())
 }
 
 func (s *Server) getBlockByNumber(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {

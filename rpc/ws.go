@@ -310,7 +310,7 @@ func (s *Server) NotifyBlock(b *chain.Block) {
 	if s.subs.count(subHeads) == 0 {
 		return
 	}
-	payload, err := json.Marshal(newRPCHeader(b, s.chain.Rules(), s.gasLimit()))
+	payload, err := json.Marshal(newHeader(b, s.chain.Rules(), s.gasLimit()))
 	if err != nil {
 		s.log.Error("encoding a head", "err", err)
 		return

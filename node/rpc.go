@@ -1,8 +1,6 @@
 package node
 
 import (
-	"errors"
-
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
 	"github.com/bizra/node0/chain"
@@ -74,27 +72,18 @@ func (p rpcPool) Stats() any { return p.Pool.Stats() }
 
 // poolMessages maps the pool's rejections to the messages Ethereum tools
 // recognise.
-var poolMessages = []struct {
-	err error
-	msg string
-}{
-	{mempool.ErrAlreadyKnown, "already known"},
-	{mempool.ErrReplaceUnderpriced, "replacement transaction underpriced"},
-	{mempool.ErrUnderpriced, "transaction underpriced"},
-	{mempool.ErrShardFull, "txpool is full"},
-	{mempool.ErrSenderPendingLimit, "account limit exceeded"},
-	{mempool.ErrSenderQueuedLimit, "account limit exceeded"},
-	{mempool.ErrNonceTooFar, "nonce too high"},
+var poolMessages = rpc.TxMessages{
+	{Rule: mempool.ErrAlreadyKnown, Message: "already known"},
+	{Rule: mempool.ErrReplaceUnderpriced, Message: "replacement transaction underpriced"},
+	{Rule: mempool.ErrUnderpriced, Message: "transaction underpriced"},
+	{Rule: mempool.ErrShardFull, Message: "txpool is full"},
+	{Rule: mempool.ErrSenderPendingLimit, Message: "account limit exceeded"},
+	{Rule: mempool.ErrSenderQueuedLimit, Message: "account limit exceeded"},
+	{Rule: mempool.ErrNonceTooFar, Message: "nonce too high"},
 }
 
-func poolErrorMessage(err error) string {
-	for _, m := range poolMessages {
-		if errors.Is(err, m.err) {
-			return m.msg
-		}
-	}
-	return ""
-}
+// poolErrorMessage is rpc.Options.TxErrorMessage.
+func poolErrorMessage(err error) string { return poolMessages.Message(err) }
 
 // rpcNode answers the bizra_ namespace's questions about the node.
 type rpcNode struct{ n *Node }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strings"
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
@@ -23,14 +22,33 @@ func (s *Server) sendRawTransaction(_ context.Context, _ *wsConn, p json.RawMess
 	return tx.Hash, nil
 }
 
-// txMessages maps transaction rejections of the chain rules to the messages
-// go-ethereum returns, which client libraries match on (ethers.js, for
-// example, turns "nonce too low" into NONCE_EXPIRED and "insufficient
-// funds" into INSUFFICIENT_FUNDS).
-var txMessages = []struct {
-	err error
-	msg string
-}{
+// TxMessages maps the rules that reject transactions to the messages
+// clients recognise. The node passes the pool's through
+// Options.TxErrorMessage; the chain rules' are below.
+type TxMessages []TxMessage
+
+// TxMessage is one rule and its message.
+type TxMessage struct {
+	Rule    error
+	Message string
+}
+
+// Message returns the message of the first rule err matches (errors.Is),
+// or "".
+func (ms TxMessages) Message(err error) string {
+	for _, m := range ms {
+		if errors.Is(err, m.Rule) {
+			return m.Message
+		}
+	}
+	return ""
+}
+
+// chainMessages are the messages go-ethereum gives for the chain rules'
+// rejections, which client libraries match on (ethers.js, for example,
+// turns "nonce too low" into NONCE_EXPIRED and "insufficient funds" into
+// INSUFFICIENT_FUNDS).
+var chainMessages = TxMessages{
 	{chain.ErrNonceTooLow, "nonce too low"},
 	{chain.ErrNonceTooHigh, "nonce too high"},
 	{chain.ErrNonceMax, "nonce has max value"},
@@ -50,27 +68,29 @@ var txMessages = []struct {
 	{chain.ErrTxDecode, "rlp: invalid transaction encoding"},
 }
 
-// txError turns a rejection into the error a client sees: the Ethereum
-// message first, then our detail.
+// detailed is a rejection that carries, apart from its rule, what about the
+// transaction broke it (chain.TxError, which the chain and the pool return).
+type detailed interface {
+	error
+	Detail() string
+}
+
+// txError turns a rejection into the error a client sees: the rule's
+// Ethereum message, then the rejection's detail. An error without a message
+// (not a rejection by a known rule) is passed on as it is.
 func (s *Server) txError(err error) *Error {
 	msg := ""
 	if s.opts.TxErrorMessage != nil {
 		msg = s.opts.TxErrorMessage(err)
 	}
 	if msg == "" {
-		for _, m := range txMessages {
-			if errors.Is(err, m.err) {
-				msg = m.msg
-				break
-			}
-		}
+		msg = chainMessages.Message(err)
 	}
-	detail := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "chain: "), "mempool: ")
 	if msg == "" {
-		return errServer("%s", detail)
+		return errServer("%s", err)
 	}
-	if i := strings.Index(detail, ": "); i >= 0 && !strings.HasPrefix(detail[i+2:], msg) {
-		return errServer("%s: %s", msg, detail[i+2:])
+	if d, ok := errors.AsType[detailed](err); ok && d.Detail() != "" {
+		return errServer("%s: %s", msg, d.Detail())
 	}
 	return errServer("%s", msg)
 }

@@ -24,8 +24,10 @@ type Options struct {
 	// gives a status made from the chain alone.
 	Node Node
 	// TxErrorMessage maps a pool rejection to the Ethereum message clients
-	// expect ("already known", "replacement transaction underpriced", …);
-	// an empty result falls back to the chain rules' messages.
+	// expect ("already known", "replacement transaction underpriced", …),
+	// as a TxMessages' Message does; an empty result falls back to the
+	// chain rules' messages, and an error no rule matches reaches the
+	// client as its own text.
 	TxErrorMessage func(error) string
 	// SuggestedTip answers eth_maxPriorityFeePerGas, in wei; zero means
 	// 1 gwei.

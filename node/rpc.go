@@ -96,7 +96,7 @@ func (r rpcNode) Status() rpc.Status {
 	if err == nil {
 		cert = append(hexutil.Bytes{}, blk.Cert...)
 	}
-	return rpc.Status{
+	out := rpc.Status{
 		ChainID:         hexutil.Uint64(r.n.genesis.ChainID),
 		GenesisHash:     r.n.genesis.Hash(),
 		Height:          hexutil.Uint64(head.Height),
@@ -106,6 +106,18 @@ func (r rpcNode) Status() rpc.Status {
 		Validator:       r.n.self.Name,
 		Version:         r.n.version,
 	}
+	if r.n.net != nil {
+		out.Peers = r.n.net.host.PeerCount()
+	}
+	return out
+}
+
+// Sync reports the head as the current and the highest block, and the node
+// as not syncing. The node's rule (how far behind its peers it may fall
+// before it counts as syncing) is to be wired here.
+func (r rpcNode) Sync() rpc.SyncStatus {
+	head, _ := r.n.chain.Head()
+	return rpc.SyncStatus{CurrentBlock: head.Height, HighestBlock: head.Height}
 }
 
 func (r rpcNode) Validators() []rpc.Validator {

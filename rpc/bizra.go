@@ -11,12 +11,17 @@ import (
 )
 
 func (s *Server) status(context.Context, *wsConn, json.RawMessage) (any, error) {
+	var st Status
 	if s.opts.Node != nil {
-		return s.opts.Node.Status(), nil
+		st = s.opts.Node.Status()
+	} else {
+		head, hash := s.chain.Head()
+		g := s.chain.Genesis()
+		st = Status{ChainID: hexutil.Uint64(g.ChainID), GenesisHash: g.Hash(), Height: hexutil.Uint64(head.Height), Head: hash, Round: hexutil.Uint64(head.Round), Version: s.opts.ClientVersion, LastCertificate: hexutil.Bytes{}}
 	}
-	head, hash := s.chain.Head()
-	g := s.chain.Genesis()
-	return Status{ChainID: hexutil.Uint64(g.ChainID), GenesisHash: g.Hash(), Height: hexutil.Uint64(head.Height), Head: hash, Round: hexutil.Uint64(head.Round), Version: s.opts.ClientVersion, LastCertificate: hexutil.Bytes{}}, nil
+	sync := s.sync()
+	st.Syncing, st.HighestBlock = sync.Syncing, hexutil.Uint64(sync.HighestBlock)
+	return st, nil
 }
 
 func (s *Server) validators(context.Context, *wsConn, json.RawMessage) (any, error) {

@@ -16,12 +16,18 @@ func (s *Server) chainID(context.Context, *wsConn, json.RawMessage) (any, error)
 	return hexutil.Uint64(s.chain.Rules().ChainID), nil
 }
 
-func (s *Server) syncing(context.Context, *wsConn, json.RawMessage) (any, error) {
-	if s.opts.Node != nil && s.opts.Node.Status().Syncing {
-		h, _ := s.chain.Head()
-		return map[string]hexutil.Uint64{"startingBlock": 0, "currentBlock": hexutil.Uint64(h.Height), "highestBlock": hexutil.Uint64(h.Height)}, nil
+// sync is the node's sync report; without a node, the chain's head is the
+// highest block there is.
+func (s *Server) sync() SyncStatus {
+	if s.opts.Node != nil {
+		return s.opts.Node.Sync()
 	}
-	return false, nil
+	h, _ := s.chain.Head()
+	return SyncStatus{CurrentBlock: h.Height, HighestBlock: h.Height}
+}
+
+func (s *Server) syncing(context.Context, *wsConn, json.RawMessage) (any, error) {
+	return s.sync(), nil
 }
 
 func (s *Server) blockNumber(context.Context, *wsConn, json.RawMessage) (any, error) {

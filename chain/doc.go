@@ -36,7 +36,8 @@
 // burned, so the sum of all balances never changes. A transaction is
 // admitted only if the sender's balance covers value + 21,000 × fee cap and
 // its nonce equals the account nonce. Each rule has its own error in
-// errors.go.
+// errors.go; a rejection that says more than its rule is a [TxError], which
+// keeps the rule (errors.Is matches it) and the detail apart.
 //
 // # Canonical encodings
 //

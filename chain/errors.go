@@ -1,9 +1,13 @@
 package chain
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Transaction rejections. Each rule has its own value so that the mempool and
-// JSON-RPC can map them to the messages Ethereum tools expect.
+// JSON-RPC can map them to the messages Ethereum tools expect. A rejection
+// that says more than its rule is a *TxError.
 var (
 	ErrOversized         = errors.New("chain: oversized transaction")
 	ErrTxDecode          = errors.New("chain: malformed transaction encoding")
@@ -38,3 +42,33 @@ var (
 	ErrCorruptStore    = errors.New("chain: corrupt store")
 	ErrClosed          = errors.New("chain: store closed")
 )
+
+// TxError is the rejection of a transaction by a rule: the rule, one of the
+// values above or a sentinel of another package (the mempool's), and what
+// about the transaction broke it ("address 0x…, tx 3, state 5"). errors.Is
+// matches the rule; Detail tells clients the rest without their parsing
+// Error.
+type TxError struct {
+	rule   error
+	detail string
+}
+
+// Rejectf returns the rejection of a transaction by rule, with a detail made
+// as fmt.Sprintf makes it.
+func Rejectf(rule error, format string, args ...any) error {
+	return &TxError{rule: rule, detail: fmt.Sprintf(format, args...)}
+}
+
+// Error is the rule's text, then a colon and the detail if there is one.
+func (e *TxError) Error() string {
+	if e.detail == "" {
+		return e.rule.Error()
+	}
+	return e.rule.Error() + ": " + e.detail
+}
+
+// Unwrap returns the rule.
+func (e *TxError) Unwrap() error { return e.rule }
+
+// Detail says what about the transaction broke the rule.
+func (e *TxError) Detail() string { return e.detail }

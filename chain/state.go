@@ -1,10 +1,6 @@
 package chain
 
-import (
-	"fmt"
-
-	"github.com/holiman/uint256"
-)
+import "github.com/holiman/uint256"
 
 // StateReader reads committed accounts. Absent accounts read as empty.
 type StateReader interface {
@@ -70,15 +66,15 @@ func (s *State) Check(tx *Tx) error {
 func checkAgainst(a *Account, tx *Tx) error {
 	switch {
 	case tx.Nonce < a.Nonce:
-		return fmt.Errorf("%w: address %s, tx %d, state %d", ErrNonceTooLow, tx.From, tx.Nonce, a.Nonce)
+		return Rejectf(ErrNonceTooLow, "address %s, tx %d, state %d", tx.From, tx.Nonce, a.Nonce)
 	case tx.Nonce > a.Nonce:
-		return fmt.Errorf("%w: address %s, tx %d, state %d", ErrNonceTooHigh, tx.From, tx.Nonce, a.Nonce)
+		return Rejectf(ErrNonceTooHigh, "address %s, tx %d, state %d", tx.From, tx.Nonce, a.Nonce)
 	case a.Nonce == ^uint64(0):
-		return fmt.Errorf("%w: address %s", ErrNonceMax, tx.From)
+		return Rejectf(ErrNonceMax, "address %s", tx.From)
 	}
 	cost, overflow := tx.MaxCost()
 	if overflow || a.Balance.Lt(&cost) {
-		return fmt.Errorf("%w: address %s have %s want %s", ErrInsufficientFunds, tx.From, a.Balance.Dec(), cost.Dec())
+		return Rejectf(ErrInsufficientFunds, "address %s have %s want %s", tx.From, a.Balance.Dec(), cost.Dec())
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package chain
 
 import (
 	"errors"
-	"fmt"
 	"math/big"
 
 	"github.com/ethereum/go-ethereum/core/types"
@@ -68,7 +67,7 @@ func (tx *Tx) Eth() (*types.Transaction, error) {
 	}
 	var t types.Transaction
 	if err := t.UnmarshalBinary(tx.Raw); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrTxDecode, err)
+		return nil, Rejectf(ErrTxDecode, "%v", err)
 	}
 	return &t, nil
 }
@@ -106,22 +105,22 @@ func (tx *Tx) MaxCost() (uint256.Int, bool) {
 // RecoverSender and DecodeTx.
 func (r *Rules) ParseTx(raw []byte) (*Tx, error) {
 	if len(raw) > r.MaxTxBytes {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrOversized, len(raw), r.MaxTxBytes)
+		return nil, Rejectf(ErrOversized, "%d bytes, limit %d", len(raw), r.MaxTxBytes)
 	}
 	if len(raw) == 0 {
-		return nil, fmt.Errorf("%w: empty input", ErrTxDecode)
+		return nil, Rejectf(ErrTxDecode, "empty input")
 	}
 	// Reject unsupported envelopes before go-ethereum parses them, so that
 	// blob and set-code transactions never reach their larger decoders.
 	if raw[0] < 0x7f && raw[0] != types.AccessListTxType && raw[0] != types.DynamicFeeTxType {
-		return nil, fmt.Errorf("%w: type %d", ErrTxType, raw[0])
+		return nil, Rejectf(ErrTxType, "type %d", raw[0])
 	}
 	eth := new(types.Transaction)
 	if err := eth.UnmarshalBinary(raw); err != nil {
 		if errors.Is(err, types.ErrTxTypeNotSupported) {
-			return nil, fmt.Errorf("%w: %v", ErrTxType, err)
+			return nil, Rejectf(ErrTxType, "%v", err)
 		}
-		return nil, fmt.Errorf("%w: %v", ErrTxDecode, err)
+		return nil, Rejectf(ErrTxDecode, "%v", err)
 	}
 	return r.checkEth(eth, raw)
 }
@@ -134,23 +133,23 @@ func (r *Rules) checkEth(eth *types.Transaction, raw []byte) (*Tx, error) {
 		}
 	case types.AccessListTxType, types.DynamicFeeTxType:
 	default:
-		return nil, fmt.Errorf("%w: type %d", ErrTxType, eth.Type())
+		return nil, Rejectf(ErrTxType, "type %d", eth.Type())
 	}
 	if id := eth.ChainId(); id.Cmp(r.chainIDBig) != 0 {
-		return nil, fmt.Errorf("%w: have %s, want %d", ErrWrongChainID, id, r.ChainID)
+		return nil, Rejectf(ErrWrongChainID, "have %s, want %d", id, r.ChainID)
 	}
 	to := eth.To()
 	if to == nil {
 		return nil, ErrContractCreation
 	}
 	if len(eth.Data()) != 0 {
-		return nil, fmt.Errorf("%w: %d bytes", ErrData, len(eth.Data()))
+		return nil, Rejectf(ErrData, "%d bytes", len(eth.Data()))
 	}
 	if len(eth.AccessList()) != 0 {
 		return nil, ErrAccessList
 	}
 	if eth.Gas() != TransferGas {
-		return nil, fmt.Errorf("%w: have %d", ErrGasLimit, eth.Gas())
+		return nil, Rejectf(ErrGasLimit, "have %d", eth.Gas())
 	}
 	tx := &Tx{
 		Hash:  eth.Hash(),
@@ -165,13 +164,13 @@ func (r *Rules) checkEth(eth *types.Transaction, raw []byte) (*Tx, error) {
 		return nil, ErrValueOverflow
 	}
 	if _, overflow := tx.MaxCost(); overflow {
-		return nil, fmt.Errorf("%w: value + gas × fee cap", ErrValueOverflow)
+		return nil, Rejectf(ErrValueOverflow, "value + gas × fee cap")
 	}
 	if tx.FeeCap.Lt(&r.MinGasPrice) {
-		return nil, fmt.Errorf("%w: fee cap %s, minimum %s", ErrFeeCapTooLow, tx.FeeCap.Dec(), r.MinGasPrice.Dec())
+		return nil, Rejectf(ErrFeeCapTooLow, "fee cap %s, minimum %s", tx.FeeCap.Dec(), r.MinGasPrice.Dec())
 	}
 	if tx.TipCap.Gt(&tx.FeeCap) {
-		return nil, fmt.Errorf("%w: tip %s, fee cap %s", ErrTipAboveFeeCap, tx.TipCap.Dec(), tx.FeeCap.Dec())
+		return nil, Rejectf(ErrTipAboveFeeCap, "tip %s, fee cap %s", tx.TipCap.Dec(), tx.FeeCap.Dec())
 	}
 	return tx, nil
 }
@@ -191,7 +190,7 @@ func (r *Rules) RecoverSender(tx *Tx) error {
 	}
 	from, err := types.Sender(r.signer, eth)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidSignature, err)
+		return Rejectf(ErrInvalidSignature, "%v", err)
 	}
 	tx.From = from
 	tx.recovered = true
@@ -217,10 +216,10 @@ func (r *Rules) DecodeTx(raw []byte) (*Tx, error) {
 func (r *Rules) NewVerifiedTx(eth *types.Transaction, from Address) (*Tx, error) {
 	raw, err := eth.MarshalBinary()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrTxDecode, err)
+		return nil, Rejectf(ErrTxDecode, "%v", err)
 	}
 	if len(raw) > r.MaxTxBytes {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrOversized, len(raw), r.MaxTxBytes)
+		return nil, Rejectf(ErrOversized, "%d bytes, limit %d", len(raw), r.MaxTxBytes)
 	}
 	tx, err := r.checkEth(eth, raw)
 	if err != nil {

@@ -8,11 +8,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/bizra/node0/rpc"
 )
 
 // FuzzNodeBlock feeds arbitrary JSON to the decoding of a node's block,
-// receipts and certificate: it must return a block or an error, never
-// panic, and a block it returns must be consistent.
+// receipts and certificate into rpc's types and to their conversion: it
+// must return a block or an error, never panic, and a block it returns must
+// be consistent.
 func FuzzNodeBlock(f *testing.F) {
 	f.Add([]byte(`{"number":"0x1","hash":"0x01000000000000000000000000000000000000000000000000000000000000ff","parentHash":"0x00","miner":"0x0000000000000000000000000000000000000001","gasUsed":"0x5208","timestampMs":"0x10","round":"0x0","transactions":[{"hash":"0x02","from":"0x0000000000000000000000000000000000000002","to":"0x0000000000000000000000000000000000000003","nonce":"0x0","value":"0xde0b6b3a7640000","gasPrice":"0x3b9aca00"}]}`),
 		[]byte(`[{"transactionHash":"0x02","gasUsed":"0x5208","effectiveGasPrice":"0x3b9aca00","status":"0x1"}]`),
@@ -20,9 +23,9 @@ func FuzzNodeBlock(f *testing.F) {
 	f.Add([]byte(`null`), []byte(`null`), []byte(`{}`), uint64(5))
 	f.Add([]byte(`{"number":"0x2","hash":"0x03","transactions":[{}]}`), []byte(`[]`), []byte(`{"decoded":null}`), uint64(2))
 	f.Fuzz(func(t *testing.T, block, receipts, cert []byte, height uint64) {
-		var jb jsonBlock
-		var rs []jsonReceipt
-		var jc jsonCert
+		var jb rpc.Block
+		var rs []rpc.Receipt
+		var jc rpc.BlockCertificate
 		if json.Unmarshal(block, &jb) != nil || json.Unmarshal(receipts, &rs) != nil || json.Unmarshal(cert, &jc) != nil {
 			return
 		}

@@ -58,37 +58,6 @@ func newSource(cfg Config) *source {
 	return s
 }
 
-type jsonBlock struct {
-	Number       hexutil.Uint64 `json:"number"`
-	Hash         chain.Hash     `json:"hash"`
-	ParentHash   chain.Hash     `json:"parentHash"`
-	Miner        chain.Address  `json:"miner"`
-	GasUsed      hexutil.Uint64 `json:"gasUsed"`
-	TimestampMs  hexutil.Uint64 `json:"timestampMs"`
-	Round        hexutil.Uint64 `json:"round"`
-	Transactions []jsonTx       `json:"transactions"`
-}
-
-type jsonTx struct {
-	Hash     chain.Hash     `json:"hash"`
-	From     chain.Address  `json:"from"`
-	To       *chain.Address `json:"to"`
-	Nonce    hexutil.Uint64 `json:"nonce"`
-	Value    *hexutil.Big   `json:"value"`
-	GasPrice *hexutil.Big   `json:"gasPrice"`
-}
-
-type jsonReceipt struct {
-	TransactionHash   chain.Hash     `json:"transactionHash"`
-	GasUsed           hexutil.Uint64 `json:"gasUsed"`
-	EffectiveGasPrice *hexutil.Big   `json:"effectiveGasPrice"`
-	Status            hexutil.Uint64 `json:"status"`
-}
-
-type jsonCert struct {
-	Decoded *rpc.Certificate `json:"decoded"`
-}
-
 // chainInfo is the identity of the node's chain.
 type chainInfo struct {
 	ChainID     uint64
@@ -229,9 +198,9 @@ func decodeRaw(height uint64, raw *rpc.RawBlock) (*Block, error) {
 // batch is false (for one block too large for a batch answer).
 func (s *source) fetchBatch(ctx context.Context, from, to uint64, batch bool) ([]*Block, error) {
 	n := int(to - from + 1)
-	blocks := make([]jsonBlock, n)
-	receipts := make([][]jsonReceipt, n)
-	certs := make([]jsonCert, n)
+	blocks := make([]rpc.Block, n)
+	receipts := make([][]rpc.Receipt, n)
+	certs := make([]rpc.BlockCertificate, n)
 	calls := make([]rpc.BatchElem, 0, 3*n)
 	for i := 0; i < n; i++ {
 		h := hexutil.Uint64(from + uint64(i)).String()
@@ -268,24 +237,33 @@ func (s *source) fetchBatch(ctx context.Context, from, to uint64, batch bool) ([
 // errNotYet means the node does not have a block yet.
 var errNotYet = errors.New("explorer: block not yet on the node")
 
-func convert(height uint64, jb *jsonBlock, rs []jsonReceipt, jc *jsonCert) (*Block, error) {
+// convert turns a block, its receipts and its certificate as the Ethereum
+// methods and bizra_getBlockCertificate answer them into a Block.
+func convert(height uint64, jb *rpc.Block, rs []rpc.Receipt, jc *rpc.BlockCertificate) (*Block, error) {
 	if jb.Hash == (chain.Hash{}) {
 		return nil, fmt.Errorf("%w: %d", errNotYet, height)
 	}
 	if uint64(jb.Number) != height {
 		return nil, fmt.Errorf("explorer: asked for block %d, got %d", height, jb.Number)
 	}
-	if len(rs) != len(jb.Transactions) {
-		return nil, fmt.Errorf("explorer: block %d has %d receipts for %d transactions", height, len(rs), len(jb.Transactions))
+	var txs []rpc.Transaction
+	if jb.Transactions != nil {
+		if len(jb.Transactions.Hashes) > 0 {
+			return nil, fmt.Errorf("explorer: block %d has transaction hashes, not transactions", height)
+		}
+		txs = jb.Transactions.Full
+	}
+	if len(rs) != len(txs) {
+		return nil, fmt.Errorf("explorer: block %d has %d receipts for %d transactions", height, len(rs), len(txs))
 	}
 	b := &Block{Height: height, Hash: jb.Hash, Parent: jb.ParentHash, Proposer: jb.Miner,
 		TimestampMs: uint64(jb.TimestampMs), Round: uint64(jb.Round), GasUsed: uint64(jb.GasUsed),
-		Txs: make([]Tx, len(jb.Transactions))}
+		Txs: make([]Tx, len(txs))}
 	if c := jc.Decoded; c != nil {
 		b.Signers, b.SignedStake, b.TotalStake = c.Signers, uint64(c.SignedStake), uint64(c.TotalStake)
 	}
-	for i := range jb.Transactions {
-		jt, r := &jb.Transactions[i], &rs[i]
+	for i := range txs {
+		jt, r := &txs[i], &rs[i]
 		if r.TransactionHash != jt.Hash {
 			return nil, fmt.Errorf("explorer: block %d: receipt %d is for %s, not %s", height, i, r.TransactionHash, jt.Hash)
 		}
@@ -339,9 +317,7 @@ func (s *source) subscribeHeads(ctx context.Context, heads chan<- uint64) error 
 		var msg struct {
 			Error  *rpc.Error `json:"error"`
 			Params struct {
-				Result struct {
-					Number hexutil.Uint64 `json:"number"`
-				} `json:"result"`
+				Result rpc.Block `json:"result"`
 			} `json:"params"`
 			Method string `json:"method"`
 		}

@@ -8,7 +8,8 @@ import (
 
 // Rejections of the pool itself. Rejections by the transaction rules are
 // the chain package's errors (chain.ErrNonceTooLow, chain.ErrInsufficientFunds,
-// chain.ErrFeeCapTooLow, …), returned wrapped as they are.
+// chain.ErrFeeCapTooLow, …), returned as they are. A rejection that says more
+// than its rule, of the pool's or the chain's, is a *chain.TxError.
 var (
 	ErrAlreadyKnown       = errors.New("mempool: already known")
 	ErrReplaceUnderpriced = errors.New("mempool: replacement transaction underpriced")

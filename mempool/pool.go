@@ -228,11 +228,11 @@ func (p *Pool) prepare(e *entry) (uint64, error) {
 		return 0, fmt.Errorf("mempool: read sender account: %w", err)
 	}
 	if tx.Nonce < acct.Nonce {
-		return 0, fmt.Errorf("%w: address %s, tx %d, state %d", chain.ErrNonceTooLow, tx.From, tx.Nonce, acct.Nonce)
+		return 0, chain.Rejectf(chain.ErrNonceTooLow, "address %s, tx %d, state %d", tx.From, tx.Nonce, acct.Nonce)
 	}
 	cost, overflow := tx.MaxCost()
 	if overflow || acct.Balance.Lt(&cost) {
-		return 0, fmt.Errorf("%w: address %s have %s want %s", chain.ErrInsufficientFunds, tx.From, acct.Balance.Dec(), cost.Dec())
+		return 0, chain.Rejectf(chain.ErrInsufficientFunds, "address %s have %s want %s", tx.From, acct.Balance.Dec(), cost.Dec())
 	}
 	price := tx.EffectiveGasPrice(p.rules.BaseFee())
 	e.prio, e.arrived = priority(&price), p.sinceEpoch()
@@ -328,11 +328,11 @@ func (p *Pool) insertLocked(sh *shard, e *entry, stateNonce uint64) (replaced *e
 		a = &account{nonce: stateNonce}
 	}
 	if tx.Nonce < a.nonce {
-		return nil, fmt.Errorf("%w: address %s, tx %d, state %d", chain.ErrNonceTooLow, tx.From, tx.Nonce, a.nonce)
+		return nil, chain.Rejectf(chain.ErrNonceTooLow, "address %s, tx %d, state %d", tx.From, tx.Nonce, a.nonce)
 	}
 	window := uint64(p.cfg.MaxPendingPerSender + p.cfg.MaxQueuedPerSender)
 	if tx.Nonce-a.nonce >= window {
-		return nil, fmt.Errorf("%w: nonce %d, account nonce %d, window %d", ErrNonceTooFar, tx.Nonce, a.nonce, window)
+		return nil, chain.Rejectf(ErrNonceTooFar, "nonce %d, account nonce %d, window %d", tx.Nonce, a.nonce, window)
 	}
 	idx := tx.Nonce - a.nonce
 	var old *entry
@@ -346,7 +346,7 @@ func (p *Pool) insertLocked(sh *shard, e *entry, stateNonce uint64) (replaced *e
 			return nil, ErrAlreadyKnown
 		}
 		if !p.bumped(old.tx, tx) {
-			return nil, fmt.Errorf("%w: need fee cap and tip %d%% above %s/%s", ErrReplaceUnderpriced, p.cfg.PriceBumpPercent, old.tx.FeeCap.Dec(), old.tx.TipCap.Dec())
+			return nil, chain.Rejectf(ErrReplaceUnderpriced, "need fee cap and tip %d%% above %s/%s", p.cfg.PriceBumpPercent, old.tx.FeeCap.Dec(), old.tx.TipCap.Dec())
 		}
 		sh.stamp(e)
 		if old.queued {
@@ -368,14 +368,14 @@ func (p *Pool) insertLocked(sh *shard, e *entry, stateNonce uint64) (replaced *e
 	}
 	if idx == uint64(len(a.pending)) {
 		if len(a.pending) >= p.cfg.MaxPendingPerSender {
-			return nil, fmt.Errorf("%w: %d", ErrSenderPendingLimit, len(a.pending))
+			return nil, chain.Rejectf(ErrSenderPendingLimit, "%d", len(a.pending))
 		}
 		sh.stamp(e)
 		a.pending = append(a.pending, e)
 		sh.pendingH.push(e)
 	} else {
 		if len(a.queued) >= p.cfg.MaxQueuedPerSender {
-			return nil, fmt.Errorf("%w: %d", ErrSenderQueuedLimit, len(a.queued))
+			return nil, chain.Rejectf(ErrSenderQueuedLimit, "%d", len(a.queued))
 		}
 		if a.queued == nil {
 			a.queued = make(map[uint64]*entry)

@@ -56,24 +56,29 @@ func TestAdmissionRejections(t *testing.T) {
 
 	bigValue := new(uint256.Int).Mul(oneEther, uint256.NewInt(2))
 	cases := []struct {
-		name string
-		raw  []byte
-		want error
+		name   string
+		raw    []byte
+		want   error
+		detail string // the start of the rejection's detail
 	}{
-		{"oversized", make([]byte, 2000), chain.ErrOversized},
-		{"garbage", []byte{0xc3, 0x01, 0x02, 0x03}, chain.ErrTxDecode},
-		{"fee cap below minimum", raw(t, k, spec{nonce: 1, feeCap: 5e8, tip: 1}), chain.ErrFeeCapTooLow},
-		{"tip above fee cap", raw(t, k, spec{nonce: 1, feeCap: 2e9, tip: 3e9}), chain.ErrTipAboveFeeCap},
-		{"nonce too low", raw(t, k, spec{nonce: 0, feeCap: 3e9}), chain.ErrNonceTooLow},
-		{"nonce checked before balance", raw(t, k, spec{nonce: 0, feeCap: 4e9, value: bigValue.Uint64() / 2}), chain.ErrNonceTooLow},
-		{"sender without funds", raw(t, poor, spec{nonce: 0}), chain.ErrInsufficientFunds},
-		{"insufficient funds", raw(t, k, spec{nonce: 1, value: 1_000_000_000_000_000_000}), chain.ErrInsufficientFunds},
-		{"nonce too far", raw(t, k, spec{nonce: 1 + 1024 + 64}), ErrNonceTooFar},
+		{"oversized", make([]byte, 2000), chain.ErrOversized, "2000 bytes"},
+		{"garbage", []byte{0xc3, 0x01, 0x02, 0x03}, chain.ErrTxDecode, "rlp: "},
+		{"fee cap below minimum", raw(t, k, spec{nonce: 1, feeCap: 5e8, tip: 1}), chain.ErrFeeCapTooLow, "fee cap 500000000"},
+		{"tip above fee cap", raw(t, k, spec{nonce: 1, feeCap: 2e9, tip: 3e9}), chain.ErrTipAboveFeeCap, "tip 3000000000"},
+		{"nonce too low", raw(t, k, spec{nonce: 0, feeCap: 3e9}), chain.ErrNonceTooLow, "address " + addr(k).String()},
+		{"nonce checked before balance", raw(t, k, spec{nonce: 0, feeCap: 4e9, value: bigValue.Uint64() / 2}), chain.ErrNonceTooLow, "address"},
+		{"sender without funds", raw(t, poor, spec{nonce: 0}), chain.ErrInsufficientFunds, "address " + addr(poor).String() + " have 0"},
+		{"insufficient funds", raw(t, k, spec{nonce: 1, value: 1_000_000_000_000_000_000}), chain.ErrInsufficientFunds, "address"},
+		{"nonce too far", raw(t, k, spec{nonce: 1 + 1024 + 64}), ErrNonceTooFar, "nonce 1089, account nonce 1, window 1088"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := p.Add(tc.raw); !errors.Is(err, tc.want) {
+			_, err := p.Add(tc.raw)
+			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if te, ok := errors.AsType[*chain.TxError](err); !ok || !strings.HasPrefix(te.Detail(), tc.detail) {
+				t.Fatalf("%v: detail of %T does not start with %q", err, err, tc.detail)
 			}
 		})
 	}
@@ -137,6 +142,9 @@ func TestReplacement(t *testing.T) {
 			_, err := p.Add(raw(t, k, c.next))
 			if !errors.Is(err, c.wantErr) {
 				t.Fatalf("got %v, want %v", err, c.wantErr)
+			}
+			if te, ok := errors.AsType[*chain.TxError](err); err != nil && (!ok || !strings.HasPrefix(te.Detail(), "need fee cap and tip 10% above ")) {
+				t.Fatalf("%v: no detail of the price to beat", err)
 			}
 			_, oldThere := p.Get(old.Hash)
 			if oldThere != (c.wantErr != nil) || p.Len() != 1 {

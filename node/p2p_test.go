@@ -104,6 +104,14 @@ func TestFourValidatorsOverLibp2p(t *testing.T) {
 	if len(peers) < 3 {
 		t.Fatalf("bizra_peers: %+v", peers)
 	}
+	var st rpc.Status
+	var sync rpc.SyncStatus
+	if err := c.Call(context.Background(), &st, "bizra_status"); err != nil || st.Peers < 3 || st.Syncing {
+		t.Fatalf("bizra_status: %+v, %v", st, err)
+	}
+	if err := c.Call(context.Background(), &sync, "eth_syncing"); err != nil || sync.Syncing {
+		t.Fatalf("eth_syncing: %+v, %v", sync, err)
+	}
 }
 
 func heightOf(nd *Node) uint64 { h, _ := nd.Chain().Head(); return h.Height }

@@ -1,8 +1,6 @@
 package node
 
 import (
-	"errors"
-
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
 	"github.com/bizra/node0/chain"
@@ -74,27 +72,18 @@ func (p rpcPool) Stats() any { return p.Pool.Stats() }
 
 // poolMessages maps the pool's rejections to the messages Ethereum tools
 // recognise.
-var poolMessages = []struct {
-	err error
-	msg string
-}{
-	{mempool.ErrAlreadyKnown, "already known"},
-	{mempool.ErrReplaceUnderpriced, "replacement transaction underpriced"},
-	{mempool.ErrUnderpriced, "transaction underpriced"},
-	{mempool.ErrShardFull, "txpool is full"},
-	{mempool.ErrSenderPendingLimit, "account limit exceeded"},
-	{mempool.ErrSenderQueuedLimit, "account limit exceeded"},
-	{mempool.ErrNonceTooFar, "nonce too high"},
+var poolMessages = rpc.TxMessages{
+	{Rule: mempool.ErrAlreadyKnown, Message: "already known"},
+	{Rule: mempool.ErrReplaceUnderpriced, Message: "replacement transaction underpriced"},
+	{Rule: mempool.ErrUnderpriced, Message: "transaction underpriced"},
+	{Rule: mempool.ErrShardFull, Message: "txpool is full"},
+	{Rule: mempool.ErrSenderPendingLimit, Message: "account limit exceeded"},
+	{Rule: mempool.ErrSenderQueuedLimit, Message: "account limit exceeded"},
+	{Rule: mempool.ErrNonceTooFar, Message: "nonce too high"},
 }
 
-func poolErrorMessage(err error) string {
-	for _, m := range poolMessages {
-		if errors.Is(err, m.err) {
-			return m.msg
-		}
-	}
-	return ""
-}
+// poolErrorMessage is rpc.Options.TxErrorMessage.
+func poolErrorMessage(err error) string { return poolMessages.Message(err) }
 
 // rpcNode answers the bizra_ namespace's questions about the node.
 type rpcNode struct{ n *Node }
@@ -107,7 +96,7 @@ func (r rpcNode) Status() rpc.Status {
 	if err == nil {
 		cert = append(hexutil.Bytes{}, blk.Cert...)
 	}
-	return rpc.Status{
+	out := rpc.Status{
 		ChainID:         hexutil.Uint64(r.n.genesis.ChainID),
 		GenesisHash:     r.n.genesis.Hash(),
 		Height:          hexutil.Uint64(head.Height),
@@ -117,6 +106,18 @@ func (r rpcNode) Status() rpc.Status {
 		Validator:       r.n.self.Name,
 		Version:         r.n.version,
 	}
+	if r.n.net != nil {
+		out.Peers = r.n.net.host.PeerCount()
+	}
+	return out
+}
+
+// Sync reports the head as the current and the highest block, and the node
+// as not syncing. The node's rule (how far behind its peers it may fall
+// before it counts as syncing) is to be wired here.
+func (r rpcNode) Sync() rpc.SyncStatus {
+	head, _ := r.n.chain.Head()
+	return rpc.SyncStatus{CurrentBlock: head.Height, HighestBlock: head.Height}
 }
 
 func (r rpcNode) Validators() []rpc.Validator {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/bizra/node0/chain"
 	"github.com/bizra/node0/mempool"
 )
 
@@ -13,7 +14,7 @@ func TestPoolErrorMessages(t *testing.T) {
 		want string
 	}{
 		{mempool.ErrAlreadyKnown, "already known"},
-		{fmt.Errorf("%w: need more", mempool.ErrReplaceUnderpriced), "replacement transaction underpriced"},
+		{chain.Rejectf(mempool.ErrReplaceUnderpriced, "need more"), "replacement transaction underpriced"},
 		{mempool.ErrUnderpriced, "transaction underpriced"},
 		{mempool.ErrShardFull, "txpool is full"},
 		{mempool.ErrSenderPendingLimit, "account limit exceeded"},

@@ -1,6 +1,9 @@
 package rpc
 
 import (
+	"encoding/json"
+	"fmt"
+
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
 	"github.com/bizra/node0/chain"
@@ -34,7 +37,12 @@ type Pool interface {
 
 // Node reports what only the node knows.
 type Node interface {
+	// Status answers bizra_status, but for Syncing and HighestBlock, which
+	// the server fills in from Sync.
 	Status() Status
+	// Sync reports whether the node is catching up with the network; the
+	// node decides the rule. It answers eth_syncing and bizra_status.
+	Sync() SyncStatus
 	Validators() []Validator
 	Peers() []Peer
 	// Consensus reports the consensus engine's position.
@@ -86,8 +94,13 @@ type Status struct {
 	Height      hexutil.Uint64 `json:"height"`
 	Head        chain.Hash     `json:"head"`
 	Round       hexutil.Uint64 `json:"round"`
-	Syncing     bool           `json:"syncing"`
-	Peers       int            `json:"peers"`
+	// Syncing and HighestBlock are the node's sync report (Node.Sync):
+	// HighestBlock is the highest block the node knows of, its head when it
+	// is not syncing.
+	Syncing      bool           `json:"syncing"`
+	HighestBlock hexutil.Uint64 `json:"highestBlock"`
+	// Peers is the number of connected peers.
+	Peers int `json:"peers"`
 	// LastCertificate is the quorum certificate of the head block, empty
 	// until the consensus engine produces certificates.
 	LastCertificate hexutil.Bytes `json:"lastCertificate"`
@@ -117,4 +130,48 @@ type Peer struct {
 	Persistent bool           `json:"persistent"`
 	Score      float64        `json:"score"`
 	Height     hexutil.Uint64 `json:"height"`
+}
+
+// SyncStatus is the node's sync report. While Syncing, the node's head
+// (CurrentBlock) is further behind the highest block it knows of
+// (HighestBlock) than the node allows, and StartingBlock is where it was
+// when it began to catch up; otherwise CurrentBlock and HighestBlock are
+// normally both the head, and StartingBlock means nothing.
+type SyncStatus struct {
+	Syncing       bool
+	StartingBlock uint64
+	CurrentBlock  uint64
+	HighestBlock  uint64
+}
+
+// syncProgress is the JSON of a node that is syncing, as Ethereum clients
+// (ethers, viem, go-ethereum's ethclient) parse eth_syncing's answer.
+type syncProgress struct {
+	StartingBlock hexutil.Uint64 `json:"startingBlock"`
+	CurrentBlock  hexutil.Uint64 `json:"currentBlock"`
+	HighestBlock  hexutil.Uint64 `json:"highestBlock"`
+}
+
+// MarshalJSON is eth_syncing's answer: false when not syncing, otherwise
+// {"startingBlock", "currentBlock", "highestBlock"} as hex quantities.
+func (st SyncStatus) MarshalJSON() ([]byte, error) {
+	if !st.Syncing {
+		return []byte("false"), nil
+	}
+	return json.Marshal(syncProgress{hexutil.Uint64(st.StartingBlock), hexutil.Uint64(st.CurrentBlock), hexutil.Uint64(st.HighestBlock)})
+}
+
+// UnmarshalJSON reads eth_syncing's answer.
+func (st *SyncStatus) UnmarshalJSON(b []byte) error {
+	var syncing bool
+	if json.Unmarshal(b, &syncing) == nil && !syncing {
+		*st = SyncStatus{}
+		return nil
+	}
+	var p syncProgress
+	if err := json.Unmarshal(b, &p); err != nil {
+		return fmt.Errorf("rpc: eth_syncing answer %s: %w", b, err)
+	}
+	*st = SyncStatus{Syncing: true, StartingBlock: uint64(p.StartingBlock), CurrentBlock: uint64(p.CurrentBlock), HighestBlock: uint64(p.HighestBlock)}
+	return nil
 }

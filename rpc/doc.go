@@ -6,13 +6,17 @@
 // (node status, validator set, mempool shards).
 //
 // It owns the wire format: request decoding, batches, the JSON-RPC error
-// codes and the Ethereum error messages clients recognise, the JSON shapes
-// of blocks, transactions and receipts, and the server's protections (body
-// and batch limits, a per-client rate limit, per-request timeouts, caps on
+// codes and the Ethereum error messages clients recognise (a rejection's
+// rule gives the message, its Detail the rest), the JSON shapes of blocks,
+// transactions and receipts (Block, Transaction, Receipt: readers such as
+// the explorer decode into them), and the server's protections (body and
+// batch limits, a per-client rate limit, per-request timeouts, caps on
 // WebSocket connections and subscriptions, CORS off unless configured).
 //
 // It imports only chain. It sees the chain and the mempool through the
-// small interfaces in backend.go, which the node implements; it holds no
+// small interfaces in backend.go, which the node implements; what only the
+// node knows (status, peers, validators, consensus, whether it is syncing)
+// comes through Node, and the rules behind it are the node's. It holds no
 // state of its own beyond connections and subscriptions, and never writes
 // to the chain.
 //

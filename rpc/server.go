@@ -20,12 +20,15 @@ type Options struct {
 	Logger  *slog.Logger
 	// ClientVersion answers web3_clientVersion.
 	ClientVersion string
-	// Node answers bizra_status, bizra_validators and bizra_peers; nil
-	// gives a status made from the chain alone.
+	// Node answers bizra_status, bizra_validators, bizra_peers,
+	// net_peerCount and eth_syncing; nil gives a status made from the chain
+	// alone, no peers, and a node that is not syncing.
 	Node Node
 	// TxErrorMessage maps a pool rejection to the Ethereum message clients
-	// expect ("already known", "replacement transaction underpriced", …);
-	// an empty result falls back to the chain rules' messages.
+	// expect ("already known", "replacement transaction underpriced", …),
+	// as a TxMessages' Message does; an empty result falls back to the
+	// chain rules' messages, and an error no rule matches reaches the
+	// client as its own text.
 	TxErrorMessage func(error) string
 	// SuggestedTip answers eth_maxPriorityFeePerGas, in wei; zero means
 	// 1 gwei.

@@ -1,6 +1,8 @@
 package rpc
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
@@ -18,9 +20,10 @@ var (
 	zeroNonce      = hexutil.Bytes(make([]byte, 8))
 )
 
-// rpcBlock is the JSON of a block: the Ethereum fields clients parse, plus
-// round and certificate.
-type rpcBlock struct {
+// Block is the JSON of a block: the Ethereum fields clients parse, plus
+// round and certificate. eth_getBlockByNumber and eth_getBlockByHash answer
+// it, and newHeads sends it without transactions and uncles.
+type Block struct {
 	Number           hexutil.Uint64 `json:"number"`
 	Hash             chain.Hash     `json:"hash"`
 	ParentHash       chain.Hash     `json:"parentHash"`
@@ -41,14 +44,47 @@ type rpcBlock struct {
 	Timestamp        hexutil.Uint64 `json:"timestamp"` // seconds, as Ethereum has it
 	TimestampMs      hexutil.Uint64 `json:"timestampMs"`
 	BaseFeePerGas    *hexutil.Big   `json:"baseFeePerGas"`
-	Transactions     *[]any         `json:"transactions,omitempty"` // hashes or rpcTx; absent in a header
-	Uncles           *[]chain.Hash  `json:"uncles,omitempty"`
-	Round            hexutil.Uint64 `json:"round"`
-	Certificate      hexutil.Bytes  `json:"certificate"`
+	// Transactions and Uncles are absent in a header.
+	Transactions *BlockTransactions `json:"transactions,omitempty"`
+	Uncles       *[]chain.Hash      `json:"uncles,omitempty"`
+	Round        hexutil.Uint64     `json:"round"`
+	Certificate  hexutil.Bytes      `json:"certificate"`
 }
 
-// rpcTx is the JSON of a transaction.
-type rpcTx struct {
+// BlockTransactions are the transactions of a block's JSON: their hashes,
+// or, when the block is asked for with full transactions, the objects.
+type BlockTransactions struct {
+	Hashes []chain.Hash
+	Full   []Transaction
+}
+
+// MarshalJSON writes the objects when Full is set, otherwise the hashes:
+// an array either way, [] for a block without transactions.
+func (t BlockTransactions) MarshalJSON() ([]byte, error) {
+	switch {
+	case t.Full != nil:
+		return json.Marshal(t.Full)
+	case t.Hashes != nil:
+		return json.Marshal(t.Hashes)
+	}
+	return []byte("[]"), nil
+}
+
+// UnmarshalJSON reads either form: objects into Full, anything else into
+// Hashes.
+func (t *BlockTransactions) UnmarshalJSON(b []byte) error {
+	*t = BlockTransactions{}
+	if rest := bytes.TrimLeft(b, " \t\r\n"); len(rest) > 0 && rest[0] == '[' {
+		if rest = bytes.TrimLeft(rest[1:], " \t\r\n"); len(rest) > 0 && rest[0] == '{' {
+			return json.Unmarshal(b, &t.Full)
+		}
+	}
+	return json.Unmarshal(b, &t.Hashes)
+}
+
+// Transaction is the JSON of a transaction, committed (with its block and
+// index) or pending (with those null).
+type Transaction struct {
 	BlockHash            *chain.Hash       `json:"blockHash"`
 	BlockNumber          *hexutil.Uint64   `json:"blockNumber"`
 	TransactionIndex     *hexutil.Uint64   `json:"transactionIndex"`
@@ -71,8 +107,8 @@ type rpcTx struct {
 	YParity              *hexutil.Uint64   `json:"yParity,omitempty"`
 }
 
-// rpcReceipt is the JSON of a receipt.
-type rpcReceipt struct {
+// Receipt is the JSON of a receipt.
+type Receipt struct {
 	TransactionHash   chain.Hash     `json:"transactionHash"`
 	TransactionIndex  hexutil.Uint64 `json:"transactionIndex"`
 	BlockHash         chain.Hash     `json:"blockHash"`
@@ -83,7 +119,7 @@ type rpcReceipt struct {
 	GasUsed           hexutil.Uint64 `json:"gasUsed"`
 	EffectiveGasPrice *hexutil.Big   `json:"effectiveGasPrice"`
 	ContractAddress   *chain.Address `json:"contractAddress"`
-	Logs              []struct{}     `json:"logs"`
+	Logs              []struct{}     `json:"logs"` // always empty: transfers log nothing
 	LogsBloom         hexutil.Bytes  `json:"logsBloom"`
 	Type              hexutil.Uint64 `json:"type"`
 	Status            hexutil.Uint64 `json:"status"`
@@ -98,14 +134,14 @@ type txLocation struct {
 	index     uint64
 }
 
-// newRPCTx builds the JSON of a transaction from its encoding.
-func newRPCTx(tx *chain.Tx, from chain.Address, loc *txLocation, baseFee *uint256.Int) (*rpcTx, error) {
+// newTransaction builds the JSON of a transaction from its encoding.
+func newTransaction(tx *chain.Tx, from chain.Address, loc *txLocation, baseFee *uint256.Int) (*Transaction, error) {
 	eth, err := tx.Eth()
 	if err != nil {
 		return nil, err
 	}
 	v, r, s := eth.RawSignatureValues()
-	out := &rpcTx{
+	out := &Transaction{
 		Hash:  tx.Hash,
 		From:  from,
 		To:    eth.To(),
@@ -146,12 +182,12 @@ func newRPCTx(tx *chain.Tx, from chain.Address, loc *txLocation, baseFee *uint25
 	return out, nil
 }
 
-// newRPCBlock builds the JSON of a block. With full, transactions are
-// objects (their senders taken from the receipts); otherwise hashes.
-func newRPCBlock(b *chain.Block, receipts []chain.Receipt, full bool, rules *chain.Rules, gasLimit uint64) (*rpcBlock, error) {
+// newBlock builds the JSON of a block. With full, transactions are objects
+// (their senders taken from the receipts); otherwise hashes.
+func newBlock(b *chain.Block, receipts []chain.Receipt, full bool, rules *chain.Rules, gasLimit uint64) (*Block, error) {
 	h := &b.Header
 	hash := b.Hash()
-	out := &rpcBlock{
+	out := &Block{
 		Number:           hexutil.Uint64(h.Height),
 		Hash:             hash,
 		ParentHash:       h.ParentHash,
@@ -169,7 +205,7 @@ func newRPCBlock(b *chain.Block, receipts []chain.Receipt, full bool, rules *cha
 		Timestamp:        hexutil.Uint64(h.Timestamp / 1000),
 		TimestampMs:      hexutil.Uint64(h.Timestamp),
 		BaseFeePerGas:    bigOf(rules.BaseFee()),
-		Transactions:     &[]any{},
+		Transactions:     &BlockTransactions{},
 		Uncles:           &[]chain.Hash{},
 		Round:            hexutil.Uint64(h.Round),
 		Certificate:      hexutil.Bytes(b.Cert),
@@ -177,28 +213,26 @@ func newRPCBlock(b *chain.Block, receipts []chain.Receipt, full bool, rules *cha
 	if out.Certificate == nil {
 		out.Certificate = hexutil.Bytes{}
 	}
-	txs := make([]any, len(b.Txs))
-	out.Transactions = &txs
 	if !full {
-		for i, raw := range b.Txs {
-			txs[i] = chain.Keccak256(raw)
-		}
+		out.Transactions.Hashes = b.TxHashes()
 		return out, nil
 	}
 	if len(receipts) != len(b.Txs) {
 		return nil, fmt.Errorf("rpc: block %d has %d receipts for %d transactions", h.Height, len(receipts), len(b.Txs))
 	}
+	txs := make([]Transaction, len(b.Txs))
 	for i, raw := range b.Txs {
 		tx, err := parseStored(raw)
 		if err != nil {
 			return nil, err
 		}
-		rt, err := newRPCTx(tx, receipts[i].From, &txLocation{blockHash: hash, height: h.Height, index: uint64(i)}, rules.BaseFee())
+		rt, err := newTransaction(tx, receipts[i].From, &txLocation{blockHash: hash, height: h.Height, index: uint64(i)}, rules.BaseFee())
 		if err != nil {
 			return nil, err
 		}
-		txs[i] = rt
+		txs[i] = *rt
 	}
+	out.Transactions.Full = txs
 	return out, nil
 }
 
@@ -222,9 +256,10 @@ func parseStored(raw []byte) (*chain.Tx, error) {
 	return tx, nil
 }
 
-func newRPCReceipt(tx *chain.Tx, r *chain.Receipt, loc txLocation) *rpcReceipt {
+// newReceipt builds the JSON of a receipt.
+func newReceipt(tx *chain.Tx, r *chain.Receipt, loc txLocation) *Receipt {
 	to := tx.To
-	return &rpcReceipt{
+	return &Receipt{
 		TransactionHash:   tx.Hash,
 		TransactionIndex:  hexutil.Uint64(loc.index),
 		BlockHash:         loc.blockHash,
@@ -241,10 +276,10 @@ func newRPCReceipt(tx *chain.Tx, r *chain.Receipt, loc txLocation) *rpcReceipt {
 	}
 }
 
-// newRPCHeader is the JSON of a newHeads notification: a block without its
+// newHeader is the JSON of a newHeads notification: a block without its
 // transactions and uncles, as Ethereum nodes send it.
-func newRPCHeader(b *chain.Block, rules *chain.Rules, gasLimit uint64) *rpcBlock {
-	blk, _ := newRPCBlock(&chain.Block{Header: b.Header, Cert: b.Cert}, nil, false, rules, gasLimit)
+func newHeader(b *chain.Block, rules *chain.Rules, gasLimit uint64) *Block {
+	blk, _ := newBlock(&chain.Block{Header: b.Header, Cert: b.Cert}, nil, false, rules, gasLimit)
 	blk.Size = hexutil.Uint64(b.EncodedSize())
 	blk.Transactions, blk.Uncles = nil, nil
 	return blk

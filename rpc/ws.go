@@ -310,7 +310,7 @@ func (s *Server) NotifyBlock(b *chain.Block) {
 	if s.subs.count(subHeads) == 0 {
 		return
 	}
-	payload, err := json.Marshal(newRPCHeader(b, s.chain.Rules(), s.gasLimit()))
+	payload, err := json.Marshal(newHeader(b, s.chain.Rules(), s.gasLimit()))
 	if err != nil {
 		s.log.Error("encoding a head", "err", err)
 		return
@@ -326,4 +326,28 @@ func (s *Server) NotifyTx(tx *chain.Tx) {
 	}
 	payload, _ := json.Marshal(tx.Hash)
 	s.subs.notify(subPending, payload)
+}
+
+func (s *Server) ethSubscribe(_ context.Context, conn *wsConn, p json.RawMessage) (any, error) {
+	var kind string
+	var opts json.RawMessage
+	if e := decodeParams(p, 1, &kind, &opts); e != nil {
+		return nil, e
+	}
+	switch kind {
+	case subHeads, subPending:
+	case "logs", "syncing":
+		return nil, errInvalidParams("subscription %q not supported: this chain has no logs and syncs no blocks yet", kind)
+	default:
+		return nil, errInvalidParams("no %q subscription; have newHeads and newPendingTransactions", kind)
+	}
+	return s.subscribe(conn, kind)
+}
+
+func (s *Server) ethUnsubscribe(_ context.Context, conn *wsConn, p json.RawMessage) (any, error) {
+	var id string
+	if e := decodeParams(p, 1, &id); e != nil {
+		return nil, e
+	}
+	return s.unsubscribe(conn, id), nil
 }

@@ -12,7 +12,10 @@ if (!url || !key) {
   throw new Error("set BIZRA_RPC and BIZRA_KEY (run through the Go test)");
 }
 
-const provider = new ethers.JsonRpcProvider(url, undefined, { staticNetwork: true, pollingInterval: 100 });
+// cacheTimeout -1: ethers otherwise answers a request repeated within 250 ms
+// from its cache, so a nonce read before a transfer that is mined that fast
+// would be read again, stale, after it.
+const provider = new ethers.JsonRpcProvider(url, undefined, { staticNetwork: true, pollingInterval: 100, cacheTimeout: -1 });
 const wallet = new ethers.Wallet(key, provider);
 const recipient = ethers.Wallet.createRandom().address;
 

@@ -1,0 +1,244 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/ethereum/go-ethereum/common/hexutil"
+
+	"github.com/bizra/node0/chain"
+)
+
+func (s *Server) chainID(context.Context, *wsConn, json.RawMessage) (any, error) {
+	return hexutil.Uint64(s.chain.Rules().ChainID), nil
+}
+
+// sync is the node's sync report; without a node, the chain's head is the
+// highest block there is.
+func (s *Server) sync() SyncStatus {
+	if s.opts.Node != nil {
+		return s.opts.Node.Sync()
+	}
+	h, _ := s.chain.Head()
+	return SyncStatus{CurrentBlock: h.Height, HighestBlock: h.Height}
+}
+
+func (s *Server) syncing(context.Context, *wsConn, json.RawMessage) (any, error) {
+	return s.sync(), nil
+}
+
+func (s *Server) blockNumber(context.Context, *wsConn, json.RawMessage) (any, error) {
+	h, _ := s.chain.Head()
+	return json.RawMessage(strconv.AppendQuote(nil, hexutil.EncodeUint64(h.Height))), nil
+}
+
+func (s *Server) getTransactionByHash(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+	var hash chain.Hash
+	if e := decodeParams(p, 1, &hash); e != nil {
+		return nil, e
+	}
+	h, idx, err := s.chain.TxLocation(hash)
+	if errors.Is(err, chain.ErrNotFound) {
+		if tx, ok := s.pool.Get(hash); ok {
+			return newTransaction(tx, tx.From, nil, s.chain.Rules().BaseFee())
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.txAt(h, uint64(idx))
+}
+
+// txAt returns the transaction at a position of a committed block, or nil.
+func (s *Server) txAt(h, idx uint64) (any, error) {
+	b, rs, err := s.blockWithReceipts(h)
+	if err != nil || idx >= uint64(len(b.Txs)) {
+		return nil, err
+	}
+	tx, err := parseStored(b.Txs[idx])
+	if err != nil {
+		return nil, err
+	}
+	return newTransaction(tx, rs[idx].From, &txLocation{blockHash: b.Hash(), height: h, index: idx}, s.chain.Rules().BaseFee())
+}
+
+// blockWithReceipts reads a committed block and its receipts, one for each
+// transaction.
+func (s *Server) blockWithReceipts(h uint64) (*chain.Block, []chain.Receipt, error) {
+	b, err := s.chain.Block(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs, err := s.chain.Receipts(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(rs) != len(b.Txs) {
+		return nil, nil, fmt.Errorf("rpc: block %d has %d receipts for %d transactions", h, len(rs), len(b.Txs))
+	}
+	return b, rs, nil
+}
+
+// found resolves ref for the methods that answer null for a block not yet
+// made: ok is false, and err nil, for such a block.
+func (s *Server) found(ref blockRef) (h uint64, ok bool, err error) {
+	h, err = s.height(ref)
+	var e *Error
+	if errors.As(err, &e) && e.Code == CodeNotFound {
+		return 0, false, nil
+	}
+	return h, err == nil, err
+}
+
+func (s *Server) getTransactionReceipt(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+	var hash chain.Hash
+	if e := decodeParams(p, 1, &hash); e != nil {
+		return nil, e
+	}
+	h, idx, err := s.chain.TxLocation(hash)
+	if errors.Is(err, chain.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	b, rs, err := s.blockWithReceipts(h)
+	if err != nil {
+		return nil, err
+	}
+	if int(idx) >= len(b.Txs) {
+		return nil, fmt.Errorf("rpc: index of %s points past block %d", hash, h)
+	}
+	tx, err := parseStored(b.Txs[idx])
+	if err != nil {
+		return nil, err
+	}
+	return newReceipt(tx, &rs[idx], txLocation{blockHash: b.Hash(), height: h, index: uint64(idx)}), nil
+}
+
+// getBlockReceipts answers every receipt of a block, in order; null for a
+// block not yet made.
+func (s *Server) getBlockReceipts(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+	var ref blockRef
+	if e := decodeParams(p, 1, &ref); e != nil {
+		return nil, e
+	}
+	h, ok, err := s.found(ref)
+	if !ok {
+		return nil, err
+	}
+	b, rs, err := s.blockWithReceipts(h)
+	if err != nil {
+		return nil, err
+	}
+	hash := b.Hash()
+	out := make([]*Receipt, len(b.Txs))
+	for i, raw := range b.Txs {
+		tx, err := parseStored(raw)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = newReceipt(tx, &rs[i], txLocation{blockHash: hash, height: h, index: uint64(i)})
+	}
+	return out, nil
+}
+
+// blockJSON answers a block, null for one not yet made.
+func (s *Server) blockJSON(ref blockRef, full bool) (any, error) {
+	h, ok, err := s.found(ref)
+	if !ok {
+		return nil, err
+	}
+	b, err := s.chain.Block(h)
+	if errors.Is(err, chain.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rs []chain.Receipt
+	if full {
+		if rs, err = s.chain.Receipts(h); err != nil {
+			return nil, err
+		}
+	}
+	return newBlock(b, rs, full, s.chain.Rules(), s.gasLimit())
+}
+
+func (s *Server) getBlockByNumber(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+	var ref blockRef
+	var full bool
+	if e := decodeParams(p, 1, &ref, &full); e != nil {
+		return nil, e
+	}
+	return s.blockJSON(ref, full)
+}
+
+func (s *Server) getBlockByHash(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+	var hash chain.Hash
+	var full bool
+	if e := decodeParams(p, 1, &hash, &full); e != nil {
+		return nil, e
+	}
+	return s.blockJSON(hashRef(hash), full)
+}
+
+// txCount answers the number of transactions of a block, null for one not
+// yet made.
+func (s *Server) txCount(ref blockRef) (any, error) {
+	h, ok, err := s.found(ref)
+	if !ok {
+		return nil, err
+	}
+	b, err := s.chain.Block(h)
+	if err != nil {
+		return nil, err
+	}
+	return hexutil.Uint64(len(b.Txs)), nil
+}
+
+func (s *Server) txCountByNumber(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+	var ref blockRef
+	if e := decodeParams(p, 1, &ref); e != nil {
+		return nil, e
+	}
+	return s.txCount(ref)
+}
+
+func (s *Server) txCountByHash(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+	var hash chain.Hash
+	if e := decodeParams(p, 1, &hash); e != nil {
+		return nil, e
+	}
+	return s.txCount(hashRef(hash))
+}
+
+func (s *Server) txByNumberAndIndex(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+	var ref blockRef
+	var idx hexutil.Uint64
+	if e := decodeParams(p, 2, &ref, &idx); e != nil {
+		return nil, e
+	}
+	h, err := s.height(ref)
+	if err != nil {
+		return nil, nil
+	}
+	return s.txAt(h, uint64(idx))
+}
+
+func (s *Server) txByHashAndIndex(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+	var hash chain.Hash
+	var idx hexutil.Uint64
+	if e := decodeParams(p, 2, &hash, &idx); e != nil {
+		return nil, e
+	}
+	h, ok, err := s.found(hashRef(hash))
+	if !ok {
+		return nil, err
+	}
+	return s.txAt(h, uint64(idx))
+}

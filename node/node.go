@@ -60,7 +60,8 @@ type Node struct {
 	store   *chain.Store
 	chain   *chain.Chain
 	pool    *mempool.Pool
-	net     *network // nil without the peer-to-peer layer
+	feed    *rpc.Feed // JSON-RPC subscriptions' events
+	net     *network  // nil without the peer-to-peer layer
 	engine  *bftEngine
 	rpc     *rpc.Server
 	metrics *metricsServer
@@ -178,8 +179,10 @@ func (n *Node) openChain(o Options) error {
 		return err
 	}
 	n.chain = c
+	// The feed of JSON-RPC subscriptions exists before what feeds it.
+	n.feed = rpc.NewFeed(rpcChain{c}, o.Logger)
 	n.pool, err = mempool.New(cfg.Mempool, c.Rules(), c, mempool.Options{
-		Metrics: mempool.NewMetrics(n.reg), Logger: o.Logger, Now: o.Clock.Now, OnAdmit: n.txAdmitted,
+		Metrics: mempool.NewMetrics(n.reg), Logger: o.Logger, Now: o.Clock.Now, OnAdmit: n.feed.NotifyTx,
 	})
 	if err != nil {
 		_ = store.Close()
@@ -189,13 +192,6 @@ func (n *Node) openChain(o Options) error {
 	nm.Info.WithLabelValues(o.Version, strconv.FormatUint(n.genesis.ChainID, 10), cfg.Moniker).Set(1)
 	nm.StartTime.Set(float64(o.Clock.Now().Unix()))
 	return nil
-}
-
-// txAdmitted tells JSON-RPC subscribers about an admitted transaction.
-func (n *Node) txAdmitted(tx *chain.Tx) {
-	if n.rpc != nil {
-		n.rpc.NotifyTx(tx)
-	}
 }
 
 // build makes the services in their start order: metrics, the network,
@@ -229,7 +225,7 @@ func (n *Node) build(o Options, vk *bls.SecretKey, nodeKey ed25519.PrivateKey) e
 	if cfg.RPC.Enabled {
 		n.rpc, err = rpc.NewServer(cfg.RPC.Config, rpcChain{n.chain}, rpcPool{n.pool, n.net}, rpc.Options{
 			Metrics: rpc.NewMetrics(n.reg), Logger: o.Logger, ClientVersion: "bizra/" + o.Version,
-			Node: rpcNode{n}, TxErrorMessage: poolErrorMessage,
+			Node: rpcNode{n}, TxErrorMessage: poolErrorMessage, Feed: n.feed,
 		})
 		if err != nil {
 			return err
@@ -410,9 +406,7 @@ func (n *Node) Validator() chain.GenesisValidator { return n.self }
 func (n *Node) committed(p *chain.Pending) {
 	n.pool.Committed(p.Changes())
 	n.pool.Expire()
-	if n.rpc != nil {
-		n.rpc.NotifyBlock(p.Block)
-	}
+	n.feed.NotifyBlock(p.Block)
 }
 
 // RPCAddr returns the address JSON-RPC is served on, once started.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/ethereum/go-ethereum/common/hexutil"
 
 	"github.com/bizra/node0/chain"
 	"github.com/bizra/node0/consensus"
@@ -401,4 +404,57 @@ func TestSyncState(t *testing.T) {
 			t.Fatalf("head %d best %d: %+v, want %+v", c.head, c.best, got, c.want)
 		}
 	}
+}
+
+// TestSyncingOverJSONRPC connects a peer that advertises a height far
+// ahead: the node reports syncing (eth_syncing's object, bizra_status's
+// peers, syncing and highestBlock) by the ready_max_lag rule, and stops
+// reporting it when that peer leaves.
+func TestSyncingOverJSONRPC(t *testing.T) {
+	nodes := p2pTestnetWith(t, 1, 200*time.Millisecond, func(_ int, cfg *Config, _ *Options) { cfg.P2P.DHT = false })
+	nd := nodes[0]
+	waitFor(t, 30*time.Second, "height 2", func() bool { return heightOf(nd) >= 2 })
+	g := nd.genesis
+	cfg := p2p.DefaultConfig()
+	cfg.ChainID, cfg.Genesis = g.ChainID, g.Hash()
+	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+	cfg.Bootstrap = nd.P2PAddrs()
+	cfg.DHT = false
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ahead = 1_000_000
+	peer, err := p2p.New(key, cfg, p2p.Options{Logger: testLogger(t).With("node", "ahead"), Protocol: protocolVersion, Head: func() uint64 { return ahead }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rpc.NewClient("http://"+nd.RPCAddr(), 1)
+	var syncing struct {
+		StartingBlock, CurrentBlock, HighestBlock hexutil.Uint64
+	}
+	waitFor(t, 30*time.Second, "eth_syncing to report the peer's height", func() bool {
+		var raw json.RawMessage
+		if err := c.Call(context.Background(), &raw, "eth_syncing"); err != nil || string(raw) == "false" {
+			return false
+		}
+		return json.Unmarshal(raw, &syncing) == nil && syncing.HighestBlock == ahead
+	})
+	if syncing.CurrentBlock == 0 || syncing.StartingBlock > syncing.CurrentBlock {
+		t.Fatalf("eth_syncing %+v", syncing)
+	}
+	var st rpc.Status
+	if err := c.Call(context.Background(), &st, "bizra_status"); err != nil {
+		t.Fatal(err)
+	}
+	if st.Peers != 1 || !st.Syncing || st.HighestBlock != ahead {
+		t.Fatalf("bizra_status peers %d syncing %v highest %d", st.Peers, st.Syncing, st.HighestBlock)
+	}
+	if err := peer.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "eth_syncing false once the peer left", func() bool {
+		var raw json.RawMessage
+		return c.Call(context.Background(), &raw, "eth_syncing") == nil && string(raw) == "false"
+	})
 }

@@ -107,17 +107,15 @@ func (r rpcNode) Status() rpc.Status {
 		Version:         r.n.version,
 	}
 	if r.n.net != nil {
-		out.Peers = r.n.net.host.PeerCount()
+		out.Peers = r.n.net.PeerCount()
 	}
 	return out
 }
 
-// Sync reports the head as the current and the highest block, and the node
-// as not syncing. The node's rule (how far behind its peers it may fall
-// before it counts as syncing) is to be wired here.
+// Sync reports the node's sync state by its one rule (Node.SyncState).
 func (r rpcNode) Sync() rpc.SyncStatus {
-	head, _ := r.n.chain.Head()
-	return rpc.SyncStatus{CurrentBlock: head.Height, HighestBlock: head.Height}
+	st := r.n.SyncState()
+	return rpc.SyncStatus{Syncing: st.Syncing, StartingBlock: st.Starting, CurrentBlock: st.Current, HighestBlock: st.Highest}
 }
 
 func (r rpcNode) Validators() []rpc.Validator {

@@ -33,6 +33,9 @@ type Options struct {
 	// SuggestedTip answers eth_maxPriorityFeePerGas, in wei; zero means
 	// 1 gwei.
 	SuggestedTip uint64
+	// Feed carries events to the server's WebSocket subscribers; nil makes
+	// one (then the server's NotifyBlock and NotifyTx feed it).
+	Feed *Feed
 }
 
 // Server is the JSON-RPC server. It is safe for concurrent use.
@@ -51,7 +54,8 @@ type Server struct {
 	ln       net.Listener
 	done     chan struct{}
 	wsConns  map[*wsConn]struct{}
-	subs     subscriptions
+	subs     *subscriptions // the feed's
+	feed     *Feed
 	stopping bool
 }
 
@@ -82,7 +86,10 @@ func NewServer(cfg Config, c Chain, p Pool, o Options) (*Server, error) {
 	if cfg.RateLimit > 0 {
 		s.limiter = newLimiter(cfg.RateLimit, cfg.RateBurst)
 	}
-	s.subs.init()
+	if s.feed = o.Feed; s.feed == nil {
+		s.feed = NewFeed(c, o.Logger)
+	}
+	s.subs = &s.feed.subs
 	s.methods = s.api()
 	return s, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -305,28 +306,56 @@ func (s *Server) unsubscribe(conn *wsConn, id string) bool {
 	return true
 }
 
+// Feed carries the node's events to WebSocket subscribers: committed
+// blocks (newHeads) and admitted transactions (newPendingTransactions). It
+// stands apart from the Server so that what produces the events — the
+// pool, the chain's commits — can be handed its methods when they are
+// built, before the server that reads the pool; the server registers its
+// connections' subscriptions with it (Options.Feed).
+type Feed struct {
+	chain Chain
+	log   *slog.Logger
+	subs  subscriptions
+}
+
+// NewFeed makes a feed of a chain's events; log may be nil.
+func NewFeed(c Chain, log *slog.Logger) *Feed {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	f := &Feed{chain: c, log: log.With("module", "rpc")}
+	f.subs.init()
+	return f
+}
+
 // NotifyBlock tells newHeads subscribers about a committed block.
-func (s *Server) NotifyBlock(b *chain.Block) {
-	if s.subs.count(subHeads) == 0 {
+func (f *Feed) NotifyBlock(b *chain.Block) {
+	if f.subs.count(subHeads) == 0 {
 		return
 	}
-	payload, err := json.Marshal(newHeader(b, s.chain.Rules(), s.gasLimit()))
+	payload, err := json.Marshal(newHeader(b, f.chain.Rules(), f.chain.Genesis().Limits.BlockGasLimit))
 	if err != nil {
-		s.log.Error("encoding a head", "err", err)
+		f.log.Error("encoding a head", "err", err)
 		return
 	}
-	s.subs.notify(subHeads, payload)
+	f.subs.notify(subHeads, payload)
 }
 
 // NotifyTx tells newPendingTransactions subscribers about an admitted
 // transaction.
-func (s *Server) NotifyTx(tx *chain.Tx) {
-	if s.subs.count(subPending) == 0 {
+func (f *Feed) NotifyTx(tx *chain.Tx) {
+	if f.subs.count(subPending) == 0 {
 		return
 	}
 	payload, _ := json.Marshal(tx.Hash)
-	s.subs.notify(subPending, payload)
+	f.subs.notify(subPending, payload)
 }
+
+// NotifyBlock tells the server's feed about a committed block.
+func (s *Server) NotifyBlock(b *chain.Block) { s.feed.NotifyBlock(b) }
+
+// NotifyTx tells the server's feed about an admitted transaction.
+func (s *Server) NotifyTx(tx *chain.Tx) { s.feed.NotifyTx(tx) }
 
 func (s *Server) ethSubscribe(_ context.Context, conn *wsConn, p json.RawMessage) (any, error) {
 	var kind string

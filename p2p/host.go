@@ -597,34 +597,45 @@ func (h *Host) persistentLoop() {
 // discoveryLoop walks the DHT towards the host's own ID while it has fewer
 // than LowWater peers and connects to what it finds.
 func (h *Host) discoveryLoop() {
-	tick := time.NewTicker(h.cfg.DiscoveryInterval)
+	h.every(h.cfg.DiscoveryInterval, func() {
+		if len(h.host.Network().Peers()) < h.cfg.LowWater && h.dht.RoutingTable().Size() > 0 {
+			h.discover()
+		}
+	})
+}
+
+// every runs fn every d until the host closes.
+func (h *Host) every(d time.Duration, fn func()) {
+	tick := time.NewTicker(d)
 	defer tick.Stop()
 	for {
 		select {
 		case <-h.ctx.Done():
 			return
 		case <-tick.C:
+			fn()
 		}
-		if len(h.host.Network().Peers()) >= h.cfg.LowWater || h.dht.RoutingTable().Size() == 0 {
+	}
+}
+
+// discover connects to the peers a walk of the DHT finds.
+func (h *Host) discover() {
+	ctx, cancel := context.WithTimeout(h.ctx, discoveryDeadline)
+	defer cancel()
+	ids, err := h.dht.GetClosestPeers(ctx, string(h.host.ID()))
+	if err != nil {
+		h.log.Debug("dht walk failed", "err", err)
+	}
+	ids = append(ids, h.dht.RoutingTable().ListPeers()...)
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			break
+		}
+		if id == h.host.ID() || h.gater.banned(id) || h.host.Network().Connectedness(id) == network.Connected {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(h.ctx, discoveryDeadline)
-		ids, err := h.dht.GetClosestPeers(ctx, string(h.host.ID()))
-		if err != nil {
-			h.log.Debug("dht walk failed", "err", err)
+		if err := h.host.Connect(ctx, peer.AddrInfo{ID: id}); err != nil {
+			h.log.Debug("dial of discovered peer failed", "peer_id", id.String(), "err", err)
 		}
-		ids = append(ids, h.dht.RoutingTable().ListPeers()...)
-		for _, id := range ids {
-			if ctx.Err() != nil {
-				break
-			}
-			if id == h.host.ID() || h.gater.banned(id) || h.host.Network().Connectedness(id) == network.Connected {
-				continue
-			}
-			if err := h.host.Connect(ctx, peer.AddrInfo{ID: id}); err != nil {
-				h.log.Debug("dial of discovered peer failed", "peer_id", id.String(), "err", err)
-			}
-		}
-		cancel()
 	}
 }

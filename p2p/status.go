@@ -178,16 +178,9 @@ func (h *Host) handleStatus(s network.Stream) {
 // statusLoop refreshes every peer's status each StatusInterval and keeps
 // the peer gauges current.
 func (h *Host) statusLoop() {
-	tick := time.NewTicker(h.cfg.StatusInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-h.ctx.Done():
-			return
-		case <-tick.C:
-		}
+	h.every(h.cfg.StatusInterval, func() {
 		for _, p := range h.host.Network().Peers() {
 			h.startExchange(p)
 		}
-	}
+	})
 }

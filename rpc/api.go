@@ -147,8 +147,16 @@ func (s *Server) height(ref blockRef) (uint64, error) {
 }
 
 // stateAt checks that state is asked of the head: the node keeps only the
-// latest state.
+// latest state. A tag that means the head (latest, pending, safe,
+// finalized) is always the head, however far it moved since the call
+// began.
 func (s *Server) stateAt(ref blockRef) error {
+	switch ref.tag {
+	case "latest", "pending", "safe", "finalized":
+		if ref.hash == nil {
+			return nil
+		}
+	}
 	h, err := s.height(ref)
 	if err != nil {
 		return err

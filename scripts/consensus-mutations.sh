@@ -117,8 +117,7 @@ mut held-before-advance safety consensus/driver/driver.go 'held proposals are st
 mut no-round-limit other consensus/driver/proposals.go 'every proposed block of a round is executed: a flooding leader spends the validators'"'"' time (resources)' \
 	's/if d.tried\[p.Round\] >= d.cfg.MaxProposalsPerRound {/if false {/'
 mut no-payload-persist other consensus/driver/persist.go 'the payloads of the locked and valid blocks are not stored: a validator restarted while locked refuses to start (liveness)' \
-	's/^\tkeep(st.LockedRound, st.LockedBlock, st.LockedPayload)$/\t_ = st.LockedPayload/' \
-	's/^\tkeep(st.ValidRound, st.ValidBlock, st.ValidPayload)$/\t_ = st.ValidPayload/'
+	's/ws = append(ws, chain.AuxWrite{Key: payloadKey(st.Height, block), Value: payload})/_ = payload/'
 
 want=("$@")
 selected() {

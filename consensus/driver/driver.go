@@ -36,7 +36,12 @@ type Driver struct {
 	roundStart  time.Time
 	lastRound   [2]uint64 // height, round of roundStart
 	nextTick    time.Time
-	err         error // sticky: the driver has failed
+	// fetchedHeight and fetchedAt are the last fetch asked because a
+	// proposal showed this validator behind.
+	fetchedHeight uint64
+	fetchedAt     time.Time
+	published     published // what the last snapshot published
+	err           error     // sticky: the driver has failed
 
 	mu     sync.Mutex // guards status and part
 	status Status

@@ -469,3 +469,24 @@ func TestLeaderProposesInItsSlot(t *testing.T) {
 		t.Fatalf("block time %d, want its slot %d (less than an interval late)", b.h.Timestamp, slot.UnixMilli())
 	}
 }
+
+func TestFutureProposalFetchesTheMissedBlock(t *testing.T) {
+	f := newFixture(t, nonLeader(t))
+	p2 := f.proposal(2, 0, 2, nil)
+	for range 3 {
+		if err := f.d.Step(p2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Its proposer has committed height 1: fetch it, once per timeout.
+	if !slices.Equal(f.world.fetch, []uint64{1}) {
+		t.Fatalf("fetches %v, want [1]", f.world.fetch)
+	}
+	f.clock.t = f.clock.t.Add(time.Duration(f.cfg.Core.TimeoutTicks) * f.cfg.Tick)
+	if err := f.d.Step(p2); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(f.world.fetch, []uint64{1, 1}) {
+		t.Fatalf("fetches %v after a timeout, want [1 1]", f.world.fetch)
+	}
+}

@@ -61,8 +61,10 @@ func (d *Driver) onMessage(m *consensus.Message) {
 				d.held = append(d.held, m)
 			}
 			// Checked and stepped once this validator has committed the
-			// height before. Votes of that height reach the core, which
-			// fetches the block it missed.
+			// height before. Its proposer has committed that height:
+			// fetch the block rather than wait for a vote or a timeout of
+			// the next height to make the core fetch it.
+			d.fetchBehind(m.Proposal.Proposer)
 			return
 		case h == d.core.Height():
 			if err := d.checkProposal(m.Proposal); err != nil {
@@ -75,6 +77,17 @@ func (d *Driver) onMessage(m *consensus.Message) {
 	if err := d.core.Step(m); err != nil && !errors.Is(err, consensus.ErrStale) {
 		d.log.Debug("message rejected", "kind", m.Kind, "from", m.From, "err", err)
 	}
+}
+
+// fetchBehind asks validator from for the committed block of the height
+// being decided, at most once per first-round timeout for a height.
+func (d *Driver) fetchBehind(from uint32) {
+	h, now := d.core.Height(), d.clock.Now()
+	if d.fetchedHeight == h && now.Sub(d.fetchedAt) < time.Duration(d.cfg.Core.TimeoutTicks)*d.cfg.Tick {
+		return
+	}
+	d.fetchedHeight, d.fetchedAt = h, now
+	d.net.RequestBlock(h, from)
 }
 
 // checkProposal executes a proposal's block on the chain: the core treats

@@ -1,6 +1,10 @@
 package driver
 
-import "github.com/bizra/node0/consensus"
+import (
+	"math/bits"
+
+	"github.com/bizra/node0/consensus"
+)
 
 // Status is a snapshot of a driver for JSON-RPC, metrics and logs.
 type Status struct {
@@ -41,9 +45,15 @@ func stepName(s consensus.Step) string {
 	return "unknown"
 }
 
-// snapshot publishes the core's position and counters.
+// snapshot publishes the core's position and counters, when they changed
+// since the last snapshot (it runs after every step and tick).
 func (d *Driver) snapshot() {
 	st := d.core.Stats()
+	pos := published{height: d.core.Height(), round: d.core.Round(), stats: st}
+	if pos == d.published {
+		return
+	}
+	d.published = pos
 	d.mu.Lock()
 	d.status.Height = d.core.Height()
 	d.status.Round = d.core.Round()
@@ -56,6 +66,12 @@ func (d *Driver) snapshot() {
 	}
 	d.mu.Unlock()
 	d.m.setStats(st, d.core.Height(), d.core.Round())
+}
+
+// published is what the last snapshot published.
+type published struct {
+	height, round uint64
+	stats         consensus.Stats
 }
 
 // participationWindow is how many recent certificates participation is
@@ -79,20 +95,26 @@ func newParticipation(n, window int) *participation {
 
 func (p *participation) add(b consensus.Bitmap) {
 	if old := p.ring[p.next]; old != nil {
-		for _, i := range old.Members() {
-			p.signed[i]--
-		}
+		p.count(old, -1)
 	} else {
 		p.filled++
 	}
-	for _, i := range b.Members() {
-		if int(i) < len(p.signed) {
-			p.signed[i]++
-		}
-	}
+	p.count(b, 1)
 	p.ring[p.next] = b
 	p.next = (p.next + 1) % p.window
 	p.lastSet = b
+}
+
+// count adds d to the count of every member of b.
+func (p *participation) count(b consensus.Bitmap, d int) {
+	for i, x := range b {
+		for x != 0 {
+			if v := i*8 + bits.TrailingZeros8(x); v < len(p.signed) {
+				p.signed[v] += d
+			}
+			x &= x - 1
+		}
+	}
 }
 
 // Participation is, per validator, how many of the last Blocks committed

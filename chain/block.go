@@ -14,13 +14,17 @@ const HeaderVersion = 1
 // HeaderSize is the length of an encoded header.
 const HeaderSize = 1 + 5*8 + 4*32 + 20
 
+// MaxValidators is the largest validator set a genesis may hold: the set
+// whose certificates a block carries (MaxCertBytes).
+const MaxValidators = 1 << 20
+
 // MaxCertBytes bounds the certificate of a block: the encoding of a
-// consensus precommit certificate with a signer bitmap of 2^20 validators
-// (131,072 bytes), a signature of up to 256 bytes and 57 bytes of fixed
-// fields (type u8, height u64, round u64, block hash [32], two u32
-// lengths). Package consensus checks at compile time that its largest
+// consensus precommit certificate with a signer bitmap of MaxValidators
+// validators (131,072 bytes), a signature of up to 256 bytes and 57 bytes
+// of fixed fields (type u8, height u64, round u64, block hash [32], two
+// u32 lengths). Package consensus checks at compile time that its largest
 // certificate is exactly this size.
-const MaxCertBytes = 57 + 1<<20/8 + 256
+const MaxCertBytes = 57 + MaxValidators/8 + 256
 
 // Header is the hashed part of a block. See the package doc for the encoding.
 type Header struct {

@@ -217,7 +217,7 @@ func TestBlockLimits(t *testing.T) {
 			}
 		})
 	}
-	// Every strict prefix of a block fails, naming a field.
+	// Every strict prefix of a block fails to decode.
 	enc := sampleBlock().Encode()
 	for i := range enc {
 		if _, err := DecodeBlock(enc[:i]); !errors.Is(err, ErrDecode) {

@@ -225,8 +225,8 @@ func (g *Genesis) Validate() error {
 	if e := g.Consensus.EpochLength; e < 1 || e > MaxEpochLength {
 		bad("consensus.epoch_length %d must be between 1 and %d blocks", e, MaxEpochLength)
 	}
-	if len(g.Validators) == 0 {
-		bad("validators: at least one validator is required")
+	if n := len(g.Validators); n == 0 || n > MaxValidators {
+		bad("validators: %d validators; between 1 and %d are required", n, MaxValidators)
 	}
 	names := map[string]bool{}
 	keys := map[string]bool{}

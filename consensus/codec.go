@@ -16,10 +16,10 @@ import (
 // it. Each is derived from what the field must hold:
 const (
 	// maxValidators is the largest validator set whose certificates the
-	// encoding carries (about a million). Nothing refuses a larger set yet
-	// (neither the genesis nor NewValidatorSet); its certificates would not
-	// decode.
-	maxValidators = 1 << 20
+	// encoding carries (about a million, chain.MaxValidators, which a
+	// genesis may not exceed): NewValidatorSet refuses a larger one,
+	// whose certificates would not decode.
+	maxValidators = chain.MaxValidators
 
 	// maxBitmapBytes bounds a signer bitmap: one bit per validator of the
 	// largest set, 131,072 bytes.
@@ -45,9 +45,9 @@ const (
 	// encoding. The chain format bounds a block only by a genesis's limits
 	// (up to 10^6 transactions of up to 128 KiB each, far more than a u32
 	// length), so the bound is that of the transport: a proposal travels
-	// as one network message, and a node accepts none above 64 MiB (the
-	// ceiling of p2p.max_message_bytes).
-	maxPayloadBytes = 64 << 20
+	// as one network message, and a node accepts none above 32 MiB (the
+	// ceiling of p2p.max_message_bytes, p2p.MaxSyncResponseBytes).
+	maxPayloadBytes = 32 << 20
 )
 
 // The limits agree with the formats they serve: a certificate consensus
@@ -111,8 +111,8 @@ func DecodeQC(b []byte) (*QC, error) {
 	return q, nil
 }
 
-// encodedSize returns the length of the message's encoding.
-func (m *Message) encodedSize() int {
+// EncodedSize returns the length of the message's encoding.
+func (m *Message) EncodedSize() int {
 	n := 1 + 4
 	switch m.Kind {
 	case KindProposal:
@@ -134,8 +134,12 @@ func (m *Message) encodedSize() int {
 }
 
 // Encode returns the wire encoding of a message.
-func (m *Message) Encode() []byte {
-	e := codec.NewEncoder(make([]byte, 0, m.encodedSize()))
+func (m *Message) Encode() []byte { return m.AppendEncode(make([]byte, 0, m.EncodedSize())) }
+
+// AppendEncode appends the wire encoding of a message to dst, for a caller
+// that frames it (EncodedSize sizes dst).
+func (m *Message) AppendEncode(dst []byte) []byte {
+	e := codec.NewEncoder(dst)
 	e.U8(uint8(m.Kind))
 	e.U32(m.From)
 	switch m.Kind {

@@ -234,6 +234,8 @@ func TestDecodeLimits(t *testing.T) {
 	const polFlag = head + 8 + 8 + 32 + 8
 	const qcBitmap = head + 1 + 8 + 8 + 32
 	qcSig := qcBitmap + 4 + len(byName["qc-prevote"].QC.Signers)
+	proposalSig := polFlag + 1 + 4 + 4 + len(byName["proposal"].Proposal.Payload)
+	tcSig := head + 8 + 8 + 4 + len(byName["tc"].TC.Signers)
 	tests := []struct {
 		field  string
 		sample string
@@ -246,6 +248,8 @@ func TestDecodeLimits(t *testing.T) {
 		{"certificate signer bitmap", "qc-prevote", qcBitmap, maxBitmapBytes},
 		{"certificate signature", "qc-prevote", qcSig, maxSigBytes},
 		{"timeout certificate signer bitmap", "tc", head + 8 + 8, maxBitmapBytes},
+		{"proposal signature", "proposal", proposalSig, maxSigBytes},
+		{"timeout certificate signature", "tc", tcSig, maxSigBytes},
 	}
 	for _, tt := range tests {
 		t.Run(tt.field, func(t *testing.T) {
@@ -265,8 +269,8 @@ func TestDecodeLimits(t *testing.T) {
 // TestEncodedSize checks that the encoders size their buffer exactly.
 func TestEncodedSize(t *testing.T) {
 	for _, s := range append(append(sampleMessages(t), edgeMessages()...), benchMessages()...) {
-		if enc := s.msg.Encode(); len(enc) != cap(enc) || len(enc) != s.msg.encodedSize() {
-			t.Errorf("%s: encoding of %d bytes, buffer of %d, encodedSize %d", s.name, len(enc), cap(enc), s.msg.encodedSize())
+		if enc := s.msg.Encode(); len(enc) != cap(enc) || len(enc) != s.msg.EncodedSize() {
+			t.Errorf("%s: encoding of %d bytes, buffer of %d, encodedSize %d", s.name, len(enc), cap(enc), s.msg.EncodedSize())
 		}
 	}
 	for _, s := range sampleQCs(t) {
@@ -466,5 +470,19 @@ func BenchmarkDecodeQC(b *testing.B) {
 		if _, err := DecodeQC(enc); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A set larger than certificates can name is refused where it is made.
+func TestValidatorSetBound(t *testing.T) {
+	vals := make([]Validator, maxValidators+1)
+	for i := range vals {
+		vals[i] = Validator{Name: "v", PubKey: []byte{1}, Stake: 1}
+	}
+	if _, err := NewValidatorSet(vals); err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("a set of %d: %v", len(vals), err)
+	}
+	if _, err := NewValidatorSet(vals[:maxValidators]); err != nil {
+		t.Fatalf("a set of %d: %v", maxValidators, err)
 	}
 }

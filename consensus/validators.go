@@ -34,6 +34,9 @@ func NewValidatorSet(vals []Validator) (*ValidatorSet, error) {
 	if len(vals) == 0 {
 		return nil, errors.New("consensus: empty validator set")
 	}
+	if len(vals) > maxValidators {
+		return nil, fmt.Errorf("consensus: %d validators, more than the %d a certificate can name", len(vals), maxValidators)
+	}
 	s := &ValidatorSet{vals: append([]Validator(nil), vals...), cum: make([]uint64, len(vals))}
 	for i, v := range vals {
 		if v.Stake == 0 {

@@ -112,9 +112,6 @@ func (e *bftEngine) Consensus() ConsensusStatus { return e.d.Status() }
 // Participation returns the driver's participation counts.
 func (e *bftEngine) Participation() Participation { return e.d.Participation() }
 
-// Committees returns the current epoch's committees.
-func (e *bftEngine) Committees() *consensus.Committees { return e.d.Committees() }
-
 func (e *bftEngine) Start(ctx context.Context) error {
 	ctx, e.cancel = context.WithCancel(ctx)
 	e.done = make(chan struct{})

@@ -175,8 +175,13 @@ func (n *network) Blocks() <-chan *chain.Block            { return n.sync.blocks
 // that has them.
 func (n *network) RequestBlock(height uint64, _ uint32) { n.sync.request(n.current(), height) }
 
-// GossipTx queues a transaction this node admitted from a client.
-func (n *network) GossipTx(raw []byte) { n.txs.queue(n.current() != nil, raw) }
+// GossipTx queues a transaction this node admitted from a client; while
+// the network is stopped it is only in this node's pool.
+func (n *network) GossipTx(raw []byte) {
+	if n.current() != nil {
+		n.txs.queue(raw)
+	}
+}
 
 // Peers reports the connected peers; none while stopped.
 func (n *network) Peers() []p2p.PeerInfo {

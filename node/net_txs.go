@@ -34,7 +34,6 @@ type txGossip struct {
 	pending [][]byte
 	bytes   int
 	kick    chan struct{}
-	self    string // the running host's peer id
 }
 
 func newTxGossip(pool *mempool.Pool, log *slog.Logger) *txGossip {
@@ -47,10 +46,13 @@ func (g *txGossip) start(run *netRun) error {
 	if g.pool == nil {
 		return nil
 	}
-	g.mu.Lock()
-	g.self = run.host.ID()
-	g.mu.Unlock()
-	t, err := run.host.Join(topicTxs, g.validate)
+	self := run.host.ID()
+	t, err := run.host.Join(topicTxs, func(from string, data []byte) p2p.Verdict {
+		if from == self {
+			return p2p.Accept // our own batch come back, admitted before it was queued
+		}
+		return g.validate(from, data)
+	})
 	if err != nil {
 		return fmt.Errorf("node: join %s: %w", topicTxs, err)
 	}
@@ -60,12 +62,8 @@ func (g *txGossip) start(run *netRun) error {
 	return nil
 }
 
-// queue queues a transaction for gossip; while the network is stopped it
-// is only in this node's pool.
-func (g *txGossip) queue(running bool, raw []byte) {
-	if !running {
-		return
-	}
+// queue queues a transaction for gossip.
+func (g *txGossip) queue(raw []byte) {
 	g.mu.Lock()
 	g.pending = append(g.pending, raw)
 	g.bytes += len(raw)
@@ -84,14 +82,13 @@ func (g *txGossip) next() [][]byte {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	k := min(len(g.pending), txBatchMax)
+	if k == 0 {
+		return nil
+	}
 	batch := g.pending[:k:k]
 	g.pending = g.pending[k:]
-	g.bytes = 0
-	for _, r := range g.pending {
-		g.bytes += len(r)
-	}
-	if len(batch) == 0 {
-		return nil
+	for _, r := range batch {
+		g.bytes -= len(r)
 	}
 	return batch
 }
@@ -122,12 +119,6 @@ func (g *txGossip) publish(run *netRun, t *p2p.Topic) {
 // Transactions invalid here may have been valid at the sender a moment
 // ago (a nonce just used), so they cost the sender nothing.
 func (g *txGossip) validate(from string, data []byte) p2p.Verdict {
-	g.mu.Lock()
-	self := g.self
-	g.mu.Unlock()
-	if from == self {
-		return p2p.Accept // our own batch, admitted before it was queued
-	}
 	raws, err := decodeTxBatch(data)
 	if err != nil {
 		return p2p.Reject
@@ -189,13 +180,11 @@ func decodeTxBatch(b []byte) ([][]byte, error) {
 	if d.Err() == nil && n == 0 {
 		d.Failf("transactions", "none")
 	}
-	out := make([][]byte, 0, n)
-	for i := 0; i < n && d.Err() == nil; i++ {
-		raw := d.BlobAlias("transaction", chain.MaxMaxTxBytes)
-		if d.Err() == nil && len(raw) == 0 {
+	out := make([][]byte, n)
+	for i := range out {
+		if out[i] = d.BlobAlias("transaction", chain.MaxMaxTxBytes); d.Err() == nil && len(out[i]) == 0 {
 			d.Failf("transaction", "empty")
 		}
-		out = append(out, raw)
 	}
 	if err := d.Finish("transaction batch"); err != nil {
 		return nil, err

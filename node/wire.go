@@ -33,15 +33,13 @@ const maxWireTo = 64
 var errWire = errors.New("node: malformed consensus wire message")
 
 func encodeWire(to []uint32, m *consensus.Message) []byte {
-	body := m.Encode()
-	e := codec.NewEncoder(make([]byte, 0, 3+4*len(to)+len(body)))
+	e := codec.NewEncoder(make([]byte, 0, 3+4*len(to)+m.EncodedSize()))
 	e.U8(wireVersion)
 	e.U16(uint16(len(to)))
 	for _, v := range to {
 		e.U32(v)
 	}
-	e.Fixed(body)
-	return e.Bytes()
+	return m.AppendEncode(e.Bytes())
 }
 
 // decodeWire decodes a consensus wire message.
@@ -51,11 +49,17 @@ func decodeWire(b []byte) (to []uint32, m *consensus.Message, err error) {
 		d.Failf("version", "%d, want %d", v, wireVersion)
 	}
 	n := int(d.U16("recipients"))
-	if d.Err() == nil && (n > maxWireTo || d.Len() < 4*n) {
-		d.Failf("recipients", "%d", n)
-	}
-	for i := 0; i < n && d.Err() == nil; i++ {
-		to = append(to, d.U32("recipient"))
+	switch {
+	case d.Err() != nil:
+	case n > maxWireTo:
+		d.Failf("recipients", "%d, more than %d", n, maxWireTo)
+	case d.Len() < 4*n:
+		d.Failf("recipients", "%d, but %d bytes left", n, d.Len())
+	case n > 0:
+		to = make([]uint32, n)
+		for i := range to {
+			to[i] = d.U32("recipient")
+		}
 	}
 	if err := d.Err(); err != nil {
 		return nil, nil, err

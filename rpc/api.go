@@ -76,6 +76,7 @@ type blockRef struct {
 }
 
 func (b *blockRef) UnmarshalJSON(data []byte) error {
+	*b = blockRef{} // decoded over a default such as latestRef
 	if len(data) > 0 && data[0] == '{' {
 		var obj struct {
 			BlockNumber *string     `json:"blockNumber"`
@@ -128,6 +129,11 @@ var latestRef = blockRef{tag: "latest"}
 // finality, so safe, finalized and pending all mean the head.
 func (s *Server) height(ref blockRef) (uint64, error) {
 	head, _ := s.chain.Head()
+	return s.heightOn(ref, head.Height)
+}
+
+// heightOn resolves a reference against a head the caller read once.
+func (s *Server) heightOn(ref blockRef, head uint64) (uint64, error) {
 	switch {
 	case ref.hash != nil:
 		h, err := s.chain.BlockHeight(*ref.hash)
@@ -138,30 +144,25 @@ func (s *Server) height(ref blockRef) (uint64, error) {
 	case ref.tag == "earliest":
 		return 0, nil
 	case ref.tag == "number":
-		if ref.number > head.Height {
-			return 0, &Error{Code: CodeNotFound, Message: fmt.Sprintf("block %d not found (head is %d)", ref.number, head.Height)}
+		if ref.number > head {
+			return 0, &Error{Code: CodeNotFound, Message: fmt.Sprintf("block %d not found (head is %d)", ref.number, head)}
 		}
 		return ref.number, nil
 	}
-	return head.Height, nil
+	return head, nil
 }
 
 // stateAt checks that state is asked of the head: the node keeps only the
-// latest state. A tag that means the head (latest, pending, safe,
-// finalized) is always the head, however far it moved since the call
-// began.
+// latest state. The reference is resolved against the same reading of the
+// head it is compared with, so a head tag is the head however far the
+// chain moved during the call.
 func (s *Server) stateAt(ref blockRef) error {
-	switch ref.tag {
-	case "latest", "pending", "safe", "finalized":
-		if ref.hash == nil {
-			return nil
-		}
-	}
-	h, err := s.height(ref)
+	head, _ := s.chain.Head()
+	h, err := s.heightOn(ref, head.Height)
 	if err != nil {
 		return err
 	}
-	if head, _ := s.chain.Head(); h != head.Height {
+	if h != head.Height {
 		return errServer("state at block %d is not available: this node keeps only the latest state (block %d)", h, head.Height)
 	}
 	return nil

@@ -22,10 +22,11 @@
 //
 // Using it:
 //
-//	srv, _ := rpc.NewServer(rpc.DefaultConfig(), backend, pool, rpc.Options{Metrics: m, Logger: log})
-//	_ = srv.Start()           // listens on cfg.ListenAddr
-//	srv.NotifyBlock(pending)  // after each commit: newHeads subscribers
-//	srv.NotifyTx(tx)          // after each admission: newPendingTransactions
+//	feed := rpc.NewFeed(backend, log) // before the pool, whose admissions it hears
+//	srv, _ := rpc.NewServer(rpc.DefaultConfig(), backend, pool, rpc.Options{Metrics: m, Logger: log, Feed: feed})
+//	_ = srv.Start()            // listens on cfg.ListenAddr
+//	feed.NotifyBlock(block)    // after each commit: newHeads subscribers
+//	feed.NotifyTx(tx)          // after each admission: newPendingTransactions
 //	_ = srv.Stop()
 //
 // Client is a minimal JSON-RPC client for the load tool and tests.

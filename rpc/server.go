@@ -34,7 +34,7 @@ type Options struct {
 	// 1 gwei.
 	SuggestedTip uint64
 	// Feed carries events to the server's WebSocket subscribers; nil makes
-	// one (then the server's NotifyBlock and NotifyTx feed it).
+	// one that nothing feeds (a server without subscriptions to serve).
 	Feed *Feed
 }
 
@@ -54,7 +54,6 @@ type Server struct {
 	ln       net.Listener
 	done     chan struct{}
 	wsConns  map[*wsConn]struct{}
-	subs     *subscriptions // the feed's
 	feed     *Feed
 	stopping bool
 }
@@ -89,7 +88,6 @@ func NewServer(cfg Config, c Chain, p Pool, o Options) (*Server, error) {
 	if s.feed = o.Feed; s.feed == nil {
 		s.feed = NewFeed(c, o.Logger)
 	}
-	s.subs = &s.feed.subs
 	s.methods = s.api()
 	return s, nil
 }
@@ -382,4 +380,7 @@ func (l *limiter) forgetIdle(now time.Time) {
 }
 
 // gasLimit is the block gas limit of the chain.
-func (s *Server) gasLimit() uint64 { return s.chain.Genesis().Limits.BlockGasLimit }
+func (s *Server) gasLimit() uint64 { return gasLimit(s.chain) }
+
+// gasLimit is the chain's block gas limit.
+func gasLimit(c Chain) uint64 { return c.Genesis().Limits.BlockGasLimit }

@@ -157,7 +157,7 @@ func TestSubscriptionIDBeforeNotifications(t *testing.T) {
 				// subscription, not so many that the server rightly drops
 				// the client as too slow before its first frame is written.
 				for range 50 {
-					e.srv.NotifyTx(tx)
+					e.srv.feed.NotifyTx(tx)
 				}
 				time.Sleep(time.Millisecond)
 			}
@@ -270,9 +270,9 @@ func TestWebSocketSubscriptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv.NotifyTx(tx)
+	e.srv.feed.NotifyTx(tx)
 	p := e.commit(1_780_000_009_000, e.sign(0, 2, types.LegacyTxType, 1))
-	e.srv.NotifyBlock(p.Block)
+	e.srv.feed.NotifyBlock(p.Block)
 
 	type note struct {
 		Method string `json:"method"`
@@ -307,7 +307,7 @@ func TestWebSocketSubscriptions(t *testing.T) {
 		t.Fatalf("second unsubscribe: %s", got)
 	}
 	p = e.commit(1_780_000_010_000, e.sign(0, 3, types.LegacyTxType, 1))
-	e.srv.NotifyBlock(p.Block)
+	e.srv.feed.NotifyBlock(p.Block)
 	if err := ws.WriteJSON(map[string]any{"jsonrpc": "2.0", "id": 6, "method": "eth_blockNumber", "params": []any{}}); err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +343,7 @@ func TestWebSocketLimits(t *testing.T) {
 	// Closing the connection frees its slot and its subscriptions.
 	ws.Close()
 	deadline := time.Now().Add(5 * time.Second)
-	for e.srv.subs.count(subHeads) != 0 {
+	for e.srv.feed.subs.count(subHeads) != 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("subscriptions of a closed connection remain")
 		}

@@ -177,7 +177,7 @@ func (c *wsConn) close() {
 		c.subs = nil
 		c.mu.Unlock()
 		for _, id := range ids {
-			c.s.subs.remove(id)
+			c.s.feed.subs.remove(id)
 			c.s.metrics.Subscriptions.Dec()
 		}
 	})
@@ -285,7 +285,7 @@ func (c *wsConn) activate() {
 	c.mu.Unlock()
 	for i, id := range ids {
 		if kinds[i] != "" { // not unsubscribed in the same request
-			c.s.subs.add(kinds[i], id, c)
+			c.s.feed.subs.add(kinds[i], id, c)
 		}
 	}
 }
@@ -301,7 +301,7 @@ func (s *Server) unsubscribe(conn *wsConn, id string) bool {
 	if !mine {
 		return false
 	}
-	s.subs.remove(id) // false if it was not active yet
+	s.feed.subs.remove(id) // false if it was not active yet
 	s.metrics.Subscriptions.Dec()
 	return true
 }
@@ -333,7 +333,7 @@ func (f *Feed) NotifyBlock(b *chain.Block) {
 	if f.subs.count(subHeads) == 0 {
 		return
 	}
-	payload, err := json.Marshal(newHeader(b, f.chain.Rules(), f.chain.Genesis().Limits.BlockGasLimit))
+	payload, err := json.Marshal(newHeader(b, f.chain.Rules(), gasLimit(f.chain)))
 	if err != nil {
 		f.log.Error("encoding a head", "err", err)
 		return
@@ -351,12 +351,6 @@ func (f *Feed) NotifyTx(tx *chain.Tx) {
 	f.subs.notify(subPending, payload)
 }
 
-// NotifyBlock tells the server's feed about a committed block.
-func (s *Server) NotifyBlock(b *chain.Block) { s.feed.NotifyBlock(b) }
-
-// NotifyTx tells the server's feed about an admitted transaction.
-func (s *Server) NotifyTx(tx *chain.Tx) { s.feed.NotifyTx(tx) }
-
 func (s *Server) ethSubscribe(_ context.Context, conn *wsConn, p json.RawMessage) (any, error) {
 	var kind string
 	var opts json.RawMessage
@@ -366,7 +360,7 @@ func (s *Server) ethSubscribe(_ context.Context, conn *wsConn, p json.RawMessage
 	switch kind {
 	case subHeads, subPending:
 	case "logs", "syncing":
-		return nil, errInvalidParams("subscription %q not supported: this chain has no logs and syncs no blocks yet", kind)
+		return nil, errInvalidParams("subscription %q not supported: this chain has no logs; poll eth_syncing for its sync state", kind)
 	default:
 		return nil, errInvalidParams("no %q subscription; have newHeads and newPendingTransactions", kind)
 	}

@@ -12,8 +12,7 @@ import (
 )
 
 // Driver drives one validator's consensus core. Its methods are called from
-// one goroutine; Status, Participation and Committees may be called from
-// any.
+// one goroutine; Status and Participation may be called from any.
 type Driver struct {
 	cfg   Config
 	chain Chain

@@ -19,8 +19,14 @@ func (d *Driver) proposeAt() (time.Time, bool) {
 	if d.request.Round > 0 {
 		return time.Time{}, true
 	}
+	return d.slot(), true
+}
+
+// slot is when the next height's block is due: one block interval after
+// its parent.
+func (d *Driver) slot() time.Time {
 	_, parent := d.chain.Head()
-	return time.UnixMilli(int64(parent)).Add(d.cfg.BlockInterval), true
+	return time.UnixMilli(int64(parent)).Add(d.cfg.BlockInterval)
 }
 
 // propose builds a block and gives it to the core.
@@ -36,11 +42,8 @@ func (d *Driver) propose(now time.Time) {
 	// back, and the chain keeps its rate. Later, or in later rounds, it
 	// takes the time of the proposal.
 	ts := now
-	if req.Round == 0 {
-		_, parent := d.chain.Head()
-		if slot := time.UnixMilli(int64(parent)).Add(d.cfg.BlockInterval); !now.Before(slot) && now.Sub(slot) < d.cfg.BlockInterval {
-			ts = slot
-		}
+	if slot := d.slot(); req.Round == 0 && !now.Before(slot) && now.Sub(slot) < d.cfg.BlockInterval {
+		ts = slot
 	}
 	b := d.chain.Build(req.Round, uint64(ts.UnixMilli()))
 	id := b.ID()

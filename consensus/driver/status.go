@@ -25,14 +25,6 @@ func (d *Driver) Status() Status {
 	return d.status
 }
 
-// Committees returns the current epoch's committees; it may be called
-// from any goroutine.
-func (d *Driver) Committees() *consensus.Committees {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.status.Committees
-}
-
 func stepName(s consensus.Step) string {
 	switch s {
 	case consensus.StepPropose:

@@ -29,13 +29,11 @@ var allowed = map[string][]string{
 	"node":              {"chain", "consensus", "consensus/bls", "consensus/driver", "mempool", "p2p", "rpc"},
 	"cmd":               {"*"},
 	"internal/depcheck": {"*"},
-	"internal/codec":    {},
-	"internal/config":   {},
 }
 
-// leaves are areas that import nothing of this module and that every
-// area may import: mechanics shared below every package (the binary codec,
-// the TOML form of settings).
+// leaves are areas that import nothing of this module (their rule is
+// empty) and that every other area may import: mechanics shared below
+// every package (the binary codec, the TOML form of settings).
 var leaves = []string{"internal/codec", "internal/config"}
 
 func area(pkg string) string {
@@ -50,11 +48,6 @@ func area(pkg string) string {
 // violations checks lines of `go list` output (a package, then the
 // packages it imports) against the rules.
 func violations(lines []string) (problems []string, checked int) {
-	for _, leaf := range leaves {
-		if rules, ok := allowed[leaf]; !ok || len(rules) != 0 {
-			problems = append(problems, fmt.Sprintf("leaf area %q must have an empty import rule, has %q", leaf, rules))
-		}
-	}
 	for _, line := range lines {
 		fields := strings.Fields(line)
 		if len(fields) == 0 {
@@ -63,6 +56,9 @@ func violations(lines []string) (problems []string, checked int) {
 		pkg, imports := fields[0], fields[1:]
 		from := area(pkg)
 		rules, ok := allowed[from]
+		if slices.Contains(leaves, from) {
+			rules, ok = nil, true
+		}
 		if !ok {
 			problems = append(problems, fmt.Sprintf("%s: area %q has no import rule; add one to allowed", pkg, from))
 			continue
@@ -121,6 +117,8 @@ func TestRules(t *testing.T) {
 		{"chain imports consensus", m("chain", "consensus"), true},
 		{"chain imports a non-leaf internal package", m("chain", "internal/depcheck"), true},
 		{"the codec imports chain", m("internal/codec", "chain"), true},
+		{"mempool imports the config leaf", m("mempool", "internal/config"), false},
+		{"one leaf imports the other", m("internal/codec", "internal/config"), true},
 		{"consensus imports mempool", m("consensus", "mempool"), true},
 		{"an internal package without a rule", m("internal/newthing"), true},
 	}

@@ -2,7 +2,6 @@ package mempool
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/bizra/node0/internal/config"
@@ -46,8 +45,9 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports every problem at once, each a *config.FieldError keyed
-// by its setting ("shards"); it never changes the config.
+// Validate reports every problem at once, joined, each a
+// *config.FieldError keyed by its setting ("shards"); it never changes the
+// config. New refuses an invalid config with ErrInvalidConfig.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) { errs = append(errs, config.Errorf(key, format, args...)) }
@@ -75,10 +75,7 @@ func (c Config) Validate() error {
 	if c.PriceBumpPercent < 1 || c.PriceBumpPercent > 1000 {
 		bad("price_bump_percent", "must be between 1 and 1000, not %d", c.PriceBumpPercent)
 	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%w:\n%w", ErrInvalidConfig, errors.Join(errs...))
+	return errors.Join(errs...)
 }
 
 // shardLimits returns the most transactions and bytes one shard may hold.

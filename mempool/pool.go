@@ -83,7 +83,7 @@ type shard struct {
 // New returns an empty pool for a chain's rules over its committed state.
 func New(cfg Config, rules *chain.Rules, state StateReader, o Options) (*Pool, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w:\n%w", ErrInvalidConfig, err)
 	}
 	if o.Metrics == nil {
 		o.Metrics = NopMetrics()

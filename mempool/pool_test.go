@@ -475,8 +475,8 @@ func allShards(p *Pool, name, one string, v int) string {
 func TestConfigValidate(t *testing.T) {
 	c := Config{}
 	err := c.Validate()
-	if !errors.Is(err, ErrInvalidConfig) {
-		t.Fatalf("got %v", err)
+	if _, newErr := New(c, nil, nil, Options{}); !errors.Is(newErr, ErrInvalidConfig) || !strings.Contains(newErr.Error(), err.Error()) {
+		t.Fatalf("New with an invalid config: %v", newErr)
 	}
 	var keys []string
 	for _, fe := range config.FieldErrors(err) {

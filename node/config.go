@@ -3,10 +3,8 @@ package node
 import (
 	"errors"
 	"fmt"
-	"net"
-	"os"
+	"io/fs"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/bizra/node0/chain"
@@ -207,12 +205,10 @@ func (c *ChainConfig) validate() error {
 func (c *ValidatorConfig) validate() error { return notEmpty("key_file", c.KeyFile) }
 
 func (c *P2PConfig) validate() error {
-	errs := []error{notEmpty("node_key_file", c.NodeKeyFile)}
 	if !c.Enabled {
-		return errors.Join(errs...)
+		return notEmpty("node_key_file", c.NodeKeyFile)
 	}
-	errs = append(errs, c.Config.Validate())
-	return errors.Join(errs...)
+	return errors.Join(notEmpty("node_key_file", c.NodeKeyFile), c.Config.Validate())
 }
 
 func (c *RPCConfig) validate() error {
@@ -227,14 +223,14 @@ func (c *LogConfig) validate() error {
 	switch c.Level {
 	case "debug", "info", "warn", "error":
 	case "":
-		errs = append(errs, notEmpty("level", c.Level))
+		errs = append(errs, config.Errorf("level", "must not be empty"))
 	default:
 		errs = append(errs, config.Errorf("level", "%q must be one of debug, info, warn, error", c.Level))
 	}
 	switch c.Format {
 	case "text", "json":
 	case "":
-		errs = append(errs, notEmpty("format", c.Format))
+		errs = append(errs, config.Errorf("format", "must not be empty"))
 	default:
 		errs = append(errs, config.Errorf("format", "%q must be text or json", c.Format))
 	}
@@ -248,7 +244,7 @@ func (c *MetricsConfig) validate() error {
 	if strings.TrimSpace(c.ListenAddr) == "" {
 		return config.Errorf("listen_addr", "must not be empty when metrics are enabled")
 	}
-	if err := checkListenAddr(c.ListenAddr); err != nil {
+	if err := config.CheckListenAddr(c.ListenAddr); err != nil {
 		return config.Errorf("listen_addr", "%v", err)
 	}
 	return nil
@@ -257,22 +253,6 @@ func (c *MetricsConfig) validate() error {
 func (c *DevConfig) validate() error {
 	if c.Traffic < 0 || c.Traffic > MaxDevTraffic {
 		return config.Errorf("traffic", "must be between 0 and %d transfers per second, not %d", MaxDevTraffic, c.Traffic)
-	}
-	return nil
-}
-
-// checkListenAddr accepts host:port with a numeric port (0 picks a free one).
-func checkListenAddr(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("%q is not host:port", addr)
-	}
-	p, err := strconv.Atoi(port)
-	if err != nil || p < 0 || p > 65535 {
-		return fmt.Errorf("%q has an invalid port", addr)
-	}
-	if host != "" && net.ParseIP(host) == nil && host != "localhost" {
-		return fmt.Errorf("%q: host must be an IP address or localhost", addr)
 	}
 	return nil
 }
@@ -295,12 +275,11 @@ const ConfigFileName = "config.toml"
 func LoadConfig(home string) (Config, error) {
 	cfg := DefaultConfig()
 	cfg.Home = home
-	path := filepath.Join(home, ConfigFileName)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return cfg, fmt.Errorf("node: read config: %w", err)
-	}
-	if err := config.Decode(path, data, &cfg); err != nil {
+	if err := config.DecodeFile(filepath.Join(home, ConfigFileName), &cfg); err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return cfg, fmt.Errorf("node: read config: %w", err)
+		}
 		return cfg, fmt.Errorf("%w:\n%w", ErrInvalidConfig, err)
 	}
 	return cfg, nil

@@ -2,7 +2,6 @@ package p2p
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -191,8 +190,9 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports every problem at once, each a *config.FieldError keyed
-// by its setting ("fan_out"); it never changes the config.
+// Validate reports every problem at once, joined, each a
+// *config.FieldError keyed by its setting ("fan_out"); it never changes the
+// config. New refuses an invalid config with ErrInvalidConfig.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) { errs = append(errs, config.Errorf(key, format, args...)) }
@@ -247,8 +247,5 @@ func (c Config) Validate() error {
 	if c.SyncTimeout < 10*time.Millisecond {
 		bad("sync_timeout", "must be at least 10ms, not %s", config.FormatDuration(c.SyncTimeout))
 	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%w:\n%w", ErrInvalidConfig, errors.Join(errs...))
+	return errors.Join(errs...)
 }

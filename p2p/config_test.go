@@ -33,8 +33,8 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 	c.MaxMessageBytes = 0
 	c.SyncBatch = 0
 	err := c.Validate()
-	if !errors.Is(err, ErrInvalidConfig) {
-		t.Fatalf("Validate() = %v, want ErrInvalidConfig", err)
+	if _, newErr := New(make([]byte, 64), c, Options{}); !errors.Is(newErr, ErrInvalidConfig) || !strings.Contains(newErr.Error(), err.Error()) {
+		t.Fatalf("New() = %v, want ErrInvalidConfig with %v", newErr, err)
 	}
 	for _, want := range []string{"listen_addrs", "bootstrap", "high_water", "fan_out", "ttl", "max_message_bytes", "sync_batch"} {
 		if !strings.Contains(err.Error(), want) {

@@ -111,7 +111,7 @@ type peerState struct {
 // the background. Close releases everything.
 func New(key ed25519.PrivateKey, cfg Config, opts Options) (*Host, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w:\n%w", ErrInvalidConfig, err)
 	}
 	if len(key) != ed25519.PrivateKeySize {
 		return nil, fmt.Errorf("%w: ed25519 key of %d bytes", ErrInvalidConfig, len(key))

@@ -2,9 +2,6 @@ package rpc
 
 import (
 	"errors"
-	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"time"
 
@@ -56,17 +53,14 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports every problem at once, each a *config.FieldError keyed
-// by its setting ("max_batch"); it never changes the config.
+// Validate reports every problem at once, joined, each a
+// *config.FieldError keyed by its setting ("max_batch"); it never changes the
+// config. NewServer refuses an invalid config with ErrInvalidConfig.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) { errs = append(errs, config.Errorf(key, format, args...)) }
-	if host, port, err := net.SplitHostPort(c.ListenAddr); err != nil {
-		bad("listen_addr", "%q is not host:port", c.ListenAddr)
-	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		bad("listen_addr", "%q has an invalid port", c.ListenAddr)
-	} else if host != "" && host != "localhost" && net.ParseIP(host) == nil {
-		bad("listen_addr", "%q: host must be an IP address or localhost", c.ListenAddr)
+	if err := config.CheckListenAddr(c.ListenAddr); err != nil {
+		bad("listen_addr", "%v", err)
 	}
 	if c.MaxBodyBytes < 1<<10 || c.MaxBodyBytes > 1<<30 {
 		bad("max_body_bytes", "must be between 1024 and 1073741824, not %d", c.MaxBodyBytes)
@@ -97,8 +91,5 @@ func (c Config) Validate() error {
 			bad("cors_origins", "%q is not an origin such as http://localhost:3000 or *", o)
 		}
 	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%w:\n%w", ErrInvalidConfig, errors.Join(errs...))
+	return errors.Join(errs...)
 }

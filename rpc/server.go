@@ -65,7 +65,7 @@ type method func(ctx context.Context, conn *wsConn, params json.RawMessage) (any
 // NewServer builds a server; Start listens.
 func NewServer(cfg Config, c Chain, p Pool, o Options) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w:\n%w", ErrInvalidConfig, err)
 	}
 	if o.Metrics == nil {
 		o.Metrics = NopMetrics()

@@ -15,11 +15,12 @@ import (
 	"github.com/pelletier/go-toml/v2/unstable"
 )
 
-// DecodeFile reads the TOML file at path into v: see Decode.
+// DecodeFile reads the TOML file at path into v: see Decode. A file that
+// cannot be read is its *fs.PathError, which names the path.
 func DecodeFile(path string, v any) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("config: %w", err)
+		return err
 	}
 	return Decode(path, data, v)
 }
@@ -101,7 +102,7 @@ func (d *decoder) decode(root reflect.Value) {
 		case unstable.Table:
 			cur = d.header(root, e)
 		case unstable.ArrayTable:
-			keys, at := d.keyParts(e.Key())
+			keys, at := keyParts(e.Key())
 			d.errs = append(d.errs, d.errorAtRange(at[0], strings.Join(keys, "."), fmt.Errorf("%w: arrays of tables are not used here", ErrType)))
 			cur = scope{}
 		case unstable.KeyValue:
@@ -122,7 +123,7 @@ func (d *decoder) decode(root reflect.Value) {
 
 // header handles [a.b] and returns the table it opens.
 func (d *decoder) header(root reflect.Value, e *unstable.Node) scope {
-	keys, at := d.keyParts(e.Key())
+	keys, at := keyParts(e.Key())
 	s := scope{v: root}
 	for i, k := range keys {
 		last := i == len(keys)-1
@@ -171,7 +172,7 @@ func (d *decoder) child(s scope, k string, at unstable.Range) (scope, bool) {
 
 // keyValue handles key = value (or a dotted key = value) in the table of s.
 func (d *decoder) keyValue(s scope, e *unstable.Node) {
-	parts, at := d.keyParts(e.Key())
+	parts, at := keyParts(e.Key())
 	for i, k := range parts[:len(parts)-1] {
 		r := at[i]
 		next, ok := d.child(s, k, r)
@@ -276,8 +277,8 @@ func setValue(v reflect.Value, n *unstable.Node) error {
 			return want("an integer")
 		}
 		max := uint64(math.MaxUint64) >> (64 - t.Bits())
-		if x, err := parseInteger(n.Data); err == nil && x < 0 {
-			return fmt.Errorf("%w: %d is not between 0 and %d", ErrRange, x, max)
+		if len(n.Data) > 0 && n.Data[0] == '-' {
+			return fmt.Errorf("%w: %s is not between 0 and %d", ErrRange, n.Data, max)
 		}
 		x, err := parseUnsigned(n.Data)
 		if err != nil {
@@ -373,11 +374,7 @@ func parseFloat(b []byte) (float64, error) {
 	case "nan":
 		return math.NaN(), nil
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, err
-	}
-	return f, nil
+	return strconv.ParseFloat(s, 64)
 }
 
 func kindName(k unstable.Kind) string {
@@ -408,7 +405,7 @@ func joinKey(path, k string) string {
 }
 
 // keyParts returns the parts of a key (at least one) and their ranges.
-func (d *decoder) keyParts(it unstable.Iterator) ([]string, []unstable.Range) {
+func keyParts(it unstable.Iterator) ([]string, []unstable.Range) {
 	var parts []string
 	var at []unstable.Range
 	for it.Next() {

@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 )
 
@@ -83,81 +82,28 @@ func FieldErrors(err error) []*FieldError {
 	return out
 }
 
-// Prefix returns err with section put in front of the key of every
-// *FieldError in its tree ("fan_out" becomes "p2p.fan_out"). The tree keeps
-// its shape, so errors.Is and errors.As find what they found before (a
-// package's sentinel, a field error), and its message keeps its wording with
-// the keys made full. A part of the tree holding no field error is kept and
-// its message prefixed with "section: ", unless it already starts so (a
-// package's own sentinel such as "p2p: invalid config"). Prefix(s, nil) is
-// nil.
+// Prefix returns what a Validate returned with section put in front of
+// the key of every *FieldError ("fan_out" becomes "p2p.fan_out"): field
+// errors and errors.Join of them keep their shape; any other error is
+// kept, its message prefixed with "section: ". Prefix(s, nil) is nil.
 func Prefix(section string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return prefix(section, err)
-}
-
-func prefix(section string, err error) error {
-	if fe, ok := err.(*FieldError); ok {
-		key := section
-		if fe.Key != "" {
-			key += "." + fe.Key
-		}
-		return &FieldError{Key: key, Err: fe.Err}
-	}
-	if len(FieldErrors(err)) == 0 {
-		if strings.HasPrefix(err.Error(), section+": ") {
-			return err
-		}
-		return &sectioned{section: section, err: err}
-	}
-	var old []error
 	switch e := err.(type) {
+	case nil:
+		return nil
+	case *FieldError:
+		key := section
+		if e.Key != "" {
+			key += "." + e.Key
+		}
+		return &FieldError{Key: key, Err: e.Err}
 	case interface{ Unwrap() []error }:
-		old = e.Unwrap()
-	case interface{ Unwrap() error }:
-		old = []error{e.Unwrap()}
-	}
-	r := &rewritten{orig: err}
-	for _, c := range old {
-		if c != nil {
-			r.errs = append(r.errs, prefix(section, c))
+		var errs []error
+		for _, c := range e.Unwrap() {
+			errs = append(errs, Prefix(section, c))
 		}
+		return errors.Join(errs...)
 	}
-	r.msg = substitute(err.Error(), old, r.errs)
-	return r
-}
-
-// substitute replaces, in order, each old child's message in msg with its
-// new one; when msg does not show them in order, it is the new messages one
-// per line.
-func substitute(msg string, old, new []error) string {
-	var b strings.Builder
-	rest := msg
-	j := 0
-	for _, o := range old {
-		if o == nil {
-			continue
-		}
-		i := strings.Index(rest, o.Error())
-		if i < 0 {
-			b.Reset()
-			for k, n := range new {
-				if k > 0 {
-					b.WriteByte('\n')
-				}
-				b.WriteString(n.Error())
-			}
-			return b.String()
-		}
-		b.WriteString(rest[:i])
-		b.WriteString(new[j].Error())
-		rest = rest[i+len(o.Error()):]
-		j++
-	}
-	b.WriteString(rest)
-	return b.String()
+	return &sectioned{section: section, err: err}
 }
 
 // sectioned is an error of a section that is not about one key.
@@ -169,40 +115,3 @@ type sectioned struct {
 func (e *sectioned) Error() string { return e.section + ": " + e.err.Error() }
 
 func (e *sectioned) Unwrap() error { return e.err }
-
-// rewritten is a node of an error tree whose children were prefixed. It
-// still answers errors.Is and errors.As for the node it replaces.
-type rewritten struct {
-	orig error
-	msg  string
-	errs []error
-}
-
-func (e *rewritten) Error() string { return e.msg }
-
-func (e *rewritten) Unwrap() []error { return e.errs }
-
-func (e *rewritten) Is(target error) bool {
-	if t := reflect.TypeOf(target); t != nil && t.Comparable() && reflect.TypeOf(e.orig).Comparable() && e.orig == target {
-		return true
-	}
-	if x, ok := e.orig.(interface{ Is(error) bool }); ok {
-		return x.Is(target)
-	}
-	return false
-}
-
-func (e *rewritten) As(target any) bool {
-	if x, ok := e.orig.(interface{ As(any) bool }); ok && x.As(target) {
-		return true
-	}
-	tv := reflect.ValueOf(target)
-	if tv.Kind() != reflect.Pointer || tv.IsNil() {
-		return false
-	}
-	if ov := reflect.ValueOf(e.orig); ov.Type().AssignableTo(tv.Elem().Type()) {
-		tv.Elem().Set(ov)
-		return true
-	}
-	return false
-}

@@ -2,23 +2,9 @@ package config
 
 import (
 	"errors"
-	"fmt"
 	"reflect"
 	"testing"
 )
-
-var errSentinel = errors.New("p2p: invalid config")
-
-// validateLike returns what a package's Validate returns: its sentinel and
-// every problem.
-func validateLike(errs ...error) error {
-	return fmt.Errorf("%w:\n%w", errSentinel, errors.Join(errs...))
-}
-
-type wrapper struct{ err error }
-
-func (w *wrapper) Error() string { return "custom: " + w.err.Error() }
-func (w *wrapper) Unwrap() error { return w.err }
 
 func keys(err error) []string {
 	var out []string
@@ -54,13 +40,12 @@ func TestPrefix(t *testing.T) {
 		{"empty key", Errorf("", "bad"), "p2p: bad", []string{"p2p"}, nil},
 		{"join", errors.Join(Errorf("ttl", "too big"), Errorf("fan_out", "too small")),
 			"p2p.ttl: too big\np2p.fan_out: too small", []string{"p2p.ttl", "p2p.fan_out"}, nil},
-		{"a package's Validate", validateLike(Errorf("fan_out", "too small"), other, Errorf("ttl", "too big")),
-			"p2p: invalid config:\np2p.fan_out: too small\np2p: listen and bootstrap overlap\np2p.ttl: too big",
-			[]string{"p2p.fan_out", "p2p.ttl"}, []error{errSentinel, other}},
+		{"a join with another problem", errors.Join(Errorf("fan_out", "too small"), other, Errorf("ttl", "too big")),
+			"p2p.fan_out: too small\np2p: listen and bootstrap overlap\np2p.ttl: too big",
+			[]string{"p2p.fan_out", "p2p.ttl"}, []error{other}},
+		{"nested joins", errors.Join(errors.Join(Errorf("ttl", "too big")), Errorf("fan_out", "too small")),
+			"p2p.ttl: too big\np2p.fan_out: too small", []string{"p2p.ttl", "p2p.fan_out"}, nil},
 		{"not a field error", other, "p2p: listen and bootstrap overlap", nil, []error{other}},
-		{"already names the section", fmt.Errorf("%w: ed25519 key of 3 bytes", errSentinel), "p2p: invalid config: ed25519 key of 3 bytes", nil, []error{errSentinel}},
-		{"single wrap", fmt.Errorf("checking: %w", Errorf("ttl", "too big")), "checking: p2p.ttl: too big", []string{"p2p.ttl"}, nil},
-		{"custom wrapper", &wrapper{Errorf("ttl", "too big")}, "custom: p2p.ttl: too big", []string{"p2p.ttl"}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,25 +71,13 @@ func TestPrefix(t *testing.T) {
 	}
 }
 
-func TestPrefixKeepsWrapperIdentity(t *testing.T) {
-	got := Prefix("rpc", &wrapper{Errorf("max_batch", "must be positive")})
-	var w *wrapper
-	if !errors.As(got, &w) {
-		t.Fatal("errors.As no longer finds the wrapper")
-	}
-	var fe *FieldError
-	if !errors.As(got, &fe) || fe.Key != "rpc.max_batch" {
-		t.Fatalf("field error %+v", fe)
-	}
-}
-
 func TestPrefixNests(t *testing.T) {
-	inner := validateLike(Errorf("fan_out", "too small"))
+	inner := errors.Join(Errorf("fan_out", "too small"), errors.New("other"))
 	got := Prefix("node", Prefix("p2p", inner))
 	if k := keys(got); !reflect.DeepEqual(k, []string{"node.p2p.fan_out"}) {
 		t.Fatalf("keys %q", k)
 	}
-	if got.Error() != "node: p2p: invalid config:\nnode.p2p.fan_out: too small" {
+	if got.Error() != "node.p2p.fan_out: too small\nnode: p2p: other" {
 		t.Fatalf("message %q", got)
 	}
 	// The original is untouched.

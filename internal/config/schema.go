@@ -37,7 +37,7 @@ func tableOf(t reflect.Type) (*table, error) {
 		}
 		return v.(*table), nil
 	}
-	tb, err := buildTable(t, nil)
+	tb, err := buildTable(t)
 	if err != nil {
 		tables.Store(t, err)
 		return nil, err
@@ -46,13 +46,9 @@ func tableOf(t reflect.Type) (*table, error) {
 	return tb, nil
 }
 
-func buildTable(t reflect.Type, seen []reflect.Type) (*table, error) {
-	for _, s := range seen {
-		if s == t {
-			return nil, fmt.Errorf("config: %s contains itself", t)
-		}
-	}
-	seen = append(seen, t)
+// buildTable maps a struct type; a struct cannot contain itself by value,
+// and pointers, maps and other slices are refused, so it ends.
+func buildTable(t reflect.Type) (*table, error) {
 	tb := &table{byKey: map[string]int{}}
 	add := func(f field, where string) error {
 		if _, dup := tb.byKey[f.key]; dup {
@@ -74,7 +70,7 @@ func buildTable(t reflect.Type, seen []reflect.Type) (*table, error) {
 			if ft.Kind() != reflect.Struct {
 				return nil, fmt.Errorf("config: %s.%s: only a struct can be embedded without a toml tag", t, sf.Name)
 			}
-			inner, err := buildTable(ft, seen)
+			inner, err := tableOf(ft)
 			if err != nil {
 				return nil, err
 			}
@@ -104,7 +100,7 @@ func buildTable(t reflect.Type, seen []reflect.Type) (*table, error) {
 		}
 		switch {
 		case sf.Type.Kind() == reflect.Struct:
-			if _, err := buildTable(sf.Type, seen); err != nil {
+			if _, err := tableOf(sf.Type); err != nil {
 				return nil, err
 			}
 			f.table = true

@@ -317,7 +317,9 @@ func (s *source) subscribeHeads(ctx context.Context, heads chan<- uint64) error 
 		var msg struct {
 			Error  *rpc.Error `json:"error"`
 			Params struct {
-				Result rpc.Block `json:"result"`
+				Result struct {
+					Number hexutil.Uint64 `json:"number"`
+				} `json:"result"`
 			} `json:"params"`
 			Method string `json:"method"`
 		}

@@ -191,14 +191,6 @@ func (n *network) Peers() []p2p.PeerInfo {
 	return nil
 }
 
-// PeerCount is the number of connected peers; 0 while stopped.
-func (n *network) PeerCount() int {
-	if run := n.current(); run != nil {
-		return run.host.PeerCount()
-	}
-	return 0
-}
-
 // BestHeight is the highest committed height a peer advertised, 0 while
 // stopped.
 func (n *network) BestHeight() uint64 {

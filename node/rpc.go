@@ -82,9 +82,6 @@ var poolMessages = rpc.TxMessages{
 	{Rule: mempool.ErrNonceTooFar, Message: "nonce too high"},
 }
 
-// poolErrorMessage is rpc.Options.TxErrorMessage.
-func poolErrorMessage(err error) string { return poolMessages.Message(err) }
-
 // rpcNode answers the bizra_ namespace's questions about the node.
 type rpcNode struct{ n *Node }
 
@@ -105,9 +102,6 @@ func (r rpcNode) Status() rpc.Status {
 		LastCertificate: cert,
 		Validator:       r.n.self.Name,
 		Version:         r.n.version,
-	}
-	if r.n.net != nil {
-		out.Peers = r.n.net.PeerCount()
 	}
 	return out
 }

@@ -22,7 +22,7 @@ func TestPoolErrorMessages(t *testing.T) {
 		{mempool.ErrNonceTooFar, "nonce too high"},
 		{fmt.Errorf("something else"), ""},
 	} {
-		if got := poolErrorMessage(tc.err); got != tc.want {
+		if got := poolMessages.Message(tc.err); got != tc.want {
 			t.Errorf("%v: got %q, want %q", tc.err, got, tc.want)
 		}
 	}

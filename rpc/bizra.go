@@ -20,7 +20,7 @@ func (s *Server) status(context.Context, *wsConn, json.RawMessage) (any, error) 
 		st = Status{ChainID: hexutil.Uint64(g.ChainID), GenesisHash: g.Hash(), Height: hexutil.Uint64(head.Height), Head: hash, Round: hexutil.Uint64(head.Round), Version: s.opts.ClientVersion, LastCertificate: hexutil.Bytes{}}
 	}
 	sync := s.sync()
-	st.Syncing, st.HighestBlock = sync.Syncing, hexutil.Uint64(sync.HighestBlock)
+	st.Syncing, st.HighestBlock, st.Peers = sync.Syncing, hexutil.Uint64(sync.HighestBlock), s.peerTotal()
 	return st, nil
 }
 

@@ -223,9 +223,9 @@ func (s *Server) txByNumberAndIndex(_ context.Context, _ *wsConn, p json.RawMess
 	if e := decodeParams(p, 2, &ref, &idx); e != nil {
 		return nil, e
 	}
-	h, err := s.height(ref)
-	if err != nil {
-		return nil, nil
+	h, ok, err := s.found(ref)
+	if !ok {
+		return nil, err
 	}
 	return s.txAt(h, uint64(idx))
 }

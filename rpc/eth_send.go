@@ -24,7 +24,7 @@ func (s *Server) sendRawTransaction(_ context.Context, _ *wsConn, p json.RawMess
 
 // TxMessages maps the rules that reject transactions to the messages
 // clients recognise. The node passes the pool's through
-// Options.TxErrorMessage; the chain rules' are below.
+// Options.TxMessages; the chain rules' are below.
 type TxMessages []TxMessage
 
 // TxMessage is one rule and its message.
@@ -68,28 +68,20 @@ var chainMessages = TxMessages{
 	{chain.ErrTxDecode, "rlp: invalid transaction encoding"},
 }
 
-// detailed is a rejection that carries, apart from its rule, what about the
-// transaction broke it (chain.TxError, which the chain and the pool return).
-type detailed interface {
-	error
-	Detail() string
-}
-
 // txError turns a rejection into the error a client sees: the rule's
 // Ethereum message, then the rejection's detail. An error without a message
 // (not a rejection by a known rule) is passed on as it is.
 func (s *Server) txError(err error) *Error {
-	msg := ""
-	if s.opts.TxErrorMessage != nil {
-		msg = s.opts.TxErrorMessage(err)
-	}
+	msg := s.opts.TxMessages.Message(err)
 	if msg == "" {
 		msg = chainMessages.Message(err)
 	}
 	if msg == "" {
 		return errServer("%s", err)
 	}
-	if d, ok := errors.AsType[detailed](err); ok && d.Detail() != "" {
+	// A rejection (chain.TxError, which the chain and the pool return)
+	// carries what about the transaction broke its rule.
+	if d, ok := errors.AsType[*chain.TxError](err); ok && d.Detail() != "" {
 		return errServer("%s: %s", msg, d.Detail())
 	}
 	return errServer("%s", msg)

@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"flag"
 	"io"
 	"math/big"
@@ -103,7 +102,7 @@ func newEnv(t testing.TB, cfg Config) *env {
 	// Two blocks: a legacy and a dynamic-fee transfer, then an access-list one.
 	e.commit(1_780_000_001_000, e.sign(0, 0, types.LegacyTxType, 1000), e.sign(1, 0, types.DynamicFeeTxType, 2000))
 	e.commit(1_780_000_002_500, e.sign(0, 1, types.AccessListTxType, 3000))
-	if e.srv, err = NewServer(cfg, chainAdapter{e.chain}, poolAdapter{e.pool}, Options{ClientVersion: "bizra/test", TxErrorMessage: testPoolMessages}); err != nil {
+	if e.srv, err = NewServer(cfg, chainAdapter{e.chain}, poolAdapter{e.pool}, Options{ClientVersion: "bizra/test", TxMessages: testPoolMessages}); err != nil {
 		t.Fatal(err)
 	}
 	e.http = httptest.NewServer(e.srv.Handler())
@@ -111,15 +110,11 @@ func newEnv(t testing.TB, cfg Config) *env {
 	return e
 }
 
-// testPoolMessages is the node's mapping, for the errors these tests cause.
-func testPoolMessages(err error) string {
-	switch {
-	case errors.Is(err, mempool.ErrAlreadyKnown):
-		return "already known"
-	case errors.Is(err, mempool.ErrReplaceUnderpriced):
-		return "replacement transaction underpriced"
-	}
-	return ""
+// testPoolMessages is part of the node's mapping: the rules these tests
+// meet but one, so that the golden file shows an unmapped rule's fallback.
+var testPoolMessages = TxMessages{
+	{mempool.ErrAlreadyKnown, "already known"},
+	{mempool.ErrReplaceUnderpriced, "replacement transaction underpriced"},
 }
 
 // sign signs a transfer from key i to key 2 (or a fixed address).

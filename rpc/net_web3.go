@@ -33,8 +33,14 @@ func (s *Server) netVersion(context.Context, *wsConn, json.RawMessage) (any, err
 }
 
 func (s *Server) peerCount(context.Context, *wsConn, json.RawMessage) (any, error) {
+	return hexutil.Uint64(s.peerTotal()), nil
+}
+
+// peerTotal is the number of connected peers net_peerCount and bizra_status
+// report: the node's list of them.
+func (s *Server) peerTotal() int {
 	if s.opts.Node == nil {
-		return hexutil.Uint64(0), nil
+		return 0
 	}
-	return hexutil.Uint64(len(s.opts.Node.Peers())), nil
+	return len(s.opts.Node.Peers())
 }

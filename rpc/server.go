@@ -24,12 +24,11 @@ type Options struct {
 	// net_peerCount and eth_syncing; nil gives a status made from the chain
 	// alone, no peers, and a node that is not syncing.
 	Node Node
-	// TxErrorMessage maps a pool rejection to the Ethereum message clients
-	// expect ("already known", "replacement transaction underpriced", …),
-	// as a TxMessages' Message does; an empty result falls back to the
-	// chain rules' messages, and an error no rule matches reaches the
-	// client as its own text.
-	TxErrorMessage func(error) string
+	// TxMessages maps the pool's rejection rules to the Ethereum messages
+	// clients expect ("already known", "replacement transaction
+	// underpriced", …); the chain rules' messages are rpc's own, and an
+	// error no rule matches reaches the client as its own text.
+	TxMessages TxMessages
 	// SuggestedTip answers eth_maxPriorityFeePerGas, in wei; zero means
 	// 1 gwei.
 	SuggestedTip uint64

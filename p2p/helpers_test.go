@@ -64,8 +64,8 @@ func newHost(t testing.TB, name string, cfg Config, opts Options) *Host {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	if opts.Registry == nil {
-		opts.Registry = prometheus.NewRegistry()
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics(prometheus.NewRegistry())
 	}
 	h, err := New(testKey(name), cfg, opts)
 	if err != nil {

@@ -26,19 +26,15 @@ import (
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Options are the host's collaborators.
 type Options struct {
 	// Logger receives the host's logs, tagged module=p2p; nil discards them.
 	Logger *slog.Logger
-	// Registry receives the metrics; nil: no metrics. Ignored when
-	// Metrics is set.
-	Registry prometheus.Registerer
-	// Metrics are the host's metrics, for a caller that builds hosts
-	// again (a node restarted in one process) and registers them once;
-	// nil: NewMetrics(Registry).
+	// Metrics are the host's metrics (NewMetrics registers them once, so
+	// that a caller that builds hosts again, a node restarted in one
+	// process, keeps one set); nil: registered nowhere.
 	Metrics *Metrics
 	// Protocol is the version of what the caller carries over the host
 	// (its gossip payloads), advertised in the status exchange: a peer
@@ -141,7 +137,7 @@ func New(key ed25519.PrivateKey, cfg Config, opts Options) (*Host, error) {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	if h.met == nil {
-		h.met = NewMetrics(opts.Registry)
+		h.met = NopMetrics()
 	}
 	h.log = h.log.With("module", "p2p")
 	if h.now == nil {

@@ -15,7 +15,7 @@ import (
 //	bizra_p2p_ignored_total{topic,reason}        of which ignored: expired, future, malformed
 //	bizra_p2p_published_total{topic}             messages this host published
 //	bizra_p2p_dropped_total{topic}               accepted messages dropped because the reader was slow
-//	bizra_p2p_disconnects_total{reason}          peers disconnected and banned: score, chain, sync
+//	bizra_p2p_disconnects_total{reason}          peers disconnected and banned: score, chain, version, sync, ban
 //	bizra_p2p_sync_requests_total{result}        block sync requests sent: ok, empty, error
 //	bizra_p2p_sync_served_total                  block sync requests answered
 //	bizra_p2p_sync_heights_applied_total         heights applied by Sync
@@ -58,7 +58,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Published:  counterVec("published_total", "Gossip messages published by this host, by topic.", "topic"),
 		Dropped:    counterVec("dropped_total", "Accepted gossip messages dropped because the reader was slow, by topic.", "topic"),
 		Disconnects: counterVec("disconnects_total",
-			"Peers disconnected and banned, by reason (score, chain, sync).", "reason"),
+			"Peers disconnected and banned, by reason (score, chain, version, sync, ban).", "reason"),
 		SyncRequests:   counterVec("sync_requests_total", "Block sync requests sent, by result (ok, empty, error).", "result"),
 		SyncServed:     prometheus.NewCounter(prometheus.CounterOpts(opts("sync_served_total", "Block sync requests answered."))),
 		HeightsApplied: prometheus.NewCounter(prometheus.CounterOpts(opts("sync_heights_applied_total", "Heights applied by block sync."))),

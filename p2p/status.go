@@ -155,16 +155,14 @@ func (h *Host) handleStatus(s network.Stream) {
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(statusTimeout))
 	remote, err := readStatus(s)
-	if errors.Is(err, ErrVersion) {
-		// Answer, so that the peer learns why, then refuse it.
-		_, _ = s.Write(h.ourStatus().encode())
-		h.disconnect(s.Conn().RemotePeer(), "version", err)
-		return
-	}
 	if err != nil {
-		s.Reset()
+		if errors.Is(err, ErrVersion) {
+			_, _ = s.Write(h.ourStatus().encode()) // so that the peer learns why
+		} else {
+			s.Reset()
+		}
 		if isWireError(err) {
-			h.disconnect(s.Conn().RemotePeer(), "chain", err)
+			h.disconnect(s.Conn().RemotePeer(), refusalReason(err), err)
 		}
 		return
 	}

@@ -78,7 +78,7 @@ mut commit-on-prevote-qc safety consensus/core.go 'a received prevote certificat
 	'/^func (c \*Core) stepQC/,/^}/ s/c.addPrevoteQC(qc)/c.onCommitQC(qc)/'
 mut any-proposer safety consensus/core.go 'the core accepts proposals from any validator; the driver checks the leader too before it executes a proposal'"'"'s block, so with the shipped driver only the core'"'"'s unit test reaches this check' \
 	's/if p.Proposer != c.vals.Proposer(p.Height, p.Round) {/if false {/'
-mut any-proposer-anywhere safety consensus/core.go 'proposals from any validator accepted by the core and by the driver' \
+mut any-proposer-anywhere safety consensus/core.go 'proposals from any validator accepted by the core and by the driver (which still refuses a block whose fee recipient is not the round leader'"'"'s: a usurper'"'"'s own blocks die there)' \
 	's/if p.Proposer != c.vals.Proposer(p.Height, p.Round) {/if false {/' \
 	'@consensus/driver/proposals.go s/if int(p.Proposer) >= len(d.cfg.Recipients) || d.vals.Proposer(p.Height, p.Round) != p.Proposer {/if int(p.Proposer) >= len(d.cfg.Recipients) {/'
 mut skip-qc-signature safety consensus/signatures.go 'certificates accepted without checking their aggregate signature' \
@@ -158,7 +158,7 @@ if ! go build ./consensus/... || ! go vet ./consensus/sim >/dev/null; then
 	echo "the unmutated copy does not build" >&2
 	exit 1
 fi
-echo "consensus mutations: scenarios, random seeds $first..$((first + seeds - 1)), core unit tests"
+echo "consensus mutations: scenarios, random seeds $first..$((first + seeds - 1)), core and driver unit tests"
 summary=()
 for i in "${!names[@]}"; do
 	name=${names[$i]} kind=${kinds[$i]} file=${files[$i]} why=${whys[$i]}
@@ -174,6 +174,10 @@ for i in "${!names[@]}"; do
 			target=${expr%% *}
 			target=${target#@}
 			expr=${expr#* }
+		fi
+		if [[ " ${mutable[*]} " != *" $target "* ]]; then
+			echo "    $target is not in the script's list of mutable files (it would not be restored)" >&2
+			exit 1
 		fi
 		cp "$target" "$tmp/.before"
 		sed -i -e "$expr" "$target"

@@ -286,15 +286,16 @@ func setupLoad(ctx context.Context, cfg LoadConfig) (*loadRun, error) {
 	if err := fund(ctx, r.clients[0], r.params, r.keys, need, cfg.Funders, cfg.Progress); err != nil {
 		return nil, err
 	}
-	if r.nonces, err = pendingNonces(ctx, r.clients[0], r.keys); err != nil {
+	if r.nonces, err = Nonces(ctx, r.clients[0], addressesOf(r.keys), "pending"); err != nil {
 		return nil, err
 	}
+	r.rep = &LoadReport{Rejected: map[string]int{}}
 	return r, nil
 }
 
 // sign signs every transfer before the clock starts: transfer i is the
-// (i / n)-th of account i mod n, 1 wei to the next account. It starts the
-// report with the time signing took.
+// (i / n)-th of account i mod n, 1 wei to the next account. The report
+// gets the time signing took.
 func (r *loadRun) sign() error {
 	start := time.Now()
 	total, n, p := r.cfg.total(), len(r.keys), r.params
@@ -319,7 +320,7 @@ func (r *loadRun) sign() error {
 	if err, _ := signErr.Load().(error); err != nil {
 		return fmt.Errorf("load: signing: %w", err)
 	}
-	r.rep = &LoadReport{Rejected: map[string]int{}, SignSeconds: time.Since(start).Seconds()}
+	r.rep.SignSeconds = time.Since(start).Seconds()
 	r.byHash = make(map[chain.Hash]*loadTx, total)
 	for _, t := range r.txs {
 		r.byHash[t.hash] = t
@@ -586,23 +587,25 @@ func progress(w io.Writer, done <-chan struct{}, total int, sent, accepted *atom
 	}
 }
 
-// pendingNonces returns each account's next nonce, counting the pool.
-func pendingNonces(ctx context.Context, c *rpc.Client, keys []*ecdsa.PrivateKey) ([]uint64, error) {
-	out := make([]uint64, len(keys))
+// Nonces returns each address's transaction count at a block tag
+// ("latest" for the committed nonce, "pending" counting the pool), in
+// batches of 500.
+func Nonces(ctx context.Context, c *rpc.Client, addrs []chain.Address, tag string) ([]uint64, error) {
+	out := make([]uint64, len(addrs))
 	const chunk = 500
-	for lo := 0; lo < len(keys); lo += chunk {
-		hi := min(lo+chunk, len(keys))
+	for lo := 0; lo < len(addrs); lo += chunk {
+		hi := min(lo+chunk, len(addrs))
 		res := make([]hexutil.Uint64, hi-lo)
 		batch := make([]rpc.BatchElem, hi-lo)
 		for i := range batch {
-			batch[i] = rpc.BatchElem{Method: "eth_getTransactionCount", Params: []any{crypto.PubkeyToAddress(keys[lo+i].PublicKey), "pending"}, Result: &res[i]}
+			batch[i] = rpc.BatchElem{Method: "eth_getTransactionCount", Params: []any{addrs[lo+i], tag}, Result: &res[i]}
 		}
 		if err := c.BatchCall(ctx, batch); err != nil {
 			return nil, err
 		}
 		for i, b := range batch {
 			if b.Err != nil {
-				return nil, fmt.Errorf("load: nonce of account %d: %w", lo+i, b.Err)
+				return nil, fmt.Errorf("load: nonce of %s: %w", addrs[lo+i], b.Err)
 			}
 			out[lo+i] = uint64(res[i])
 		}
@@ -638,7 +641,7 @@ func balances(ctx context.Context, c *rpc.Client, addrs []chain.Address) ([]*big
 // turn, in rounds that stay within a sender's pending limit, and waits for
 // the top-ups to commit.
 func fund(ctx context.Context, c *rpc.Client, p chainParams, keys []*ecdsa.PrivateKey, need *big.Int, funders []*ecdsa.PrivateKey, progressOut io.Writer) error {
-	poor, err := poorAccounts(ctx, c, keys, need)
+	poor, err := poorAccounts(ctx, c, addressesOf(keys), need)
 	if err != nil || len(poor) == 0 {
 		return err
 	}
@@ -683,13 +686,17 @@ func fund(ctx context.Context, c *rpc.Client, p chainParams, keys []*ecdsa.Priva
 	return nil
 }
 
-// poorAccounts returns the addresses of the keys whose balance is below
-// need.
-func poorAccounts(ctx context.Context, c *rpc.Client, keys []*ecdsa.PrivateKey, need *big.Int) ([]chain.Address, error) {
+// addressesOf returns the addresses of keys.
+func addressesOf(keys []*ecdsa.PrivateKey) []chain.Address {
 	addrs := make([]chain.Address, len(keys))
 	for i, k := range keys {
 		addrs[i] = crypto.PubkeyToAddress(k.PublicKey)
 	}
+	return addrs
+}
+
+// poorAccounts returns the addresses whose balance is below need.
+func poorAccounts(ctx context.Context, c *rpc.Client, addrs []chain.Address, need *big.Int) ([]chain.Address, error) {
 	bals, err := balances(ctx, c, addrs)
 	if err != nil {
 		return nil, err
@@ -728,17 +735,11 @@ func fundingBatch(ctx context.Context, c *rpc.Client, p chainParams, f *ecdsa.Pr
 func waitFunded(ctx context.Context, c *rpc.Client, last []chain.Address, need *big.Int) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		bs, err := balances(ctx, c, last)
+		poor, err := poorAccounts(ctx, c, last, need)
 		if err != nil {
 			return err
 		}
-		done := true
-		for _, b := range bs {
-			if b.Cmp(need) < 0 {
-				done = false
-			}
-		}
-		if done {
+		if len(poor) == 0 {
 			return nil
 		}
 		if time.Now().After(deadline) {

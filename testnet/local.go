@@ -159,6 +159,7 @@ func InitLocal(o LocalOptions) ([]LocalNode, error) {
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
+	regions := regionsOf(o)
 	for i := range cfgs {
 		cfg := &cfgs[i]
 		if err := g.Save(cfg.Path(cfg.Chain.GenesisFile)); err != nil {
@@ -173,8 +174,8 @@ func InitLocal(o LocalOptions) ([]LocalNode, error) {
 		if err := os.WriteFile(filepath.Join(cfg.Home, node.ConfigFileName), node.EncodeConfig(cfg), 0o644); err != nil {
 			return nil, err
 		}
-		if len(o.Regions) > 0 {
-			if err := node.SaveRegions(cfg.Home, regionsOf(o)); err != nil {
+		if regions != nil {
+			if err := node.SaveRegions(cfg.Home, regions); err != nil {
 				return nil, err
 			}
 		}
@@ -183,8 +184,11 @@ func InitLocal(o LocalOptions) ([]LocalNode, error) {
 }
 
 // regionsOf is the region of every validator: the regions assigned in
-// turn.
+// turn; nil without regions.
 func regionsOf(o LocalOptions) []string {
+	if len(o.Regions) == 0 {
+		return nil
+	}
 	out := make([]string, o.Validators)
 	for i := range out {
 		out[i] = o.Regions[i%len(o.Regions)]

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -49,6 +50,7 @@ type Topic struct {
 	name     string // as given to Join
 	full     string // scoped: /bizra/<chainid>/1/<name>
 	validate func(from string, data []byte) Verdict
+	id       func(payload []byte) []byte // TopicOptions.ID
 	pt       *pubsub.Topic
 	sub      *pubsub.Subscription
 	msgs     chan Message
@@ -67,12 +69,28 @@ func TopicName(chainID uint64, name string) string {
 	return fmt.Sprintf("/bizra/%d/1/%s", chainID, name)
 }
 
+// TopicOptions tune a joined topic.
+type TopicOptions struct {
+	// ID returns the identity of a payload: copies with one identity are
+	// one message, relayed and delivered once within the router's
+	// seen-message window, however they are wrapped. It runs on every
+	// message received, before validation and under the router's lock, so
+	// it must be cheap and defined for any bytes. nil: the payload's hash
+	// (the envelope's publish time is not part of a message's identity).
+	ID func(payload []byte) []byte
+}
+
 // Join subscribes to a topic. validate runs on every message from another
 // peer, after the envelope checks and before the message is delivered or
 // relayed; nil accepts every message that passes the envelope checks. It is
 // called concurrently and must not block for long. Messages published by
 // this host pass only the envelope checks.
 func (h *Host) Join(name string, validate func(from string, data []byte) Verdict) (*Topic, error) {
+	return h.JoinWith(name, validate, TopicOptions{})
+}
+
+// JoinWith is Join with options.
+func (h *Host) JoinWith(name string, validate func(from string, data []byte) Verdict, opts TopicOptions) (*Topic, error) {
 	full := TopicName(h.cfg.ChainID, name)
 	h.mu.Lock()
 	if h.closed {
@@ -84,7 +102,7 @@ func (h *Host) Join(name string, validate func(from string, data []byte) Verdict
 		return nil, fmt.Errorf("%w: %s", ErrTopicJoined, name)
 	}
 	t := &Topic{
-		h: h, name: name, full: full, validate: validate,
+		h: h, name: name, full: full, validate: validate, id: opts.ID,
 		msgs: make(chan Message, h.cfg.MessageBuffer),
 	}
 	h.topics[full] = t
@@ -118,7 +136,13 @@ func (t *Topic) open() error {
 	if err := t.h.ps.RegisterTopicValidator(t.full, pubsub.ValidatorEx(t.check)); err != nil {
 		return err
 	}
-	pt, err := t.h.ps.Join(t.full)
+	var topicOpts []pubsub.TopicOpt
+	if t.id != nil {
+		topicOpts = append(topicOpts, pubsub.WithTopicMessageIdFn(func(m *pb.Message) string {
+			return messageID(m.GetTopic(), m.GetData(), t.id)
+		}))
+	}
+	pt, err := t.h.ps.Join(t.full, topicOpts...)
 	if err != nil {
 		return err
 	}

@@ -236,7 +236,7 @@ func (h *Host) startGossip() error {
 		pubsub.WithGossipSubParams(h.cfg.GossipConfig.Params()),
 		pubsub.WithPeerScore(peerScoreParams(), peerScoreThresholds()),
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(h.onScores), scoreInspectInterval),
-		pubsub.WithMessageIdFn(messageID),
+		pubsub.WithMessageIdFn(func(m *pb.Message) string { return messageID(m.GetTopic(), m.GetData(), nil) }),
 		pubsub.WithMaxMessageSize(h.cfg.MaxMessageBytes+envelopeOverhead+rpcSlack),
 		// GossipSub drops what does not fit these queues: 32 by default,
 		// which a validator under load overflows with transaction batches
@@ -264,14 +264,31 @@ const (
 // control messages beside one full-size message.
 const rpcSlack = 64 << 10
 
-// messageID is the hash of the topic and the envelope: relayed copies of a
-// message deduplicate, and a later re-publication of the same payload,
-// with another publish time, is a new message.
-func messageID(m *pb.Message) string {
+// messageID is the hash of the topic and the payload's identity (id, or
+// the payload itself when id is nil): relayed copies of a message
+// deduplicate, and so does a re-publication of the same payload in a
+// fresh envelope, for as long as the router remembers it (its seen-message
+// window, two minutes, swept every minute; the caller's validator refuses
+// what is too old by then). A caller that must send a payload again within
+// that window, as the consensus core resends what may have been lost, makes
+// the copy differ in what its identity covers. An envelope that
+// does not decode is hashed whole; the validator rejects it.
+func messageID(topic string, data []byte, id func([]byte) []byte) string {
 	d := sha256.New()
-	d.Write([]byte(m.GetTopic()))
+	d.Write([]byte(topic))
 	d.Write([]byte{0})
-	d.Write(m.GetData())
+	_, payload, err := decodeEnvelope(data)
+	switch {
+	case err != nil:
+		d.Write([]byte{0})
+		d.Write(data)
+	case id != nil:
+		d.Write([]byte{1})
+		d.Write(id(payload))
+	default:
+		d.Write([]byte{2})
+		d.Write(payload)
+	}
 	return string(d.Sum(nil))
 }
 

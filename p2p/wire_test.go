@@ -186,3 +186,25 @@ func FuzzSyncResponse(f *testing.F) {
 		}
 	})
 }
+
+// A message's identity ignores its envelope: a payload re-wrapped with
+// another publish time is the same message; a topic's ID function decides
+// which bytes of the payload count.
+func TestMessageIDIgnoresEnvelope(t *testing.T) {
+	a := encodeEnvelope(1000, []byte("payload"))
+	b := encodeEnvelope(2000, []byte("payload"))
+	c := encodeEnvelope(1000, []byte("payloae"))
+	if messageID("t", a, nil) != messageID("t", b, nil) {
+		t.Fatal("re-wrapped payload has a new identity")
+	}
+	if messageID("t", a, nil) == messageID("t", c, nil) || messageID("t", a, nil) == messageID("u", a, nil) {
+		t.Fatal("distinct payloads or topics share an identity")
+	}
+	prefix := func(p []byte) []byte { return p[:min(len(p), 6)] }
+	if messageID("t", a, prefix) != messageID("t", c, prefix) {
+		t.Fatal("the topic's ID function is not used")
+	}
+	if messageID("t", []byte{9}, nil) == messageID("t", a, nil) {
+		t.Fatal("a malformed envelope shares an identity")
+	}
+}

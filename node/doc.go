@@ -16,6 +16,16 @@
 // latency a local testnet's regions file asks for (a transport decorator);
 // and the dev traffic generator. Only these hold a Clock.
 //
+// Key files (node_key.json, fee_key.json, the validator key) and the
+// validator key's passphrase file are each opened once and checked on the
+// open descriptor: a regular file (a symlink is followed and its target
+// checked; a directory, named pipe or device is refused without reading),
+// not accessible by group or others (the error says to chmod 600), and no
+// larger than its kind can be (64 KiB for a key file, 4 KiB for a
+// passphrase; a larger file is refused, never cut). The bytes are read
+// into one buffer that is overwritten once the key is decoded or
+// decrypted; the keys themselves stay in memory while the node runs.
+//
 // It must not contain ledger rules (package chain) or consensus rules
 // (package consensus); it adapts between packages that do not import each
 // other.

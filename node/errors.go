@@ -15,6 +15,12 @@ var (
 	ErrHomeNotEmpty = errors.New("node: home directory is not empty")
 	// ErrInsecureKeyFile is returned for a key file others can read or write.
 	ErrInsecureKeyFile = errors.New("node: key file is accessible by group or others")
+	// ErrKeyFileNotRegular is returned for a key or passphrase file that is
+	// not a regular file (a directory, a named pipe, a device).
+	ErrKeyFileNotRegular = errors.New("node: key file is not a regular file")
+	// ErrKeyFileTooLarge is returned for a key or passphrase file larger than
+	// a secret of its kind can be.
+	ErrKeyFileTooLarge = errors.New("node: key file is too large")
 	// ErrNotValidator is returned when the validator key is not in the genesis.
 	ErrNotValidator = errors.New("node: validator key is not in the genesis validator set")
 	// ErrNoTransport is returned for a multi-validator chain without a

@@ -142,13 +142,13 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 		o.FeeRecipient = &a
 	}
 	if *passFile != "" {
-		p, err := os.ReadFile(*passFile)
+		// Read as start will read it: a file start would refuse is refused now.
+		p, err := node.ReadPassphraseFile(*passFile)
 		if err != nil {
 			return err
 		}
-		if o.Passphrase = bytes.TrimRight(p, "\r\n"); len(o.Passphrase) == 0 {
-			return fmt.Errorf("passphrase file %s is empty", *passFile)
-		}
+		defer clear(p[:cap(p)])
+		o.Passphrase = p
 		if o.PassphraseFile, err = filepath.Abs(*passFile); err != nil {
 			return err
 		}

@@ -348,6 +348,21 @@ func TestCommandLine(t *testing.T) {
 		}
 		return code, string(out)
 	}
+	// Passphrase files: init reads them as start will, so a file start
+	// would refuse is refused at init.
+	passOK, passOpen := filepath.Join(dir, "pass"), filepath.Join(dir, "pass-open")
+	for _, f := range []struct {
+		path string
+		mode os.FileMode
+	}{{passOK, 0o600}, {passOpen, 0o644}} {
+		if err := os.WriteFile(f.path, []byte("correct horse\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(f.path, f.mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	encrypted := filepath.Join(dir, "encrypted")
 	cases := []struct {
 		name     string
 		args     []string
@@ -355,6 +370,9 @@ func TestCommandLine(t *testing.T) {
 		want     string
 	}{
 		{"version", []string{"version"}, 0, "bizra dev"},
+		{"init with a passphrase file others can read", []string{"init", "--home", filepath.Join(dir, "p"), "--passphrase-file", passOpen}, 1, "chmod 600 " + passOpen},
+		{"init with a passphrase file", []string{"init", "--home", encrypted, "--passphrase-file", passOK}, 0, "genesis hash"},
+		{"keys of an encrypted home", []string{"keys", "--home", encrypted}, 0, "validator BLS public key"},
 		{"help", []string{"help"}, 0, "devnet"},
 		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{"bad flag", []string{"start", "--no-such-flag"}, 2, "no-such-flag"},

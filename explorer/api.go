@@ -385,17 +385,38 @@ func (a *api) leaderboard(w http.ResponseWriter, r *http.Request) error {
 	if body, ok := a.cache.memory(lk); ok {
 		return writeBody(w, ccBoard, body)
 	}
-	gen := a.cache.local.generation()
-	rows, refreshed, ok := a.cache.leaderboardGet(ctx, limit)
-	if !ok {
-		if rows, refreshed, err = fillLeaderboard(ctx, a.store, a.cache); err != nil {
-			return err
+	body, err := a.cache.coalesce(ctx, lk, func(ctx context.Context, gen uint64) ([]byte, error) {
+		rows, refreshed, ok := a.cache.leaderboardGet(ctx, limit)
+		if !ok {
+			b, err := a.fillLeaderboard(ctx, gen)
+			if err != nil {
+				return nil, err
+			}
+			rows, refreshed = b.rows[:min(limit, len(b.rows))], b.refreshed
 		}
-		rows = rows[:min(limit, len(rows))]
+		body := []byte(`{"leaderboard":[` + strings.Join(rows, ",") + `],"refreshedAt":` + refreshed + "}\n")
+		a.cache.local.put(lk, body, gen)
+		return body, nil
+	})
+	if err != nil {
+		return err
 	}
-	body := []byte(`{"leaderboard":[` + strings.Join(rows, ",") + `],"refreshedAt":` + refreshed + "}\n")
-	a.cache.local.put(lk, body, gen)
 	return writeBody(w, ccBoard, body)
+}
+
+// boardRows is the leaderboard as fillLeaderboard reads it.
+type boardRows struct {
+	rows      []string
+	refreshed string
+}
+
+// fillLeaderboard is fillLeaderboard for the API's misses: concurrent
+// ones, whatever page size they ask for, share one read.
+func (a *api) fillLeaderboard(ctx context.Context, gen uint64) (boardRows, error) {
+	return a.cache.fills.do(ctx, keyLeaderboard, gen, func(ctx context.Context) (boardRows, error) {
+		rows, refreshed, err := fillLeaderboard(ctx, a.store, a.cache)
+		return boardRows{rows, refreshed}, err
+	})
 }
 
 // fillLeaderboard reads the first leaderboardRows rows of the materialized

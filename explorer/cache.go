@@ -57,11 +57,16 @@ type Cache struct {
 	pending    map[string]struct{} // invalidations Redis missed while down
 	overflow   bool                // too many: delete the whole namespace
 	hasPending atomic.Bool
+
+	loads flights[[]byte]    // misses of one memory key share one load
+	fills flights[boardRows] // and misses of the leaderboard one fill
 }
 
 // NewCache returns a cache; rdb may be nil (memory only).
 func NewCache(rdb *redis.Client, cfg Config, m *Metrics, log *slog.Logger) *Cache {
 	c := &Cache{local: newLocalCache(cfg.LocalTTL, cfg.LocalEntries), rdb: rdb, timeout: cfg.RedisTimeout, m: m, log: log.With("module", "explorer")}
+	c.loads.joined = m.CacheCoalesced.Inc
+	c.fills.joined = m.CacheCoalesced.Inc
 	if rdb != nil {
 		m.RedisUp.Set(1)
 	}
@@ -176,7 +181,8 @@ func (c *Cache) memory(key string) ([]byte, bool) {
 
 // Get returns the value of key (and field, when the Redis value is a hash
 // of variants such as page sizes) from the first tier that has it, or from
-// load, filling the tiers it missed. ttl is the Redis lifetime.
+// load, filling the tiers it missed. ttl is the Redis lifetime. Concurrent
+// misses of one key share one Redis lookup and one load (see flights).
 func (c *Cache) Get(ctx context.Context, key, field string, ttl time.Duration, load func(context.Context) ([]byte, error)) ([]byte, error) {
 	lk := key
 	if field != "" {
@@ -185,40 +191,57 @@ func (c *Cache) Get(ctx context.Context, key, field string, ttl time.Duration, l
 	if v, ok := c.memory(lk); ok {
 		return v, nil
 	}
+	return c.coalesce(ctx, lk, func(ctx context.Context, gen uint64) ([]byte, error) {
+		if c.redisOK() {
+			rctx, cancel := c.rctx(ctx)
+			var v []byte
+			var err error
+			if field == "" {
+				v, err = c.rdb.Get(rctx, c.rk(key)).Bytes()
+			} else {
+				v, err = c.rdb.HGet(rctx, c.rk(key), field).Bytes()
+			}
+			cancel()
+			switch {
+			case err == nil:
+				c.redisBack()
+				c.m.CacheRequests.WithLabelValues("redis", "hit").Inc()
+				c.local.put(lk, v, gen)
+				return v, nil
+			case errors.Is(err, redis.Nil):
+				c.redisBack()
+				c.m.CacheRequests.WithLabelValues("redis", "miss").Inc()
+			default:
+				c.redisFailed(err)
+			}
+		} else if c.rdb != nil {
+			c.m.CacheRequests.WithLabelValues("redis", "skipped").Inc()
+		}
+		v, err := load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if c.local.put(lk, v, gen) {
+			c.setRedis(ctx, key, field, v, ttl)
+		}
+		return v, nil
+	})
+}
+
+// coalesce runs fill for a miss of the memory key lk, once for all the
+// concurrent misses of lk at the memory tier's current generation, which
+// it is given (to store what it read only if nothing was invalidated
+// since). A miss that arrives as a fill ends finds its value in memory.
+func (c *Cache) coalesce(ctx context.Context, lk string, fill func(context.Context, uint64) ([]byte, error)) ([]byte, error) {
 	gen := c.local.generation()
-	if c.redisOK() {
-		rctx, cancel := c.rctx(ctx)
-		var v []byte
-		var err error
-		if field == "" {
-			v, err = c.rdb.Get(rctx, c.rk(key)).Bytes()
-		} else {
-			v, err = c.rdb.HGet(rctx, c.rk(key), field).Bytes()
-		}
-		cancel()
-		switch {
-		case err == nil:
-			c.redisBack()
-			c.m.CacheRequests.WithLabelValues("redis", "hit").Inc()
-			c.local.put(lk, v, gen)
+	return c.loads.do(ctx, lk, gen, func(ctx context.Context) ([]byte, error) {
+		// The miss that started this may have raced the end of an
+		// earlier fill of lk, which stored its value before it ended.
+		if v, ok := c.local.get(lk); ok {
 			return v, nil
-		case errors.Is(err, redis.Nil):
-			c.redisBack()
-			c.m.CacheRequests.WithLabelValues("redis", "miss").Inc()
-		default:
-			c.redisFailed(err)
 		}
-	} else if c.rdb != nil {
-		c.m.CacheRequests.WithLabelValues("redis", "skipped").Inc()
-	}
-	v, err := load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if c.local.put(lk, v, gen) {
-		c.setRedis(ctx, key, field, v, ttl)
-	}
-	return v, nil
+		return fill(ctx, gen)
+	})
 }
 
 func (c *Cache) setRedis(ctx context.Context, key, field string, v []byte, ttl time.Duration) {
@@ -249,12 +272,14 @@ func (c *Cache) Recent(ctx context.Context, key string, ttl time.Duration, load 
 	if v, ok := c.memory(key); ok {
 		return v, nil
 	}
-	v, err := load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c.local.putFor(key, v, ttl)
-	return v, nil
+	return c.coalesce(ctx, key, func(ctx context.Context, _ uint64) ([]byte, error) {
+		v, err := load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.local.putFor(key, v, ttl)
+		return v, nil
+	})
 }
 
 // Set writes a value read while the memory tier was at generation gen to

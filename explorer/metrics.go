@@ -20,6 +20,9 @@ type Metrics struct {
 	// (hit, miss, error, skipped); RedisUp is 0 while Redis is unreachable.
 	CacheRequests *prometheus.CounterVec
 	RedisUp       prometheus.Gauge
+	// CacheCoalesced counts cache misses that waited for the load of the
+	// same key another request had started, instead of loading it again.
+	CacheCoalesced prometheus.Counter
 	// Invalidations counts keys dropped by indexed blocks.
 	Invalidations prometheus.Counter
 	// DBQueries counts reads by the pool that served them (primary,
@@ -61,6 +64,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Time to write one batch of blocks (one transaction).", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
 		CacheRequests: cv("cache_requests_total", "Cache lookups by tier and result.", "tier", "result"),
 		RedisUp:       g("redis_up", "1 while Redis answers; 0 while reads go around it."),
+		CacheCoalesced: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "cache_coalesced_total",
+			Help: "Cache misses that waited for a load of the same key already under way."}),
 		Invalidations: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "invalidations_total",
 			Help: "Cache keys dropped because indexed blocks changed them."}),
 		DBQueries:         cv("db_queries_total", "Reads by the pool that served them.", "pool"),
@@ -76,7 +81,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.IndexedHeight, m.NodeHeight, m.BlocksBehind, m.NodeUp, m.NodeErrors, m.RowsWritten,
-			m.BatchSeconds, m.CacheRequests, m.RedisUp, m.Invalidations, m.DBQueries, m.ReplicaUp,
+			m.BatchSeconds, m.CacheRequests, m.RedisUp, m.CacheCoalesced, m.Invalidations, m.DBQueries, m.ReplicaUp,
 			m.ReplicaLagSeconds, m.ReplicaLagBytes, m.LeaderboardRefreshSeconds, m.HTTPRequests, m.HTTPSeconds)
 	}
 	return m

@@ -275,9 +275,19 @@ type testStack struct {
 // replica, Redis) indexing it, and returns once the index has caught up.
 func newTestStack(t *testing.T) *testStack {
 	t.Helper()
+	return newTestStackWith(t, nil)
+}
+
+// newTestStackWith is newTestStack with the explorer's configuration
+// changed by set (nil: none).
+func newTestStackWith(t *testing.T, set func(*Config)) *testStack {
+	t.Helper()
 	n := startTestNode(t, 200*time.Millisecond)
 	pg, replica := testDB(t)
 	cfg := testConfig(n.url(), pg, replica, testRedis(t))
+	if set != nil {
+		set(&cfg)
+	}
 	e := startExplorer(t, cfg)
 	select {
 	case <-e.Indexer().CaughtUp():

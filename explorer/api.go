@@ -85,11 +85,33 @@ func (a *api) handler(reg prometheus.Gatherer) http.Handler {
 	files := http.FileServerFS(sub)
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'")
+		w.Header().Set("Content-Security-Policy", cspPage)
 		files.ServeHTTP(w, r)
 	})
-	return mux
+	return securityHeaders(mux)
+}
+
+// Content-Security-Policy of the web page (its script, style and API
+// calls come from the explorer itself) and of everything else (JSON and
+// metrics, which no browser should render or run anything for). Neither
+// may be framed by another site.
+const (
+	cspPage = "default-src 'self'; img-src 'self' data:; style-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	cspData = "default-src 'none'; frame-ancestors 'none'"
+)
+
+// securityHeaders sets on every answer what keeps a browser from framing
+// it (X-Frame-Options for browsers without CSP frame-ancestors), sniffing
+// it into another type, or sending the page's address to other sites.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", cspData)
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {

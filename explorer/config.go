@@ -69,6 +69,10 @@ type Config struct {
 	RedisTimeout time.Duration `toml:"redis_timeout"`
 	// QueryTimeout bounds one API request's database work.
 	QueryTimeout time.Duration `toml:"query_timeout"`
+	// WriteTimeout bounds one HTTP request from the end of its headers to
+	// the end of its answer: a client that stops reading is cut off then.
+	// It must exceed QueryTimeout.
+	WriteTimeout time.Duration `toml:"write_timeout"`
 }
 
 // DefaultConfig returns the defaults: a node on 127.0.0.1:8545, Postgres
@@ -93,6 +97,7 @@ func DefaultConfig() Config {
 		LocalEntries:       10_000,
 		RedisTimeout:       100 * time.Millisecond,
 		QueryTimeout:       5 * time.Second,
+		WriteTimeout:       30 * time.Second,
 	}
 }
 
@@ -170,10 +175,14 @@ func (c *Config) Validate() error {
 		v    time.Duration
 	}{{"max_replica_lag", c.MaxReplicaLag}, {"health_interval", c.HealthInterval}, {"poll_interval", c.PollInterval},
 		{"retry_interval", c.RetryInterval}, {"leaderboard_refresh", c.LeaderboardRefresh}, {"warm_interval", c.WarmInterval},
-		{"local_ttl", c.LocalTTL}, {"redis_timeout", c.RedisTimeout}, {"query_timeout", c.QueryTimeout}} {
+		{"local_ttl", c.LocalTTL}, {"redis_timeout", c.RedisTimeout}, {"query_timeout", c.QueryTimeout},
+		{"write_timeout", c.WriteTimeout}} {
 		if f.v <= 0 {
 			bad("%s: %v, must be positive", f.name, f.v)
 		}
+	}
+	if c.WriteTimeout > 0 && c.WriteTimeout <= c.QueryTimeout {
+		bad("write_timeout: %v, must exceed query_timeout (%v), or answers to slow queries are cut off", c.WriteTimeout, c.QueryTimeout)
 	}
 	return errors.Join(errs...)
 }

@@ -15,8 +15,9 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("defaults: %v", err)
 	}
 	c.RPC, c.Redis, c.FetchWorkers, c.LeaderboardRefresh, c.FetchBlocks = "ftp://x", "http://r", 0, 0, 257
+	c.WriteTimeout = c.QueryTimeout
 	err := c.Validate()
-	for _, want := range []string{"rpc", "redis", "fetch_workers", "leaderboard_refresh", "fetch_blocks"} {
+	for _, want := range []string{"rpc", "redis", "fetch_workers", "leaderboard_refresh", "fetch_blocks", "write_timeout"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate does not report %s: %v", want, err)
 		}
@@ -84,6 +85,7 @@ local_ttl = "30s"
 local_entries = 5
 redis_timeout = "50ms"
 query_timeout = "6s"
+write_timeout = "7s"
 `), 0o600)
 	c := DefaultConfig()
 	if err := LoadConfigFile(path, &c); err != nil {
@@ -95,6 +97,7 @@ query_timeout = "6s"
 		RawBlocks: false, FetchWorkers: 2, FetchBlocks: 8, BatchBlocks: 10, BatchTxs: 20, PollInterval: 250 * time.Millisecond,
 		RetryInterval: 4 * time.Second, ReputationWindow: 100, LeaderboardRefresh: 90 * time.Minute, WarmInterval: 2 * time.Hour,
 		LocalTTL: 30 * time.Second, LocalEntries: 5, RedisTimeout: 50 * time.Millisecond, QueryTimeout: 6 * time.Second,
+		WriteTimeout: 7 * time.Second,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("loaded %+v\nwant   %+v", c, want)

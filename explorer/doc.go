@@ -62,4 +62,24 @@
 // database name): explorers of one database share the cache, explorers of
 // different chains sharing one Redis server never see each other's keys. Redis being down costs only
 // speed: reads go to PostgreSQL and the metrics say so.
+//
+// Concurrent misses of one key share one load: the first starts it, the
+// others wait for its result (bizra_explorer_cache_coalesced_total counts
+// them), so a popular page expiring costs one Redis lookup and one query,
+// not one per reader. A miss after an invalidation does not join a load
+// that began before it, which may have read the old row; it starts its
+// own. The load keeps the deadline of the request that started it but not
+// its cancellation: a client that goes away does not fail the others.
+//
+// # Serving
+//
+// The HTTP server takes GETs only and bounds every phase of a connection:
+// headers within 5 s (at most 64 KiB), the whole request within 10 s, the
+// answer within Config.WriteTimeout (default 30 s, more than
+// Config.QueryTimeout; a client that stops reading is cut off then), an
+// idle keep-alive connection 2 minutes. Every answer carries
+// X-Frame-Options: DENY, X-Content-Type-Options: nosniff,
+// Referrer-Policy: no-referrer and a Content-Security-Policy with
+// frame-ancestors 'none' (the web page's allows only its own script, style
+// and API; everything else's allows nothing).
 package explorer

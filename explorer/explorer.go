@@ -86,7 +86,16 @@ func Open(ctx context.Context, cfg Config, opts Options) (*Explorer, error) {
 		return nil, fmt.Errorf("explorer: listen: %w", err)
 	}
 	a := &api{store: e.store, cache: e.cache, ix: e.ix, m: m, log: e.log, timeout: cfg.QueryTimeout}
-	e.srv = &http.Server{Handler: a.handler(reg), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
+	e.srv = &http.Server{
+		Handler: a.handler(reg),
+		// The API takes GETs only: a request is its headers.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		// A client that stops reading its answer is cut off here.
+		WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout:  2 * time.Minute,
+	}
 	e.log.Info("explorer open", "schema_version", version, "replicas", len(cfg.Replicas), "redis", cfg.Redis != "",
 		"listen", e.ln.Addr().String(), "node", cfg.RPC)
 	return e, nil

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"math/big"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,4 +79,31 @@ func BenchmarkWrite(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*perBatch*perBlock)/time.Since(start).Seconds(), "tx/s")
+}
+
+// BenchmarkCacheGet measures the memory tier's cost per Get without Redis:
+// a hit, and a miss (every key new) whose load returns at once, which pays
+// for coalescing (a goroutine and a channel per load). Run in parallel.
+func BenchmarkCacheGet(b *testing.B) {
+	load := func(context.Context) ([]byte, error) { return []byte("v"), nil }
+	b.Run("hit", func(b *testing.B) {
+		c := NewCache(nil, DefaultConfig(), NewMetrics(nil), slog.New(slog.DiscardHandler))
+		c.Get(context.Background(), "k", "", time.Minute, load)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c.Get(context.Background(), "k", "", time.Minute, load)
+			}
+		})
+	})
+	b.Run("miss", func(b *testing.B) {
+		cfg := DefaultConfig()
+		cfg.LocalEntries = 1 << 20
+		c := NewCache(nil, cfg, NewMetrics(nil), slog.New(slog.DiscardHandler))
+		var n atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c.Get(context.Background(), strconv.FormatInt(n.Add(1), 10), "", time.Minute, load)
+			}
+		})
+	})
 }

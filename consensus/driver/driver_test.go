@@ -92,6 +92,7 @@ type testChain struct {
 	certs    [][]byte
 	executed int
 	nonce    byte
+	bad      map[consensus.Hash]bool // blocks that do not execute
 }
 
 func (c *testChain) Head() (uint64, uint64) {
@@ -120,6 +121,9 @@ func (c *testChain) Build(round, ts uint64) Block {
 func (c *testChain) Execute(b Block, notAfter uint64) (Block, error) {
 	c.executed++
 	next, _ := c.Head()
+	if c.bad[b.ID()] {
+		return nil, fmt.Errorf("block %s does not apply", b.ID())
+	}
 	if b.Header().Height != next || b.Header().Timestamp > notAfter {
 		return nil, fmt.Errorf("block %d at %d does not execute on %d", b.Header().Height, b.Header().Timestamp, next)
 	}

@@ -223,8 +223,10 @@ func (c *driverChain) Committed(height uint64) (consensus.Hash, []byte, error) {
 	return blk.Hash(), blk.Cert, nil
 }
 
+// Decode decodes a block bound to its hash: its transactions are checked
+// against the header's root (decodeBound), as Chain.Decode requires.
 func (c *driverChain) Decode(payload []byte) (driver.Block, error) {
-	blk, err := chain.DecodeBlock(payload)
+	blk, err := decodeBound(payload)
 	if err != nil {
 		return nil, err
 	}

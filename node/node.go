@@ -206,10 +206,13 @@ func (n *Node) build(o Options, vk *bls.SecretKey, nodeKey ed25519.PrivateKey) e
 	if err != nil {
 		return err
 	}
-	crypto, err := consensus.NewBLSCrypto(vk, vals)
+	bc, err := consensus.NewBLSCrypto(vk, vals)
 	if err != nil {
 		return err
 	}
+	// One cache of verified signatures for the gossip validators and the
+	// engine: what gossip checked, the core does not check again.
+	crypto := consensus.NewVerifyCache(bc, 0)
 	tr, err := n.transport(o, nodeKey, vals, crypto)
 	if err != nil {
 		return err

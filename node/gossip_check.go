@@ -3,10 +3,8 @@ package node
 import (
 	"crypto/sha256"
 	"errors"
-	"fmt"
 	"sync"
 
-	"github.com/bizra/node0/chain"
 	"github.com/bizra/node0/consensus"
 	"github.com/bizra/node0/p2p"
 )
@@ -71,6 +69,7 @@ type gossipCheck struct {
 	head        func() uint64
 	committees  func() *consensus.Committees
 	epochLength uint64
+	bound       *boundBlocks // the blocks of accepted proposals, for the driver
 	m           *gossipMetrics
 
 	mu    sync.Mutex
@@ -114,11 +113,11 @@ type certKey struct {
 }
 
 func newGossipCheck(self uint32, tag consensus.Hash, vals *consensus.ValidatorSet, crypto consensus.Crypto,
-	head func() uint64, committees func() *consensus.Committees, epochLength uint64, m *gossipMetrics,
+	head func() uint64, committees func() *consensus.Committees, epochLength uint64, bound *boundBlocks, m *gossipMetrics,
 ) *gossipCheck {
 	return &gossipCheck{
 		self: self, tag: tag, vals: vals, crypto: crypto, head: head, committees: committees,
-		epochLength: max(epochLength, 1), m: m, books: map[uint64]*heightBook{},
+		epochLength: max(epochLength, 1), bound: bound, m: m, books: map[uint64]*heightBook{},
 	}
 }
 
@@ -151,26 +150,42 @@ func (c *gossipCheck) validate(topic string, subnet int, data []byte) p2p.Verdic
 }
 
 func (c *gossipCheck) check(topic string, subnet int, data []byte) (consensus.Kind, p2p.Verdict, string) {
-	_, m, err := decodeWire(data)
-	if err != nil {
+	// What needs no decoding first: a copy of a known body costs a hash
+	// and a lookup.
+	if len(data) <= wireHeader || data[0] != wireVersion || data[1] > maxAttempt {
 		return 0, p2p.Reject, reasonMalformed
 	}
-	if topicOf(m.Kind) != topic {
-		return m.Kind, p2p.Reject, reasonTopic
+	kind := consensus.Kind(data[wireHeader])
+	h, ok := wireHeight(data)
+	switch {
+	case topicOf(kind) == "" || !ok:
+		return 0, p2p.Reject, reasonMalformed
+	case topicOf(kind) != topic:
+		return kind, p2p.Reject, reasonTopic
 	}
-	head, h := c.head(), m.Height()
+	head := c.head()
 	switch {
 	case h < head:
-		return m.Kind, p2p.Ignore, reasonBehind
+		return kind, p2p.Ignore, reasonBehind
 	case h > head+heightsAhead:
-		return m.Kind, p2p.Ignore, reasonAhead
+		return kind, p2p.Ignore, reasonAhead
 	}
 	key := bodyKey(sha256.Sum256(wireBody(data)))
 	c.mu.Lock()
 	_, known := c.book(h, head).bodies[key]
 	c.mu.Unlock()
-	if known {
-		return m.Kind, p2p.Accept, reasonKnown
+	if known && subnet < 0 {
+		return kind, p2p.Accept, reasonKnown
+	}
+	_, m, err := decodeWire(data)
+	if err != nil {
+		return kind, p2p.Reject, reasonMalformed
+	}
+	if known { // a vote on a subnet: known, if it belongs there
+		if v, reason := c.checkSubnet(h, subnet, m); v != p2p.Accept {
+			return kind, v, reason
+		}
+		return kind, p2p.Accept, reasonKnown
 	}
 	v, reason := c.checkBody(h, subnet, m)
 	if v == p2p.Accept {
@@ -182,21 +197,32 @@ func (c *gossipCheck) check(topic string, subnet int, data []byte) (consensus.Ki
 		}
 		c.mu.Unlock()
 	}
-	return m.Kind, v, reason
+	return kind, v, reason
+}
+
+// checkSubnet: a vote on committee k's subnet must be a member's, by the
+// committees of its height (Ignore when unknown or not a member: a voter
+// crossing an epoch may publish on its old subnet once).
+func (c *gossipCheck) checkSubnet(h uint64, subnet int, m *consensus.Message) (p2p.Verdict, string) {
+	if subnet < 0 {
+		return p2p.Accept, ""
+	}
+	cm := c.committeesAt(h)
+	if cm == nil {
+		return p2p.Ignore, reasonEpoch
+	}
+	if int(m.Vote.Validator) >= c.vals.Len() || cm.Count() < 2 || cm.Of(m.Vote.Validator) != subnet {
+		return p2p.Ignore, reasonSubnet
+	}
+	return p2p.Accept, ""
 }
 
 // checkBody applies the rules of a message's kind (4. above).
 func (c *gossipCheck) checkBody(h uint64, subnet int, m *consensus.Message) (p2p.Verdict, string) {
 	switch m.Kind {
 	case consensus.KindVote:
-		if subnet >= 0 {
-			cm := c.committeesAt(h)
-			if cm == nil {
-				return p2p.Ignore, reasonEpoch
-			}
-			if int(m.Vote.Validator) >= c.vals.Len() || cm.Count() < 2 || cm.Of(m.Vote.Validator) != subnet {
-				return p2p.Ignore, reasonSubnet
-			}
+		if v, reason := c.checkSubnet(h, subnet, m); v != p2p.Accept {
+			return v, reason
 		}
 		return c.signature(m)
 	case consensus.KindTimeout:
@@ -262,7 +288,8 @@ func (c *gossipCheck) checkProposal(m *consensus.Message) (p2p.Verdict, string) 
 	if v, reason := c.signature(m); v != p2p.Accept {
 		return v, reason
 	}
-	if _, err := bindBlock(p.Payload, p.BlockID, p.Height); err != nil {
+	blk, err := bindBlock(p.Payload, p.BlockID, p.Height)
+	if err != nil {
 		return p2p.Reject, reasonBinding
 	}
 	if p.POL != nil {
@@ -270,6 +297,7 @@ func (c *gossipCheck) checkProposal(m *consensus.Message) (p2p.Verdict, string) 
 			return p2p.Reject, reasonPOL
 		}
 	}
+	c.bound.add(p.BlockID, p.Payload, blk)
 	return p2p.Accept, reasonChecked
 }
 
@@ -440,42 +468,3 @@ func (c *gossipCheck) sent(data []byte) {
 		b.bodies[key] = &bodyEntry{delivered: true}
 	}
 }
-
-// bindBlock decodes a proposal's payload and checks that it is the block
-// the proposal names: decodeBound, its header hashes to id, it is for
-// height, and it carries no certificate (which is outside the hash).
-func bindBlock(payload []byte, id consensus.Hash, height uint64) (*chain.Block, error) {
-	blk, err := decodeBound(payload)
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case blk.Hash() != id:
-		return nil, fmt.Errorf("%w: payload hash %s is not the proposed block %s", errBinding, blk.Hash(), id)
-	case blk.Header.Height != height:
-		return nil, fmt.Errorf("%w: block height %d in a proposal for %d", errBinding, blk.Header.Height, height)
-	case len(blk.Cert) != 0:
-		return nil, fmt.Errorf("%w: proposed block carries a certificate", errBinding)
-	}
-	return blk, nil
-}
-
-// decodeBound decodes a block and checks that its transactions are the
-// ones its header's transaction root commits to, so that the block's hash
-// (the header's) binds the whole encoding but the certificate: otherwise
-// junk transactions under a genuine header would pass for its block until
-// they were executed. It parses no transaction and recovers no sender:
-// the cost is one copy of the payload (chain.DecodeBlock) and one hash per
-// transaction and per Merkle node.
-func decodeBound(payload []byte) (*chain.Block, error) {
-	blk, err := chain.DecodeBlock(payload)
-	if err != nil {
-		return nil, err
-	}
-	if chain.MerkleRoot(blk.TxHashes()) != blk.Header.TxRoot {
-		return nil, fmt.Errorf("%w: transactions do not match the header's root", errBinding)
-	}
-	return blk, nil
-}
-
-var errBinding = errors.New("node: proposal payload is not its block")

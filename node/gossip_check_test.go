@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -82,7 +83,7 @@ func newGossipRig(t testing.TB, n, committees int) *gossipRig {
 		}
 	}
 	const epochLength = 1000
-	r.check = newGossipCheck(0, r.tag, r.vals, r.crypto, func() uint64 { return r.head }, func() *consensus.Committees { return r.comms }, epochLength, newGossipMetrics(nil, r.crypto))
+	r.check = newGossipCheck(0, r.tag, r.vals, r.crypto, func() uint64 { return r.head }, func() *consensus.Committees { return r.comms }, epochLength, newBoundBlocks(), newGossipMetrics(nil, r.crypto))
 	return r
 }
 
@@ -395,5 +396,37 @@ func TestGossipDeliversOnce(t *testing.T) {
 	r.check.validate(topicVotes, -1, encodeWire(0, r.vote(1, consensus.Prevote, h+5, 0, consensus.Hash{})))
 	if n := len(r.check.books); n != 1 {
 		t.Fatalf("%d heights remembered after the head moved, want 1", n)
+	}
+}
+
+// TestBoundBlocks: the driver's decoding of a payload gossip bound is
+// answered from memory, and only for the very same bytes; anything else
+// is bound afresh, so junk under a genuine header still fails.
+func TestBoundBlocks(t *testing.T) {
+	r := newGossipRig(t, 4, 1)
+	b := block(11, []byte("tx one"), []byte("tx two"))
+	p := r.proposal(0, b, nil, consensus.NoRound, nil)
+	if r.check.validate(topicProposals, -1, encodeWire(0, p)) != p2p.Accept {
+		t.Fatal("proposal not accepted")
+	}
+	mem := r.check.bound
+	if len(mem.byID) != 1 {
+		t.Fatalf("%d blocks remembered, want 1", len(mem.byID))
+	}
+	got, err := mem.decode(b.Encode())
+	if err != nil || got.Hash() != b.Hash() || got == mem.byID[b.Hash()].blk {
+		t.Fatalf("decode = %v, %v: want a copy of the bound block", got, err)
+	}
+	got.Cert = []byte("set by a commit")
+	if again, _ := mem.decode(b.Encode()); len(again.Cert) != 0 {
+		t.Fatal("a caller's change reached the remembered block")
+	}
+	junk := &chain.Block{Header: b.Header, Txs: [][]byte{[]byte("junk")}}
+	if _, err := mem.decode(junk.Encode()); !errors.Is(err, errBinding) {
+		t.Fatalf("junk under the bound header: %v, want errBinding", err)
+	}
+	var none *boundBlocks
+	if _, err := none.decode(junk.Encode()); !errors.Is(err, errBinding) {
+		t.Fatalf("without memory: %v, want errBinding", err)
 	}
 }

@@ -88,15 +88,17 @@ type consensusGossipParams struct {
 	// epochLength heights.
 	committees  func() *consensus.Committees
 	epochLength uint64
-	log         *slog.Logger
-	reg         prometheus.Registerer
+	// bound receives the blocks of the proposals accepted (nil: none).
+	bound *boundBlocks
+	log   *slog.Logger
+	reg   prometheus.Registerer
 }
 
 func newConsensusGossip(p consensusGossipParams) *consensusGossip {
 	m := newGossipMetrics(p.reg, p.crypto)
 	return &consensusGossip{
 		self: p.self, committees: p.committees, log: p.log, m: m,
-		check:    newGossipCheck(p.self, p.tag, p.vals, p.crypto, p.head, p.committees, p.epochLength, m),
+		check:    newGossipCheck(p.self, p.tag, p.vals, p.crypto, p.head, p.committees, p.epochLength, p.bound, m),
 		attempts: newAttempts(time.Now),
 		msgs:     make(chan *consensus.Message, consensusInbox), topics: map[string]*p2p.Topic{}, subnet: -1,
 	}

@@ -203,7 +203,7 @@ func (c *fixedClock) Now() time.Time { return c.t }
 // fixture is validator self of four equal validators, driven over the
 // doubles.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	vals  *consensus.ValidatorSet
 	addrs []chain.Address
 	chain *testChain
@@ -215,7 +215,7 @@ type fixture struct {
 
 var chainTag = chain.Keccak256([]byte("driver test chain"))
 
-func newFixture(t *testing.T, self uint32) *fixture {
+func newFixture(t testing.TB, self uint32) *fixture {
 	t.Helper()
 	var vs []consensus.Validator
 	var addrs []chain.Address
@@ -284,7 +284,7 @@ func (f *fixture) commitQC(h, r uint64, block consensus.Hash) *consensus.QC {
 
 // nonLeader is a validator that leads neither round 0 of height 1 nor of
 // height 2, so that its driver only votes there.
-func nonLeader(t *testing.T) uint32 {
+func nonLeader(t testing.TB) uint32 {
 	f := newFixture(t, 0)
 	for v := range uint32(4) {
 		if f.leader(1, 0) != v && f.leader(2, 0) != v {

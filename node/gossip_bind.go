@@ -14,6 +14,11 @@ import (
 // the proposal names: decodeBound, its header hashes to id, it is for
 // height, and it carries no certificate (which is outside the hash).
 func bindBlock(payload []byte, id consensus.Hash, height uint64) (*chain.Block, error) {
+	// The header first, one hash: a copy with another header dies before
+	// anything is copied.
+	if len(payload) < chain.HeaderSize || chain.Keccak256(payload[:chain.HeaderSize]) != id {
+		return nil, fmt.Errorf("%w: payload header is not the proposed block %s", errBinding, id)
+	}
 	blk, err := decodeBound(payload)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/bizra/node0/chain"
@@ -429,4 +430,39 @@ func TestBoundBlocks(t *testing.T) {
 	if _, err := none.decode(junk.Encode()); !errors.Is(err, errBinding) {
 		t.Fatalf("without memory: %v, want errBinding", err)
 	}
+}
+
+// FuzzGossipCheck: the validator is total (any bytes, any topic), accepts
+// only what decodes, and what it accepts is delivered at most once.
+func FuzzGossipCheck(f *testing.F) {
+	r := newGossipRig(f, 4, 1)
+	const h = 11
+	blockID := chain.Keccak256([]byte("block"))
+	for _, m := range []*consensus.Message{
+		r.vote(1, consensus.Prevote, h, 0, blockID),
+		r.timeout(2, h, 1),
+		r.proposal(0, block(h, []byte("tx")), nil, consensus.NoRound, nil),
+		{Kind: consensus.KindQC, QC: r.qc(consensus.Precommit, h, 0, blockID, 0, 1, 2)},
+		r.tc(h, 0, 1, 2, 3),
+	} {
+		f.Add(encodeWire(0, m), uint8(0))
+	}
+	topics := append(slices.Clone(consensusTopics), voteSubnet(0))
+	f.Fuzz(func(t *testing.T, data []byte, topic uint8) {
+		name := topics[int(topic)%len(topics)]
+		subnet := -1
+		if name == voteSubnet(0) {
+			name, subnet = topicVotes, 0
+		}
+		if r.check.validate(name, subnet, data) != p2p.Accept {
+			return
+		}
+		if _, _, err := decodeWire(data); err != nil {
+			t.Fatalf("accepted what does not decode: %v", err)
+		}
+		r.check.deliver(data)
+		if r.check.deliver(data) != nil {
+			t.Fatal("delivered twice")
+		}
+	})
 }

@@ -51,6 +51,8 @@ type engineParams struct {
 	log       *slog.Logger
 	metrics   *driver.Metrics
 	listeners []CommitListener
+	// bound holds the blocks gossip bound to their proposals (nil: none).
+	bound *boundBlocks
 }
 
 // newBFTEngine builds the driver over the chain, resuming from the safety
@@ -74,7 +76,7 @@ func newBFTEngine(p engineParams) (*bftEngine, error) {
 		cfg.Recipients = append(cfg.Recipients, v.Address)
 	}
 	cfg.SetDefaults()
-	c := &driverChain{chain: p.chain, txs: p.txs, senders: p.senders, self: g.Validators[p.self].Address, listeners: p.listeners}
+	c := &driverChain{chain: p.chain, txs: p.txs, senders: p.senders, self: g.Validators[p.self].Address, listeners: p.listeners, bound: p.bound}
 	d, err := driver.New(cfg, c, p.chain.Store(), driverTransport{p.net}, p.clock)
 	if err != nil {
 		return nil, err
@@ -181,6 +183,7 @@ type driverChain struct {
 	senders   chain.SenderLookup
 	self      chain.Address // this validator's fee recipient
 	listeners []CommitListener
+	bound     *boundBlocks
 }
 
 // decodedBlock is a block decoded from a proposal or a fetch.
@@ -223,8 +226,11 @@ func (c *driverChain) Committed(height uint64) (consensus.Hash, []byte, error) {
 	return blk.Hash(), blk.Cert, nil
 }
 
+// Decode decodes a block bound to its hash: its transactions are checked
+// against the header's root (decodeBound), as Chain.Decode requires; a
+// payload gossip has bound already is not hashed again.
 func (c *driverChain) Decode(payload []byte) (driver.Block, error) {
-	blk, err := chain.DecodeBlock(payload)
+	blk, err := c.bound.decode(payload)
 	if err != nil {
 		return nil, err
 	}

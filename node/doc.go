@@ -10,8 +10,13 @@
 // and committing) the transport's messages and fetched blocks and the
 // passing of time, over adapters of the chain, the mempool and the
 // transport; the peer-to-peer network, a service of its own (built in New,
-// listening from Start to Stop): consensus gossip checked with
-// consensus.CheckSignature, transaction gossip that admits into the pool,
+// listening from Start to Stop): consensus gossip, where every message is
+// checked before it is relayed and handed to the engine once (wire.go for
+// the wire and the message identity, gossip_check.go for the rules:
+// heights near the committed head, proposals bound to their block,
+// certificates with a quorum, aggregates that add signers, each body
+// verified once through a consensus.VerifyCache that the engine shares),
+// transaction gossip that admits into the pool,
 // and block sync that checks every certificate; the emulated wide-area
 // latency a local testnet's regions file asks for (a transport decorator);
 // and the dev traffic generator. Only these hold a Clock.

@@ -76,8 +76,11 @@ type networkParams struct {
 	pool    *mempool.Pool
 	// committees reports the current epoch's committees.
 	committees func() *consensus.Committees
-	log        *slog.Logger
-	reg        prometheus.Registerer
+	// bound receives the blocks of the proposals gossip accepted, for the
+	// consensus engine.
+	bound *boundBlocks
+	log   *slog.Logger
+	reg   prometheus.Registerer
 }
 
 // newNetwork prepares the service; nothing listens before Start.
@@ -89,7 +92,10 @@ func newNetwork(p networkParams) (*network, error) {
 	log := p.log.With("module", "net")
 	n := &network{cfg: cfg, key: p.key, log: log, metrics: p2p.NewMetrics(p.reg), chain: p.chain}
 	tag := p.genesis.Hash()
-	n.cons = newConsensusGossip(p.self, tag, p.vals, p.crypto, p.committees, log)
+	n.cons = newConsensusGossip(consensusGossipParams{
+		self: p.self, tag: tag, vals: p.vals, crypto: p.crypto, head: n.head,
+		committees: p.committees, epochLength: p.genesis.Consensus.EpochLength, bound: p.bound, log: log, reg: p.reg,
+	})
 	n.txs = newTxGossip(p.pool, log)
 	n.sync = newBlockSync(p.chain, tag, p.vals, p.crypto, log)
 	return n, nil

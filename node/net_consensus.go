@@ -3,9 +3,10 @@ package node
 import (
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bizra/node0/consensus"
 	"github.com/bizra/node0/p2p"
@@ -51,17 +52,20 @@ const subnetCheck = 200 * time.Millisecond
 // consensusGossip carries consensus messages over gossip topics: one topic
 // per message kind, and with several committees a vote subnet per
 // committee, which this validator follows across epochs. A message is
-// checked before it is relayed (it decodes, belongs on its topic, and
-// carries a valid signature by consensus.CheckSignature) and handed to the
-// driver when it is meant for this validator.
+// checked before it is relayed (gossipCheck: it decodes, belongs on its
+// topic and near the committed height, and is signed, bound and certified
+// as its kind requires), and every body accepted is handed to the driver
+// once (the core decides which concern this validator). The wire and the
+// message identity are described in wire.go; sends of one body get
+// successive attempts (attempts).
 type consensusGossip struct {
 	self       uint32
-	tag        consensus.Hash
-	vals       *consensus.ValidatorSet
-	crypto     consensus.Crypto
 	committees func() *consensus.Committees
 	log        *slog.Logger
 	msgs       chan *consensus.Message // lives across runs
+	check      *gossipCheck
+	attempts   *attempts
+	m          *gossipMetrics
 
 	mu     sync.RWMutex
 	topics map[string]*p2p.Topic // of the current run
@@ -72,10 +76,31 @@ type consensusGossip struct {
 // more are dropped; the protocol recovers from losses.
 const consensusInbox = 8192
 
-func newConsensusGossip(self uint32, tag consensus.Hash, vals *consensus.ValidatorSet, crypto consensus.Crypto, committees func() *consensus.Committees, log *slog.Logger) *consensusGossip {
+// consensusGossipParams are what consensus gossip checks messages with.
+type consensusGossipParams struct {
+	self   uint32
+	tag    consensus.Hash
+	vals   *consensus.ValidatorSet
+	crypto consensus.Crypto // the node's, behind its VerifyCache
+	// head returns the committed height.
+	head func() uint64
+	// committees returns the committees of the epoch being decided, of
+	// epochLength heights.
+	committees  func() *consensus.Committees
+	epochLength uint64
+	// bound receives the blocks of the proposals accepted (nil: none).
+	bound *boundBlocks
+	log   *slog.Logger
+	reg   prometheus.Registerer
+}
+
+func newConsensusGossip(p consensusGossipParams) *consensusGossip {
+	m := newGossipMetrics(p.reg, p.crypto)
 	return &consensusGossip{
-		self: self, tag: tag, vals: vals, crypto: crypto, committees: committees, log: log,
-		msgs: make(chan *consensus.Message, consensusInbox), topics: map[string]*p2p.Topic{}, subnet: -1,
+		self: p.self, committees: p.committees, log: p.log, m: m,
+		check:    newGossipCheck(p.self, p.tag, p.vals, p.crypto, p.head, p.committees, p.epochLength, p.bound, m),
+		attempts: newAttempts(time.Now),
+		msgs:     make(chan *consensus.Message, consensusInbox), topics: map[string]*p2p.Topic{}, subnet: -1,
 	}
 }
 
@@ -83,7 +108,7 @@ func newConsensusGossip(self uint32, tag consensus.Hash, vals *consensus.Validat
 // subnet.
 func (g *consensusGossip) start(run *netRun) error {
 	for _, name := range consensusTopics {
-		t, err := run.host.Join(name, g.validate(name))
+		t, err := run.host.Join(name, g.validate(name, -1))
 		if err != nil {
 			return fmt.Errorf("node: join %s: %w", name, err)
 		}
@@ -104,7 +129,10 @@ func (g *consensusGossip) stop() {
 	g.mu.Unlock()
 }
 
-// send publishes a message on its topic; nothing while stopped.
+// send publishes a message on its topic with the next attempt of its
+// body; nothing while stopped, or once the body has used every attempt
+// within the seen-message window (its copies would be dropped as
+// duplicates).
 func (g *consensusGossip) send(run *netRun, to []uint32, m *consensus.Message) {
 	if run == nil {
 		return
@@ -113,7 +141,15 @@ func (g *consensusGossip) send(run *netRun, to []uint32, m *consensus.Message) {
 	if t == nil {
 		return
 	}
-	if err := t.Publish(encodeWire(to, m)); err != nil && run.ctx.Err() == nil {
+	data := encodeWire(0, m)
+	attempt, ok := g.attempts.next(t.Name(), wireBody(data))
+	if !ok {
+		g.m.ResendsDropped.Inc()
+		return
+	}
+	data[1] = attempt
+	g.check.sent(data)
+	if err := t.Publish(data); err != nil && run.ctx.Err() == nil {
 		g.log.Debug("publish failed", "kind", m.Kind, "err", err)
 	}
 }
@@ -151,7 +187,7 @@ func (g *consensusGossip) followSubnet(run *netRun) {
 	var joined *p2p.Topic
 	if want >= 0 {
 		var err error
-		if joined, err = run.host.Join(voteSubnet(want), g.validate(topicVotes)); err != nil {
+		if joined, err = run.host.Join(voteSubnet(want), g.validate(topicVotes, want)); err != nil {
 			g.log.Warn("join vote subnet", "committee", want, "err", err)
 			return
 		}
@@ -173,24 +209,13 @@ func (g *consensusGossip) followSubnet(run *netRun) {
 	g.log.Debug("vote subnet", "committee", want, "left", have)
 }
 
-// validate checks a consensus message before p2p relays it: it decodes,
-// belongs on this topic, and carries a valid signature of the validator
-// it names. Whether it is timely or useful is the core's business; a
-// forged or malformed one dies at the first hop.
-func (g *consensusGossip) validate(topic string) func(string, []byte) p2p.Verdict {
-	return func(_ string, data []byte) p2p.Verdict {
-		_, m, err := decodeWire(data)
-		if err != nil || topicOf(m.Kind) != topic {
-			return p2p.Reject
-		}
-		if consensus.CheckSignature(g.tag, g.vals, g.crypto, m) != nil {
-			return p2p.Reject
-		}
-		return p2p.Accept
-	}
+// validate is the validator of a topic: of a message kind's, or of
+// committee subnet's vote subnet (-1 for none). See gossipCheck.
+func (g *consensusGossip) validate(topic string, subnet int) func(string, []byte) p2p.Verdict {
+	return func(_ string, data []byte) p2p.Verdict { return g.check.validate(topic, subnet, data) }
 }
 
-// read hands the driver the messages of a topic meant for this validator.
+// read hands the driver the first accepted copy of each message body.
 func (g *consensusGossip) read(run *netRun, t *p2p.Topic) {
 	run.wg.Add(1)
 	go func() {
@@ -206,13 +231,14 @@ func (g *consensusGossip) read(run *netRun, t *p2p.Topic) {
 					return // left, or the host closed
 				}
 			}
-			to, m, err := decodeWire(msg.Data)
-			if err != nil || (len(to) > 0 && !slices.Contains(to, g.self)) || m.From == g.self {
+			m := g.check.deliver(msg.Data)
+			if m == nil {
 				continue
 			}
 			select {
 			case g.msgs <- m:
 			default: // the protocol recovers from a lost message
+				g.m.InboxDropped.Inc()
 			}
 		}
 	}()

@@ -206,17 +206,21 @@ func (n *Node) build(o Options, vk *bls.SecretKey, nodeKey ed25519.PrivateKey) e
 	if err != nil {
 		return err
 	}
-	crypto, err := consensus.NewBLSCrypto(vk, vals)
+	bc, err := consensus.NewBLSCrypto(vk, vals)
 	if err != nil {
 		return err
 	}
-	tr, err := n.transport(o, nodeKey, vals, crypto)
+	// One cache of verified signatures for the gossip validators and the
+	// engine: what gossip checked, the core does not check again.
+	crypto := consensus.NewVerifyCache(bc, 0)
+	bound := newBoundBlocks() // proposals gossip bound, for the engine
+	tr, err := n.transport(o, nodeKey, vals, crypto, bound)
 	if err != nil {
 		return err
 	}
 	n.engine, err = newBFTEngine(engineParams{
 		chain: n.chain, txs: n.pool, senders: n.pool.Sender, genesis: g, crypto: crypto, self: n.index,
-		net: tr, clock: o.Clock, log: o.Logger, metrics: driver.NewMetrics(n.reg), listeners: []CommitListener{n.committed},
+		net: tr, clock: o.Clock, log: o.Logger, metrics: driver.NewMetrics(n.reg), listeners: []CommitListener{n.committed}, bound: bound,
 	})
 	if err != nil {
 		return err
@@ -261,7 +265,7 @@ func (n *Node) bestPeerHeight() uint64 {
 // transport is the engine's transport: the caller's, else the peer-to-peer
 // network (a service of its own) when enabled, else none (a single
 // validator); with regions, behind the latency decorator.
-func (n *Node) transport(o Options, nodeKey ed25519.PrivateKey, vals *consensus.ValidatorSet, crypto consensus.Crypto) (Transport, error) {
+func (n *Node) transport(o Options, nodeKey ed25519.PrivateKey, vals *consensus.ValidatorSet, crypto consensus.Crypto, bound *boundBlocks) (Transport, error) {
 	var tr Transport = soloTransport{}
 	switch {
 	case o.Transport != nil && len(n.genesis.Validators) > 1:
@@ -277,7 +281,7 @@ func (n *Node) transport(o Options, nodeKey ed25519.PrivateKey, vals *consensus.
 		var err error
 		n.net, err = newNetwork(networkParams{
 			cfg: n.cfg.P2P, key: nodeKey, genesis: n.genesis, self: n.index, vals: vals, crypto: crypto,
-			chain: n.chain, pool: n.pool, committees: newCommitteeSource(n.chain, n.genesis, vals).current,
+			chain: n.chain, pool: n.pool, committees: newCommitteeSource(n.chain, n.genesis, vals).current, bound: bound,
 			log: o.Logger, reg: n.reg,
 		})
 		if err != nil {

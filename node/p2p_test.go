@@ -223,7 +223,8 @@ func TestSpammerIsCutOff(t *testing.T) {
 	sent := 0
 	for spam.PeerCount() > 0 && time.Now().Before(deadline) && sent < 10_000 {
 		forged.Vote.Round = uint64(sent) // a new message each time
-		_ = votes.Publish(encodeWire(nil, forged))
+		forged.Vote.Height = heightOf(nodes[0]) + 1
+		_ = votes.Publish(encodeWire(0, forged))
 		sent++
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -7,11 +7,17 @@
 //
 // A Driver feeds its core messages (Step), committed blocks fetched from
 // others (StepBlock) and the passing of time (Tick); it checks each
-// proposal's block before the core sees it (the proposal's header must fit
-// its height, round and leader; the block must execute on the chain) and
-// bounds how many blocks one round may make it execute; it holds proposals
-// for the next height until the height before is committed, and steps them
-// once the core's Ready is acknowledged; it builds this validator's block
+// proposal's block before the core sees it (the proposal must be the round
+// leader's and signed, its payload must decode to the block it names, the
+// header must fit its height, round and leader; the block must execute on
+// the chain) and bounds how many distinct blocks one round may make it
+// execute, counting only proposals that passed the cheap checks, so that
+// copies of the leader's proposal with another payload, which anyone can
+// make (the signature does not cover the payload), cannot use up the
+// budget; it holds proposals for the next height, checked the same way but
+// for execution and with their proof of lock, once per (proposer, round,
+// block), until the height before is committed, and steps them once the
+// core's Ready is acknowledged; it builds this validator's block
 // when the core asks for a proposal, in the block's slot; and it drains the
 // core's Ready in the order that keeps a validator safe across crashes:
 //

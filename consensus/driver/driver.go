@@ -26,7 +26,8 @@ type Driver struct {
 
 	// Loop state: only the driving goroutine touches it.
 	executed    map[consensus.Hash]Block // executed blocks at the current height
-	tried       map[uint64]int           // proposed blocks executed per round of this height
+	tried       map[uint64]int           // distinct bound blocks executed per round of this height
+	failed      map[consensus.Hash]error // bound blocks of this height that did not execute
 	held        []*consensus.Message     // proposals for the next height
 	replay      []*consensus.Message     // held proposals to step once the current Ready is acknowledged
 	request     *consensus.ProposalRequest
@@ -65,7 +66,7 @@ func New(cfg Config, c Chain, s Store, t Transport, clock Clock) (*Driver, error
 	d := &Driver{
 		cfg: cfg, chain: c, store: s, net: t, clock: clock, log: cfg.Logger.With("module", "consensus"),
 		m: cfg.Metrics, vals: vals,
-		executed: map[consensus.Hash]Block{}, tried: map[uint64]int{}, written: map[consensus.Hash]bool{},
+		executed: map[consensus.Hash]Block{}, tried: map[uint64]int{}, failed: map[consensus.Hash]error{}, written: map[consensus.Hash]bool{},
 	}
 	if vals != nil {
 		d.part = newParticipation(vals.Len(), participationWindow)
@@ -313,6 +314,7 @@ func (d *Driver) commit(c consensus.Commit) error {
 		"signers", c.QC.Signers.Count(), "commit_ms", d.clock.Now().Sub(start).Milliseconds())
 	clear(d.executed)
 	clear(d.tried)
+	clear(d.failed)
 	// What the core outputs between Ready and Advance would be lost with
 	// this Ready: the held proposals wait for Advance.
 	d.replay = append(d.replay, d.held...)

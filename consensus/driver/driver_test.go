@@ -92,6 +92,7 @@ type testChain struct {
 	certs    [][]byte
 	executed int
 	nonce    byte
+	bad      map[consensus.Hash]bool // blocks that do not execute
 }
 
 func (c *testChain) Head() (uint64, uint64) {
@@ -120,6 +121,9 @@ func (c *testChain) Build(round, ts uint64) Block {
 func (c *testChain) Execute(b Block, notAfter uint64) (Block, error) {
 	c.executed++
 	next, _ := c.Head()
+	if c.bad[b.ID()] {
+		return nil, fmt.Errorf("block %s does not apply", b.ID())
+	}
 	if b.Header().Height != next || b.Header().Timestamp > notAfter {
 		return nil, fmt.Errorf("block %d at %d does not execute on %d", b.Header().Height, b.Header().Timestamp, next)
 	}
@@ -199,7 +203,7 @@ func (c *fixedClock) Now() time.Time { return c.t }
 // fixture is validator self of four equal validators, driven over the
 // doubles.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	vals  *consensus.ValidatorSet
 	addrs []chain.Address
 	chain *testChain
@@ -211,7 +215,7 @@ type fixture struct {
 
 var chainTag = chain.Keccak256([]byte("driver test chain"))
 
-func newFixture(t *testing.T, self uint32) *fixture {
+func newFixture(t testing.TB, self uint32) *fixture {
 	t.Helper()
 	var vs []consensus.Validator
 	var addrs []chain.Address
@@ -280,7 +284,7 @@ func (f *fixture) commitQC(h, r uint64, block consensus.Hash) *consensus.QC {
 
 // nonLeader is a validator that leads neither round 0 of height 1 nor of
 // height 2, so that its driver only votes there.
-func nonLeader(t *testing.T) uint32 {
+func nonLeader(t testing.TB) uint32 {
 	f := newFixture(t, 0)
 	for v := range uint32(4) {
 		if f.leader(1, 0) != v && f.leader(2, 0) != v {

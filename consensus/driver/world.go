@@ -18,7 +18,11 @@ type Chain interface {
 	// committed block at height (no certificate for the genesis block).
 	Committed(height uint64) (id consensus.Hash, cert []byte, err error)
 	// Decode decodes a block's payload (its encoding without a
-	// certificate) without executing it.
+	// certificate) without executing it. A payload that decodes is bound
+	// to the block's ID: no other payload decodes to a block with that ID
+	// (a chain whose ID hashes only a header checks the body against it
+	// here), so that a proposal whose payload decodes to its BlockID
+	// carries the block its proposer signed.
 	Decode(payload []byte) (Block, error)
 	// Build makes this validator's block at the next height for a round,
 	// with a timestamp (unix ms; the chain raises one that is not after

@@ -96,7 +96,7 @@
 // GossipSub bounds a peer's outbound queue in messages only, and a message
 // can be 4 MiB: a peer that stops reading would pin 1,024 of them. A tracer
 // of the router (outbound.go) counts the bytes queued for each peer and
-// disconnects (reason "slow") a peer whose queue holds more than
+// disconnects (reason "slow", without a ban) a peer whose queue holds more than
 // PeerQueueBytes (32 MiB), or that has had gossip waiting and taken none of
 // it for SlowPeerTimeout (10 s). An RPC that does not fit a full queue is
 // dropped by the router and counted (bizra_p2p_outbound_dropped_total).
@@ -127,8 +127,8 @@
 //
 // # Disconnect reasons
 //
-// Every disconnect bans the peer for BanDuration and is counted in
-// bizra_p2p_disconnects_total{reason} with a log line:
+// Every disconnect but "slow" bans the peer for BanDuration; each is
+// counted in bizra_p2p_disconnects_total{reason} with a log line:
 //
 //	score     gossip score below DisconnectThreshold
 //	chain     another chain ID or genesis, a malformed status, or no status protocol
@@ -137,6 +137,7 @@
 //	withheld  penalty points for sync responses that withheld advertised blocks
 //	topics    penalty points for refused topics, or one RPC with too many subscriptions
 //	slow      a gossip queue above PeerQueueBytes, or untouched for SlowPeerTimeout
+//	          (not banned: a slow peer may reconnect at once, with an empty queue)
 //	ban       an operator's Ban
 //
 // # Status protocol: /bizra/<chainid>/status/1

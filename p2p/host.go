@@ -163,7 +163,7 @@ func New(key ed25519.PrivateKey, cfg Config, opts Options) (*Host, error) {
 	}
 	h.met.bw.Store(h.bw)
 	h.filter = newTopicFilter(cfg.ChainID, opts.Topics, h.penalise, h.verified)
-	h.out = newOutbound(cfg.PeerQueueBytes, cfg.SlowPeerTimeout, h.met, h.disconnect)
+	h.out = newOutbound(cfg.PeerQueueBytes, cfg.SlowPeerTimeout, h.met, h.drop)
 	for _, a := range cfg.Persistent {
 		ai, _ := peer.AddrInfoFromString(a) // checked by Validate
 		h.persistent[ai.ID] = *ai
@@ -500,6 +500,21 @@ func (h *Host) disconnect(p peer.ID, reason string, cause error) {
 	}
 	h.met.Disconnects.WithLabelValues(reason).Inc()
 	h.log.Info("disconnecting peer", "peer_id", p.String(), "reason", reason, "err", cause, "ban", h.cfg.BanDuration)
+	h.closePeer(p)
+}
+
+// drop closes every connection to p without a ban: p may reconnect at
+// once. It is for a peer that may be honest and only slow.
+func (h *Host) drop(p peer.ID, reason string, cause error) {
+	if h.gater.banned(p) {
+		return // already disconnected
+	}
+	h.met.Disconnects.WithLabelValues(reason).Inc()
+	h.log.Info("disconnecting peer", "peer_id", p.String(), "reason", reason, "err", cause)
+	h.closePeer(p)
+}
+
+func (h *Host) closePeer(p peer.ID) {
 	h.mu.Lock()
 	delete(h.peers, p)
 	h.updateGaugesLocked()

@@ -157,11 +157,14 @@ func TestStalledReaderIsDisconnected(t *testing.T) {
 	payload := bytes.Repeat([]byte{0x5a}, msgSize)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	disconnectedAt := -1
+	disconnectedAt, failed := -1, 0
 	for i := range msgs {
 		payload[0] = byte(i) // distinct messages
 		if err := pt.Publish(payload); err != nil {
-			t.Fatal(err)
+			// A starved machine can take longer than a message's age
+			// bound to validate it; it is then not sent.
+			failed++
+			t.Logf("publish %d: %v", i, err)
 		}
 		if disconnectedAt < 0 && !raw.connected(victim) {
 			disconnectedAt = i
@@ -177,6 +180,9 @@ func TestStalledReaderIsDisconnected(t *testing.T) {
 	t.Logf("%d messages of %d KiB published while a subscriber read nothing: heap %.1f MiB -> %.1f MiB (%+.1f MiB); stalled peer connected: %v (disconnected after message %d); disconnects{slow} %v",
 		msgs, msgSize>>10, float64(before)/mib, float64(after)/mib, grew, raw.connected(victim), disconnectedAt,
 		counter(victim.met.Disconnects.WithLabelValues("slow")))
+	if failed > msgs/2 {
+		t.Fatalf("%d of %d publications failed: the test proves nothing", failed, msgs)
+	}
 	if raw.connected(victim) {
 		t.Errorf("the stalled peer is still connected")
 	}

@@ -23,13 +23,15 @@ import (
 //   - that has had gossip waiting, and taken none of it, for
 //     Config.SlowPeerTimeout,
 //
-// with the disconnect reason "slow". A queue the router closes (its stream
-// failed) is forgotten with what it held.
+// with the disconnect reason "slow", and no ban: a slow peer may be honest
+// and reconnect at once, with an empty queue. A queue the router closes
+// (its stream failed) is forgotten with what it held, and so is the queue
+// of a peer that disconnects.
 type outbound struct {
 	limit   int
 	timeout time.Duration
 	met     *Metrics
-	// disconnect is Host.disconnect; it must not call into the router.
+	// disconnect is Host.drop; it must not call into the router.
 	disconnect func(p peer.ID, reason string, cause error)
 
 	mu    sync.Mutex

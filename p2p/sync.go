@@ -133,7 +133,8 @@ func (h *Host) advertised(p peer.ID) uint64 {
 // server that cannot serve (it is busy, or serves no blocks) refuses the
 // request rather than answering short. So an empty response for an
 // advertised height is a lie, and so is a short one with room for another
-// block of MaxMessageBytes left.
+// block of MaxMessageBytes left. Height 0, the genesis, is never judged:
+// nodes build it from the genesis file and never ask for it.
 func (h *Host) withheld(from uint64, max int, advertised uint64, blocks [][]byte) string {
 	if from == 0 || advertised < from {
 		return ""

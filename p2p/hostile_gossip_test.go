@@ -127,7 +127,6 @@ func TestStalledReaderIsDisconnected(t *testing.T) {
 	cfg.DHT = false
 	cfg.MaxMessageBytes = 2 * mib
 	cfg.PeerQueueBytes = 8 * mib
-	cfg.SlowPeerTimeout = 3 * time.Second
 	cfg.MessageBuffer = 4
 	victim := newHost(t, "victim", cfg, Options{})
 	vt, err := victim.Join("blocks", nil)
@@ -136,6 +135,9 @@ func TestStalledReaderIsDisconnected(t *testing.T) {
 	}
 	pcfg := cfg
 	pcfg.Bootstrap = victim.Addrs()[:1]
+	// The publisher's own queue to the victim is not under test: a victim
+	// slowed by the race detector may let it grow past the victim's limit.
+	pcfg.PeerQueueBytes = 64 * mib
 	publisher := newHost(t, "publisher", pcfg, Options{})
 	pt, err := publisher.Join("blocks", nil)
 	if err != nil {
@@ -171,6 +173,10 @@ func TestStalledReaderIsDisconnected(t *testing.T) {
 		}
 		<-tick.C
 	}
+	// The byte limit cuts the stalled peer off after eight messages; on a
+	// starved machine the victim may relay fewer, and SlowPeerTimeout
+	// (10 s) cuts it off.
+	waitFor(t, 2*cfg.SlowPeerTimeout, "the stalled peer to be disconnected", func() bool { return !raw.connected(victim) })
 	// Let the router's message cache and the victim's deliveries expire:
 	// what is left is what the stalled peer's queue holds.
 	settle := time.Now().Add(3 * time.Second)

@@ -42,9 +42,22 @@ type outbound struct {
 type outQueue struct {
 	bytes int
 	rpcs  map[*pubsub.RPC]int // queued, by size
-	since time.Time           // the last write completed, or the queue was empty
-	over  bool                // disconnected for it
+	// early holds the RPCs written before they were seen queued: the
+	// router queues an RPC before it tells the tracer, and the writer may
+	// take it in between. It also holds the router's first message on a
+	// stream, which is written without being queued; so it is bounded.
+	early map[*pubsub.RPC]bool
+	since time.Time // the last write completed, or the queue was empty
+	over  bool      // disconnected for it
 }
+
+// maxEarly bounds outQueue.early; idleQueue is how long an empty queue is
+// remembered (a write may complete after its peer left, and is then
+// remembered for nothing).
+const (
+	maxEarly  = 64
+	idleQueue = time.Minute
+)
 
 func newOutbound(limit int, timeout time.Duration, met *Metrics, disconnect func(peer.ID, string, error)) *outbound {
 	return &outbound{limit: limit, timeout: timeout, met: met, disconnect: disconnect, peers: make(map[peer.ID]*outQueue)}
@@ -54,10 +67,11 @@ func newOutbound(limit int, timeout time.Duration, met *Metrics, disconnect func
 func (o *outbound) SendRPC(rpc *pubsub.RPC, p peer.ID) {
 	size := proto.Size(&rpc.RPC)
 	o.mu.Lock()
-	q := o.peers[p]
-	if q == nil {
-		q = &outQueue{rpcs: make(map[*pubsub.RPC]int)}
-		o.peers[p] = q
+	q := o.get(p)
+	if q.early[rpc] {
+		delete(q.early, rpc) // already written
+		o.mu.Unlock()
+		return
 	}
 	if q.bytes == 0 {
 		q.since = time.Now()
@@ -79,15 +93,27 @@ func (o *outbound) SendRPC(rpc *pubsub.RPC, p peer.ID) {
 func (o *outbound) SendRPCCompleted(rpc *pubsub.RPC, p peer.ID, _ time.Duration) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	q := o.peers[p]
-	if q == nil {
-		return
-	}
+	q := o.get(p)
 	if size, ok := q.rpcs[rpc]; ok {
 		delete(q.rpcs, rpc)
 		q.bytes -= size
+	} else {
+		if len(q.early) >= maxEarly {
+			clear(q.early)
+		}
+		q.early[rpc] = true
 	}
 	q.since = time.Now()
+}
+
+// get returns p's queue, creating it; o.mu is held.
+func (o *outbound) get(p peer.ID) *outQueue {
+	q := o.peers[p]
+	if q == nil {
+		q = &outQueue{rpcs: make(map[*pubsub.RPC]int), early: make(map[*pubsub.RPC]bool)}
+		o.peers[p] = q
+	}
+	return q
 }
 
 // DropRPC: an RPC for p did not fit its queue.
@@ -114,6 +140,10 @@ func (o *outbound) check(now time.Time) {
 	total := 0
 	o.mu.Lock()
 	for p, q := range o.peers {
+		if q.bytes == 0 && now.Sub(q.since) > idleQueue {
+			delete(o.peers, p) // idle, or its peer gone
+			continue
+		}
 		total += q.bytes
 		if q.bytes > 0 && !q.over && now.Sub(q.since) > o.timeout {
 			q.over = true

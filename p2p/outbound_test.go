@@ -32,6 +32,11 @@ func TestOutboundAccounting(t *testing.T) {
 	}
 	o.SendRPCCompleted(r1, a, 0)
 	o.SendRPCCompleted(rpc(10), a, 0) // not queued (the router's hello): ignored
+	// The writer may take an RPC before the router tells the tracer it
+	// queued it: it is not counted when the tracer hears of it.
+	r3 := rpc(3000)
+	o.SendRPCCompleted(r3, a, 0)
+	o.SendRPC(r3, a)
 	if got := o.peers[a].bytes; got < 4000 || got > 4050 {
 		t.Fatalf("a holds %d bytes after a write", got)
 	}
@@ -61,6 +66,12 @@ func TestOutboundAccounting(t *testing.T) {
 	o.forget(b)
 	if len(o.peers) != 0 {
 		t.Fatalf("%d queues left", len(o.peers))
+	}
+	// A write completing after its peer left is forgotten once idle.
+	o.SendRPCCompleted(r1, a, 0)
+	o.check(time.Now().Add(2 * idleQueue))
+	if len(o.peers) != 0 {
+		t.Fatalf("%d queues left after idling", len(o.peers))
 	}
 	o.DropRPC(r1, a)
 	if counter(met.OutboundDropped) != 1 {

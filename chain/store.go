@@ -166,6 +166,12 @@ func (s *Store) Block(height uint64) (*Block, error) {
 	return b, nil
 }
 
+// RawBlock returns the block at height as stored, encoded, without
+// decoding it: what block sync serves.
+func (s *Store) RawBlock(height uint64) ([]byte, error) {
+	return s.get(blockKey(height))
+}
+
 // Header returns the header at height.
 func (s *Store) Header(height uint64) (*Header, error) {
 	if err := s.enter(); err != nil {

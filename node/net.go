@@ -33,6 +33,7 @@ type network struct {
 	cons    *consensusGossip
 	txs     *txGossip
 	sync    *blockSync
+	topics  []string // every topic the node may join, for the host's filter
 
 	mu  sync.RWMutex
 	run *netRun // nil while stopped
@@ -98,7 +99,19 @@ func newNetwork(p networkParams) (*network, error) {
 	})
 	n.txs = newTxGossip(p.pool, log)
 	n.sync = newBlockSync(p.chain, tag, p.vals, p.crypto, log)
+	n.topics = gossipTopics(p.genesis.Consensus.Committees)
 	return n, nil
+}
+
+// gossipTopics are the topics a node may join: the consensus topics,
+// transactions, and the vote subnet of each of the chain's committees.
+// Peers may announce only these.
+func gossipTopics(committees int) []string {
+	out := append([]string{topicTxs}, consensusTopics...)
+	for k := range committees {
+		out = append(out, voteSubnet(k))
+	}
+	return out
 }
 
 // p2pConfig is the host configuration of a node's p2p settings: the
@@ -122,7 +135,7 @@ func (n *network) Start(context.Context) error {
 	}
 	host, err := p2p.New(n.key, n.cfg, p2p.Options{
 		Logger: n.log, Metrics: n.metrics, Protocol: protocolVersion,
-		Head: n.head, Blocks: n.sync.serve,
+		Head: n.head, Blocks: n.sync.serve, Topics: n.topics,
 	})
 	if err != nil {
 		return err

@@ -57,17 +57,24 @@ func (s *blockSync) start(run *netRun) {
 	})
 }
 
-// serve answers a peer's sync request: the encoded committed blocks from
-// height from, at most max.
-func (s *blockSync) serve(from uint64, max int) ([][]byte, error) {
+// serve answers a peer's sync request: the committed blocks from height
+// from, at most max and at most maxBytes together, as the store holds
+// them (encoded, never decoded here). It stops before the first block
+// that would pass maxBytes, which it has read.
+func (s *blockSync) serve(from uint64, max, maxBytes int) ([][]byte, error) {
 	var out [][]byte
+	total := 0
 	head := s.head()
 	for h := from; h <= head && len(out) < max; h++ {
-		blk, err := s.chain.Store().Block(h)
+		raw, err := s.chain.Store().RawBlock(h)
 		if err != nil {
 			return out, err
 		}
-		out = append(out, blk.Encode())
+		if total+len(raw) > maxBytes {
+			break
+		}
+		total += len(raw)
+		out = append(out, raw)
 	}
 	return out, nil
 }

@@ -129,6 +129,21 @@ type Config struct {
 	MaxMessageBytes int `toml:"max_message_bytes" doc:"Largest gossip message, and largest block served by sync, in bytes."`
 	// DHT turns on Kademlia discovery.
 	DHT bool `toml:"dht" doc:"Find peers through the Kademlia DHT of the chain."`
+	// SyncServeRequests, SyncServeBytes and SyncServeTotalBytes bound what
+	// block sync serves: requests a second from one peer, bytes a second
+	// to one peer, and bytes a second to all peers together. A request
+	// beyond them is refused (its stream reset); the requester tries
+	// another peer. The byte limits allow a burst of a second's worth, and
+	// at least two full responses (64 MiB).
+	SyncServeRequests   float64 `toml:"sync_serve_requests" doc:"Block sync requests one peer may make per second; more are refused."`
+	SyncServeBytes      int     `toml:"sync_serve_bytes" doc:"Block sync bytes served to one peer per second; a request beyond is refused."`
+	SyncServeTotalBytes int     `toml:"sync_serve_total_bytes" doc:"Block sync bytes served to all peers together per second; a request beyond is refused."`
+	// PeerQueueBytes bounds the gossip waiting to be sent to one peer: a
+	// peer whose queue holds more is disconnected. SlowPeerTimeout
+	// disconnects a peer that has gossip waiting and has taken none of it
+	// for that long.
+	PeerQueueBytes  int           `toml:"peer_queue_bytes" doc:"Gossip bytes that may wait to be sent to one peer; a peer that lets more pile up is disconnected."`
+	SlowPeerTimeout time.Duration `toml:"slow_peer_timeout" doc:"A peer with gossip waiting that takes none of it for this long is disconnected."`
 
 	// MessageBuffer is the depth of each topic's Messages channel.
 	MessageBuffer int `toml:"-"`
@@ -158,6 +173,20 @@ const (
 	MaxSyncResponseBytes = 32 << 20
 	// MaxSyncBlocks bounds the blocks asked for in one sync request.
 	MaxSyncBlocks = 256
+
+	// DefaultSyncServeRequests is 50 sync requests a second from one
+	// peer: 1,600 blocks a second in the batches a node asks for.
+	DefaultSyncServeRequests = 50
+	// DefaultSyncServeBytes is 16 MiB a second of sync responses to one
+	// peer, DefaultSyncServeTotalBytes 64 MiB a second to all together.
+	DefaultSyncServeBytes      = 16 << 20
+	DefaultSyncServeTotalBytes = 64 << 20
+	// DefaultPeerQueueBytes is 32 MiB of gossip waiting for one peer:
+	// eight messages of the largest size, a dozen full blocks.
+	DefaultPeerQueueBytes = 32 << 20
+	// DefaultSlowPeerTimeout is how long a peer may leave its gossip
+	// unread: ten seconds.
+	DefaultSlowPeerTimeout = 10 * time.Second
 )
 
 // DefaultConfig returns a host listening on TCP and QUIC on 127.0.0.1 with
@@ -165,28 +194,35 @@ const (
 // bootstrap or persistent peers, keeping between 32 and 96 connections, the
 // default gossip configuration, 4 MiB messages, the DHT on, 1,024 buffered
 // messages a topic, heights refreshed every 5 s, discovery every 30 s,
-// 10-minute bans, and sync in batches of 32 blocks, 4 requests in flight,
-// 10 s a request. Chain ID and genesis are the node's to fill.
+// 10-minute bans, sync in batches of 32 blocks, 4 requests in flight,
+// 10 s a request, sync served at 50 requests and 16 MiB a second a peer and
+// 64 MiB a second in all, and 32 MiB of gossip waiting a peer, taken within
+// 10 s. Chain ID and genesis are the node's to fill.
 func DefaultConfig() Config {
 	return Config{
 		ListenAddrs: []string{
 			"/ip4/127.0.0.1/tcp/0",
 			"/ip4/127.0.0.1/udp/0/quic-v1",
 		},
-		Bootstrap:         []string{},
-		Persistent:        []string{},
-		LowWater:          32,
-		HighWater:         96,
-		GossipConfig:      DefaultGossipConfig(),
-		MaxMessageBytes:   DefaultMaxMessageBytes,
-		DHT:               true,
-		MessageBuffer:     1024,
-		StatusInterval:    5 * time.Second,
-		DiscoveryInterval: 30 * time.Second,
-		BanDuration:       10 * time.Minute,
-		SyncBatch:         32,
-		SyncParallel:      4,
-		SyncTimeout:       10 * time.Second,
+		Bootstrap:           []string{},
+		Persistent:          []string{},
+		LowWater:            32,
+		HighWater:           96,
+		GossipConfig:        DefaultGossipConfig(),
+		MaxMessageBytes:     DefaultMaxMessageBytes,
+		DHT:                 true,
+		SyncServeRequests:   DefaultSyncServeRequests,
+		SyncServeBytes:      DefaultSyncServeBytes,
+		SyncServeTotalBytes: DefaultSyncServeTotalBytes,
+		PeerQueueBytes:      DefaultPeerQueueBytes,
+		SlowPeerTimeout:     DefaultSlowPeerTimeout,
+		MessageBuffer:       1024,
+		StatusInterval:      5 * time.Second,
+		DiscoveryInterval:   30 * time.Second,
+		BanDuration:         10 * time.Minute,
+		SyncBatch:           32,
+		SyncParallel:        4,
+		SyncTimeout:         10 * time.Second,
 	}
 }
 
@@ -224,6 +260,21 @@ func (c Config) Validate() error {
 	if c.MaxMessageBytes < 1 || c.MaxMessageBytes > MaxSyncResponseBytes {
 		bad("max_message_bytes", "must be between 1 and %d (a block must fit a sync response), not %d", MaxSyncResponseBytes, c.MaxMessageBytes)
 	}
+	if c.SyncServeRequests < 0.1 || c.SyncServeRequests > 1e6 {
+		bad("sync_serve_requests", "must be between 0.1 and 1000000, not %g", c.SyncServeRequests)
+	}
+	if c.SyncServeBytes < 64<<10 {
+		bad("sync_serve_bytes", "must be at least 65536, not %d", c.SyncServeBytes)
+	}
+	if c.SyncServeTotalBytes < c.SyncServeBytes {
+		bad("sync_serve_total_bytes", "must be at least sync_serve_bytes %d, not %d", c.SyncServeBytes, c.SyncServeTotalBytes)
+	}
+	if c.PeerQueueBytes < max(1, 2*c.MaxMessageBytes) {
+		bad("peer_queue_bytes", "must hold two messages of max_message_bytes (%d), not %d", 2*c.MaxMessageBytes, c.PeerQueueBytes)
+	}
+	if c.SlowPeerTimeout < time.Second || c.SlowPeerTimeout > 10*time.Minute {
+		bad("slow_peer_timeout", "must be between 1s and 10m, not %s", config.FormatDuration(c.SlowPeerTimeout))
+	}
 	// The tunables below are not in a config file; their keys name them
 	// for a program that sets them.
 	if c.MessageBuffer < 1 {
@@ -249,3 +300,7 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// syncBytesBurst is the burst of a sync byte limit of rate bytes a second:
+// a second's worth, and at least two full responses.
+func syncBytesBurst(rate int) int { return max(rate, 2*MaxSyncResponseBytes) }

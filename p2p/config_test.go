@@ -32,11 +32,17 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 	c.TTL = 0
 	c.MaxMessageBytes = 0
 	c.SyncBatch = 0
+	c.SyncServeRequests = 0
+	c.SyncServeBytes = 1
+	c.SyncServeTotalBytes = 0
+	c.PeerQueueBytes = 0
+	c.SlowPeerTimeout = 0
 	err := c.Validate()
 	if _, newErr := New(make([]byte, 64), c, Options{}); !errors.Is(newErr, ErrInvalidConfig) || !strings.Contains(newErr.Error(), err.Error()) {
 		t.Fatalf("New() = %v, want ErrInvalidConfig with %v", newErr, err)
 	}
-	for _, want := range []string{"listen_addrs", "bootstrap", "high_water", "fan_out", "ttl", "max_message_bytes", "sync_batch"} {
+	for _, want := range []string{"listen_addrs", "bootstrap", "high_water", "fan_out", "ttl", "max_message_bytes", "sync_batch",
+		"sync_serve_requests", "sync_serve_bytes", "sync_serve_total_bytes", "peer_queue_bytes", "slow_peer_timeout"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() does not mention %s:\n%v", want, err)
 		}

@@ -4,9 +4,9 @@
 //
 // It moves bytes and knows no consensus rules. It imports none of the
 // project's packages; the node hands it what it needs as functions: a
-// validator per topic (Join), its committed height (Options.Head) and its
-// committed blocks (Options.Blocks), and applies synced blocks itself
-// (Sync's apply). It does not decode transactions, blocks or votes, and it
+// validator per topic (Join), the topics it may join (Options.Topics), its
+// committed height (Options.Head) and its committed blocks as stored
+// (Options.Blocks), and applies synced blocks itself (Sync's apply). It does not decode transactions, blocks or votes, and it
 // never decides whether a block is valid: an apply error says so.
 //
 // # Host
@@ -17,8 +17,9 @@
 // a connection gater that refuses banned peers, and the resource manager
 // with the limits written in resources.go (512 connections, 16,384 streams
 // and 1 GiB in all; 8 connections, 512 streams and 128 MiB a peer; 4
-// status and 4 sync streams a peer). libp2p's own metrics are off; the
-// host's are in Metrics.
+// status, 4 sync and 16 DHT streams a peer, 256 DHT streams in all: the
+// DHT allocates a message of up to 4 MiB a stream before reading it).
+// libp2p's own metrics are off; the host's are in Metrics.
 //
 // # Discovery
 //
@@ -50,8 +51,9 @@
 //
 // Every message travels in an envelope of ours: a version byte, the publish
 // time in unix milliseconds, and the payload. The message ID is the SHA-256
-// of the topic and the envelope, so relayed copies deduplicate while a later
-// re-publication of the same payload is a new message. Messages are signed
+// of the topic and the payload's identity (TopicOptions.ID, or the payload
+// itself), never of the envelope, so that relayed copies and re-wrapped
+// copies deduplicate alike. Messages are signed
 // by their author (GossipSub's strict signing). Flood publishing is off (the
 // library's default): a host sends its own messages to its mesh peers like
 // any relayed message, which keeps the cost of a 2.5 MB block at D copies.
@@ -72,6 +74,35 @@
 // messages waiting for validation) hold 1,024 each instead of GossipSub's
 // 32, which a validator under load overflows.
 //
+// # Subscription filter
+//
+// Peers may announce only the chain's topics: /bizra/<chainid>/1/<name>
+// with a name from Options.Topics (the node lists its consensus topics,
+// transactions and one vote subnet per committee); without the list, any
+// well-formed name (letters, digits, . _ - /, at most 64 bytes). Join
+// refuses a name outside the list (ErrTopicRefused). An RPC may carry at
+// most 64 subscriptions, and a peer may hold at most 64 at once. A refused
+// topic is left out of the router's tables and costs its announcer, once
+// it has passed the status handshake, 150 penalty points (seven in a short
+// while disconnect it; a node of another chain announcing its own topics
+// before the handshake refuses it is not penalised for them); an RPC with
+// more than 64 subscriptions is ignored whole and disconnects its sender at
+// once (reason "topics"). Without the filter a peer could announce invented
+// topics without end (GossipSub reads up to 512 KiB of subscriptions an
+// RPC, about 18,000 topics), each kept in the router's tables until it left.
+//
+// # Outbound queues
+//
+// GossipSub bounds a peer's outbound queue in messages only, and a message
+// can be 4 MiB: a peer that stops reading would pin 1,024 of them. A tracer
+// of the router (outbound.go) counts the bytes queued for each peer and
+// disconnects (reason "slow", without a ban) a peer whose queue holds more than
+// PeerQueueBytes (32 MiB), or that has had gossip waiting and taken none of
+// it for SlowPeerTimeout (10 s). An RPC that does not fit a full queue is
+// dropped by the router and counted (bizra_p2p_outbound_dropped_total).
+// Incoming data is bounded by the resource manager (yamux receive windows
+// count against a peer's 128 MiB).
+//
 // Messages delivers accepted messages from other peers in a buffered
 // channel; when the reader is slow, messages are dropped and counted.
 //
@@ -85,6 +116,30 @@
 // rejected messages in a short while), refusing it for BanDuration (ten
 // minutes) in the connection gater.
 //
+// Misbehaviour outside gossip messages earns penalty points (penalty.go):
+// 150 for each topic the subscription filter refuses, 300 for a sync
+// response that withholds advertised blocks. Points halve every two
+// minutes; a peer that reaches 1,000 is disconnected and banned for the
+// misbehaviour that took it there (reason "topics" or "withheld"). The
+// points, negated, are also the peer's application-specific gossip score,
+// so a penalised peer stops getting gossip from us before it is cut off.
+// bizra_p2p_penalties_total counts the points by reason.
+//
+// # Disconnect reasons
+//
+// Every disconnect but "slow" bans the peer for BanDuration; each is
+// counted in bizra_p2p_disconnects_total{reason} with a log line:
+//
+//	score     gossip score below DisconnectThreshold
+//	chain     another chain ID or genesis, a malformed status, or no status protocol
+//	version   another status or protocol version: another release
+//	sync      a malformed sync response, or a synced block that apply refused
+//	withheld  penalty points for sync responses that withheld advertised blocks
+//	topics    penalty points for refused topics, or one RPC with too many subscriptions
+//	slow      a gossip queue above PeerQueueBytes, or untouched for SlowPeerTimeout
+//	          (not banned: a slow peer may reconnect at once, with an empty queue)
+//	ban       an operator's Ban
+//
 // # Status protocol: /bizra/<chainid>/status/1
 //
 // On every new connection, and every StatusInterval (5 s), each side sends
@@ -94,9 +149,12 @@
 // sends a malformed status, or one that does not speak the protocol is
 // disconnected and banned (reason "chain"); one that sends another status
 // version or protocol version runs another release, and is disconnected
-// and banned with a log line that says so (reason "version"). Only peers that passed the
-// exchange are listed by Peers and counted by PeerCount and BestHeight; a
-// peer whose exchange fails three times in a row is disconnected.
+// and banned with a log line that says so (reason "version"). Only peers
+// that passed the exchange are listed by Peers, counted by PeerCount and
+// BestHeight, and served block sync; a peer whose exchange fails three
+// times in a row is disconnected. The side that answers an exchange records
+// the peer before it writes its answer, so that a peer may send sync
+// requests as soon as it has read it.
 //
 // # Block sync protocol: /bizra/<chainid>/sync/1
 //
@@ -107,6 +165,28 @@
 // a block that would break a limit, and the reader checks each limit before
 // it allocates. Each request has a deadline (SyncTimeout, 10 s). A peer
 // whose response is malformed is disconnected and banned.
+//
+// A server answers only peers that passed the status handshake. It holds
+// each peer to SyncServeRequests requests a second (50) and SyncServeBytes
+// bytes a second (16 MiB), and all peers together to SyncServeTotalBytes
+// (64 MiB); the byte limits allow a burst of a second's worth and at least
+// two full responses. A request reserves its response's budget (32 MiB, or
+// max × MaxMessageBytes when less) before any block is read, and gives back
+// what the blocks did not use; the node's Options.Blocks reads blocks as
+// stored, stopping before the first that would pass the budget. So a
+// 13-byte request makes the server read at most one response and one
+// block, and what peers make it read and hold follows the rates. A request
+// it does not serve (unverified peer, a limit, no blocks) is refused: the
+// stream is reset and the refusal counted in
+// bizra_p2p_sync_refused_total{reason}; the requester tries another peer.
+// A server never answers short for want of capacity: it refuses instead.
+//
+// So a response that is empty, or short with room left for another block of
+// MaxMessageBytes, for heights up to the height the server advertised,
+// withholds blocks: the requester gives the server 300 penalty points, and
+// four such answers in a short while disconnect it (reason "withheld"). A
+// server that resets instead costs its requester a round trip and is not
+// penalised: an honest server refuses that way when busy.
 //
 // Fetch asks one peer at a time, rotating. Sync splits a range into batches
 // (SyncBatch, 32 blocks), keeps up to SyncParallel requests in flight to

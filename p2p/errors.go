@@ -11,6 +11,10 @@ var (
 	ErrTopicJoined     = errors.New("p2p: topic already joined")
 	ErrNoPeers         = errors.New("p2p: no peer has the blocks")
 	ErrBadRange        = errors.New("p2p: bad block range")
+	// ErrTopicRefused is a topic outside the host's list (Options.Topics):
+	// Join refuses it, and so does the subscription filter when a peer
+	// announces it.
+	ErrTopicRefused = errors.New("p2p: topic not allowed")
 
 	// Wire decoding.
 	ErrEnvelope       = errors.New("p2p: malformed envelope")

@@ -101,6 +101,10 @@ func (h *Host) JoinWith(name string, validate func(from string, data []byte) Ver
 		h.mu.Unlock()
 		return nil, fmt.Errorf("%w: %s", ErrTopicJoined, name)
 	}
+	if !h.filter.CanSubscribe(full) {
+		h.mu.Unlock()
+		return nil, fmt.Errorf("%w: %q is not in Options.Topics", ErrTopicRefused, name)
+	}
 	t := &Topic{
 		h: h, name: name, full: full, validate: validate, id: opts.ID,
 		msgs: make(chan Message, h.cfg.MessageBuffer),

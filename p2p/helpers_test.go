@@ -142,14 +142,20 @@ func blockAt(prefix string, height uint64) []byte {
 }
 
 // serveBlocks serves heights 1..head with blocks named by prefix.
-func serveBlocks(prefix string, head uint64) func(uint64, int) ([][]byte, error) {
-	return func(from uint64, max int) ([][]byte, error) {
+func serveBlocks(prefix string, head uint64) func(uint64, int, int) ([][]byte, error) {
+	return func(from uint64, max, maxBytes int) ([][]byte, error) {
 		var out [][]byte
+		total := 0
 		for h := from; h <= head && len(out) < max; h++ {
 			if h == 0 {
 				continue
 			}
-			out = append(out, blockAt(prefix, h))
+			b := blockAt(prefix, h)
+			if total+len(b) > maxBytes {
+				break
+			}
+			total += len(b)
+			out = append(out, b)
 		}
 		return out, nil
 	}

@@ -46,9 +46,18 @@ type Options struct {
 	// Head returns this node's committed height, advertised to peers in
 	// the status exchange; nil advertises 0.
 	Head func() uint64
-	// Blocks serves block sync: the encoded committed blocks from height
-	// from, consecutive, at most max; nil serves none.
-	Blocks func(from uint64, max int) ([][]byte, error)
+	// Blocks serves block sync: the committed blocks from height from,
+	// consecutive, as stored (never decoded and encoded again), at most max
+	// and at most maxBytes together; it stops before the first block that
+	// would pass maxBytes (having read it, at most one block more than it
+	// returns). An error after some blocks serves those; nil serves none
+	// (requests are refused).
+	Blocks func(from uint64, max, maxBytes int) ([][]byte, error)
+	// Topics are the names (as given to Join) of every topic this host
+	// may join and its peers may announce: a peer announcing another is
+	// refused and penalised, and Join refuses another. nil allows any
+	// well-formed name (letters, digits, . _ - /, at most 64 bytes).
+	Topics []string
 }
 
 // PeerInfo describes a connected peer that passed the status handshake.
@@ -69,7 +78,11 @@ type Host struct {
 	met    *Metrics
 	now    func() time.Time
 	head   func() uint64
-	blocks func(uint64, int) ([][]byte, error)
+	blocks func(uint64, int, int) ([][]byte, error)
+	pen    *penalties
+	filter *topicFilter
+	out    *outbound
+	serve  *serveLimiter
 
 	host  host.Host
 	ps    *pubsub.PubSub
@@ -132,6 +145,8 @@ func New(key ed25519.PrivateKey, cfg Config, opts Options) (*Host, error) {
 		peers:       make(map[peer.ID]*peerState),
 		scores:      make(map[peer.ID]float64),
 		topics:      make(map[string]*Topic),
+		pen:         newPenalties(),
+		serve:       newServeLimiter(cfg, time.Now()),
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -147,6 +162,8 @@ func New(key ed25519.PrivateKey, cfg Config, opts Options) (*Host, error) {
 		h.head = func() uint64 { return 0 }
 	}
 	h.met.bw.Store(h.bw)
+	h.filter = newTopicFilter(cfg.ChainID, opts.Topics, h.penalise, h.verified)
+	h.out = newOutbound(cfg.PeerQueueBytes, cfg.SlowPeerTimeout, h.met, h.drop)
 	for _, a := range cfg.Persistent {
 		ai, _ := peer.AddrInfoFromString(a) // checked by Validate
 		h.persistent[ai.ID] = *ai
@@ -156,7 +173,7 @@ func New(key ed25519.PrivateKey, cfg Config, opts Options) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("p2p: connection manager: %w", err)
 	}
-	rm, err := newResourceManager(h.statusProto, h.syncProto)
+	rm, err := newResourceManager(h.statusProto, h.syncProto, dhtPrefix(cfg.ChainID)+dhtKadProtocol)
 	if err != nil {
 		cm.Close()
 		return nil, fmt.Errorf("p2p: resource manager: %w", err)
@@ -206,7 +223,7 @@ func New(key ed25519.PrivateKey, cfg Config, opts Options) (*Host, error) {
 	if cfg.DHT {
 		d, err := dht.New(lh,
 			dht.Mode(dht.ModeServer),
-			dht.ProtocolPrefix(protocol.ID(fmt.Sprintf("/bizra/%d", cfg.ChainID))),
+			dht.ProtocolPrefix(dhtPrefix(cfg.ChainID)),
 			dht.DisableProviders(),
 			dht.DisableValues(),
 		)
@@ -223,6 +240,7 @@ func New(key ed25519.PrivateKey, cfg Config, opts Options) (*Host, error) {
 	h.goSafe(h.bootstrap)
 	h.goSafe(h.persistentLoop)
 	h.goSafe(h.statusLoop)
+	h.goSafe(h.outboundLoop)
 	if h.dht != nil {
 		h.goSafe(h.discoveryLoop)
 	}
@@ -230,11 +248,17 @@ func New(key ed25519.PrivateKey, cfg Config, opts Options) (*Host, error) {
 	return h, nil
 }
 
+// dhtPrefix is the DHT's protocol prefix: the chain's, so that chains never
+// share a routing table. The DHT speaks dhtPrefix + dhtKadProtocol.
+func dhtPrefix(chainID uint64) protocol.ID { return protocol.ID(fmt.Sprintf("/bizra/%d", chainID)) }
+
+const dhtKadProtocol = "/kad/1.0.0"
+
 // startGossip creates the GossipSub router.
 func (h *Host) startGossip() error {
 	ps, err := pubsub.NewGossipSub(h.ctx, h.host,
 		pubsub.WithGossipSubParams(h.cfg.GossipConfig.Params()),
-		pubsub.WithPeerScore(peerScoreParams(), peerScoreThresholds()),
+		pubsub.WithPeerScore(peerScoreParams(h.appScore), peerScoreThresholds()),
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(h.onScores), scoreInspectInterval),
 		pubsub.WithMessageIdFn(func(m *pb.Message) string { return messageID(m.GetTopic(), m.GetData(), nil) }),
 		pubsub.WithMaxMessageSize(h.cfg.MaxMessageBytes+envelopeOverhead+rpcSlack),
@@ -242,8 +266,11 @@ func (h *Host) startGossip() error {
 		// which a validator under load overflows with transaction batches
 		// and proposals, losing messages the protocol then recovers from
 		// only by timeouts.
+		// The queue of each peer is bounded in bytes too, by h.out.
 		pubsub.WithPeerOutboundQueueSize(peerOutboundQueue),
+		pubsub.WithRawTracer(h.out),
 		pubsub.WithValidateQueueSize(validateQueue),
+		pubsub.WithSubscriptionFilter(h.filter),
 		pubsub.WithLogger(h.log.With("component", "gossipsub")),
 	)
 	if err != nil {
@@ -446,6 +473,18 @@ func (h *Host) onDisconnected(n network.Network, p peer.ID) {
 	delete(h.peers, p)
 	h.updateGaugesLocked()
 	h.mu.Unlock()
+	h.filter.forget(p)
+	h.out.forget(p)
+	h.serve.forget(p)
+}
+
+// appScore is the application-specific part of a peer's gossip score: its
+// penalty points, negated.
+func (h *Host) appScore(p peer.ID) float64 { return -h.penalty(p) }
+
+// outboundLoop checks the peers' gossip queues every second.
+func (h *Host) outboundLoop() {
+	h.every(time.Second, func() { h.out.check(time.Now()) })
 }
 
 func (h *Host) updateGaugesLocked() {
@@ -461,6 +500,21 @@ func (h *Host) disconnect(p peer.ID, reason string, cause error) {
 	}
 	h.met.Disconnects.WithLabelValues(reason).Inc()
 	h.log.Info("disconnecting peer", "peer_id", p.String(), "reason", reason, "err", cause, "ban", h.cfg.BanDuration)
+	h.closePeer(p)
+}
+
+// drop closes every connection to p without a ban: p may reconnect at
+// once. It is for a peer that may be honest and only slow.
+func (h *Host) drop(p peer.ID, reason string, cause error) {
+	if h.gater.banned(p) {
+		return // already disconnected
+	}
+	h.met.Disconnects.WithLabelValues(reason).Inc()
+	h.log.Info("disconnecting peer", "peer_id", p.String(), "reason", reason, "err", cause)
+	h.closePeer(p)
+}
+
+func (h *Host) closePeer(p peer.ID) {
 	h.mu.Lock()
 	delete(h.peers, p)
 	h.updateGaugesLocked()

@@ -15,9 +15,17 @@ import (
 //	bizra_p2p_ignored_total{topic,reason}        of which ignored: expired, future, malformed
 //	bizra_p2p_published_total{topic}             messages this host published
 //	bizra_p2p_dropped_total{topic}               accepted messages dropped because the reader was slow
-//	bizra_p2p_disconnects_total{reason}          peers disconnected and banned: score, chain, version, sync, ban
+//	bizra_p2p_disconnects_total{reason}          peers disconnected and banned: score, chain, version, sync,
+//	                                             withheld, topics, slow, ban (doc.go explains each)
+//	bizra_p2p_penalties_total{reason}            penalty points given to peers: topics, withheld
 //	bizra_p2p_sync_requests_total{result}        block sync requests sent: ok, empty, error
 //	bizra_p2p_sync_served_total                  block sync requests answered
+//	bizra_p2p_sync_served_bytes_total            bytes of blocks in the answers
+//	bizra_p2p_sync_refused_total{reason}         block sync requests refused: unverified, requests, bytes,
+//	                                             total, unavailable
+//	bizra_p2p_outbound_queued_bytes              gossip bytes waiting to be sent, all peers' queues together
+//	                                             (a message queued for several peers counts for each)
+//	bizra_p2p_outbound_dropped_total             gossip RPCs dropped because a peer's queue was full
 //	bizra_p2p_sync_heights_applied_total         heights applied by Sync
 //	bizra_p2p_bytes_in_total, _bytes_out_total   bytes on all streams (libp2p bandwidth counter, swept each second)
 //
@@ -31,11 +39,17 @@ type Metrics struct {
 	Published      *prometheus.CounterVec
 	Dropped        *prometheus.CounterVec
 	Disconnects    *prometheus.CounterVec
+	Penalties      *prometheus.CounterVec
 	SyncRequests   *prometheus.CounterVec
 	SyncServed     prometheus.Counter
-	HeightsApplied prometheus.Counter
-	BytesIn        prometheus.CounterFunc
-	BytesOut       prometheus.CounterFunc
+	SyncBytes      prometheus.Counter
+	SyncRefused    *prometheus.CounterVec
+	OutboundQueued prometheus.Gauge
+	// OutboundDropped counts RPCs GossipSub could not queue for a peer.
+	OutboundDropped prometheus.Counter
+	HeightsApplied  prometheus.Counter
+	BytesIn         prometheus.CounterFunc
+	BytesOut        prometheus.CounterFunc
 
 	bw atomic.Pointer[metrics.BandwidthCounter]
 }
@@ -58,9 +72,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Published:  counterVec("published_total", "Gossip messages published by this host, by topic.", "topic"),
 		Dropped:    counterVec("dropped_total", "Accepted gossip messages dropped because the reader was slow, by topic.", "topic"),
 		Disconnects: counterVec("disconnects_total",
-			"Peers disconnected and banned, by reason (score, chain, version, sync, ban).", "reason"),
-		SyncRequests:   counterVec("sync_requests_total", "Block sync requests sent, by result (ok, empty, error).", "result"),
-		SyncServed:     prometheus.NewCounter(prometheus.CounterOpts(opts("sync_served_total", "Block sync requests answered."))),
+			"Peers disconnected and banned, by reason (score, chain, version, sync, withheld, topics, slow, ban).", "reason"),
+		Penalties:    counterVec("penalties_total", "Penalty points given to peers, by reason (topics, withheld).", "reason"),
+		SyncRequests: counterVec("sync_requests_total", "Block sync requests sent, by result (ok, empty, error).", "result"),
+		SyncServed:   prometheus.NewCounter(prometheus.CounterOpts(opts("sync_served_total", "Block sync requests answered."))),
+		SyncBytes:    prometheus.NewCounter(prometheus.CounterOpts(opts("sync_served_bytes_total", "Bytes of blocks in block sync answers."))),
+		SyncRefused: counterVec("sync_refused_total",
+			"Block sync requests refused, by reason (unverified, requests, bytes, total, unavailable).", "reason"),
+		OutboundQueued: prometheus.NewGauge(prometheus.GaugeOpts(opts("outbound_queued_bytes",
+			"Gossip bytes waiting to be sent, all peers' queues together."))),
+		OutboundDropped: prometheus.NewCounter(prometheus.CounterOpts(opts("outbound_dropped_total",
+			"Gossip RPCs dropped because a peer's queue was full."))),
 		HeightsApplied: prometheus.NewCounter(prometheus.CounterOpts(opts("sync_heights_applied_total", "Heights applied by block sync."))),
 	}
 	m.BytesIn = prometheus.NewCounterFunc(prometheus.CounterOpts(opts("bytes_in_total", "Bytes received on all streams.")), func() float64 {
@@ -77,7 +99,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	})
 	if reg != nil {
 		reg.MustRegister(m.Peers, m.BestHeight, m.Messages, m.Ignored, m.Published, m.Dropped,
-			m.Disconnects, m.SyncRequests, m.SyncServed, m.HeightsApplied, m.BytesIn, m.BytesOut)
+			m.Disconnects, m.Penalties, m.SyncRequests, m.SyncServed, m.SyncBytes, m.SyncRefused,
+			m.OutboundQueued, m.OutboundDropped, m.HeightsApplied, m.BytesIn, m.BytesOut)
 	}
 	return m
 }

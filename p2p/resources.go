@@ -17,6 +17,12 @@ import (
 //	per peer   8 connections (4 in, 4 out), 512 streams, 128 MiB
 //	status     per peer 4 streams (2 in, 2 out)
 //	sync       per peer 4 streams (2 in, 2 out): one sync response can be 32 MiB
+//	dht        per peer 16 streams (8 in, 8 out): the DHT reads a message of
+//	           up to 4 MiB a stream into memory it allocates as soon as it
+//	           has read the length, outside the resource manager's account,
+//	           and holds a stream for a minute; the library's default of 64
+//	           inbound streams a peer let one peer pin 256 MiB; all peers
+//	           together 256 streams (128 in, 128 out)
 //
 // 512 connections leave room above HighWater (96 by default) for the
 // connection manager's grace period and for inbound bursts. 128 MiB a peer
@@ -36,10 +42,12 @@ const (
 	rcPeerStreams     = 512
 	rcPeerMemory      = 128 << 20
 	rcProtoPeerStream = 4
+	rcDHTPeerStreams  = 16
+	rcDHTStreams      = 256
 )
 
 // resourceLimits builds the limiter described above.
-func resourceLimits(statusProto, syncProto protocol.ID) rcmgr.Limiter {
+func resourceLimits(statusProto, syncProto, dhtProto protocol.ID) rcmgr.Limiter {
 	scaling := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&scaling)
 	base := scaling.Scale(rcSystemMemory, rcSystemFD)
@@ -65,9 +73,17 @@ func resourceLimits(statusProto, syncProto protocol.ID) rcmgr.Limiter {
 			Streams: rcPeerStreams, StreamsInbound: rcPeerStreams / 2, StreamsOutbound: rcPeerStreams / 2,
 			Memory: rcPeerMemory, FD: rcPeerConns,
 		},
+		Protocol: map[protocol.ID]rcmgr.ResourceLimits{
+			dhtProto: {Streams: rcDHTStreams, StreamsInbound: rcDHTStreams / 2, StreamsOutbound: rcDHTStreams / 2},
+		},
 		ProtocolPeer: map[protocol.ID]rcmgr.ResourceLimits{
 			statusProto: proto,
 			syncProto:   proto,
+			dhtProto: {
+				Streams:         rcDHTPeerStreams,
+				StreamsInbound:  rcDHTPeerStreams / 2,
+				StreamsOutbound: rcDHTPeerStreams / 2,
+			},
 		},
 	}
 	return rcmgr.NewFixedLimiter(partial.Build(base))
@@ -75,6 +91,6 @@ func resourceLimits(statusProto, syncProto protocol.ID) rcmgr.Limiter {
 
 // newResourceManager returns the resource manager; its own Prometheus
 // metrics stay off, the host's metrics are ours.
-func newResourceManager(statusProto, syncProto protocol.ID) (network.ResourceManager, error) {
-	return rcmgr.NewResourceManager(resourceLimits(statusProto, syncProto), rcmgr.WithMetricsDisabled())
+func newResourceManager(statusProto, syncProto, dhtProto protocol.ID) (network.ResourceManager, error) {
+	return rcmgr.NewResourceManager(resourceLimits(statusProto, syncProto, dhtProto), rcmgr.WithMetricsDisabled())
 }

@@ -30,16 +30,18 @@ const (
 	scoreInspectInterval = time.Second
 )
 
-// peerScoreParams are the peer-level parameters. Peers on the loopback
-// network are exempt from the IP colocation penalty, so that a local
-// testnet of many nodes on one machine is not penalised for it.
-func peerScoreParams() *pubsub.PeerScoreParams {
+// peerScoreParams are the peer-level parameters, with app as the
+// application-specific score (weight 1: the host's penalty points,
+// negated). Peers on the loopback network are exempt from the IP
+// colocation penalty, so that a local testnet of many nodes on one machine
+// is not penalised for it.
+func peerScoreParams(app func(peer.ID) float64) *pubsub.PeerScoreParams {
 	_, lo4, _ := net.ParseCIDR("127.0.0.0/8")
 	_, lo6, _ := net.ParseCIDR("::1/128")
 	return &pubsub.PeerScoreParams{
 		Topics:                      make(map[string]*pubsub.TopicScoreParams),
 		TopicScoreCap:               topicScoreCap,
-		AppSpecificScore:            func(peer.ID) float64 { return 0 },
+		AppSpecificScore:            app,
 		AppSpecificWeight:           1,
 		IPColocationFactorWeight:    -10,
 		IPColocationFactorThreshold: 8,

@@ -166,11 +166,21 @@ func (h *Host) handleStatus(s network.Stream) {
 		}
 		return
 	}
-	// Answer even a peer on another chain, so that it learns why.
+	// A peer on our chain is verified before it reads our answer, so that
+	// the requests it may send as soon as it has verified us are served.
+	// A peer on another chain gets the answer first, so that it learns
+	// why it is refused, and is disconnected after.
+	p := s.Conn().RemotePeer()
+	ours := h.checkStatus(remote) == nil
+	if ours {
+		h.learn(p, remote)
+	}
 	if _, err := s.Write(h.ourStatus().encode()); err != nil {
 		s.Reset()
 	}
-	h.learn(s.Conn().RemotePeer(), remote)
+	if !ours {
+		h.learn(p, remote)
+	}
 }
 
 // statusLoop refreshes every peer's status each StatusInterval and keeps

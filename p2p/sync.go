@@ -5,52 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
-	"time"
 
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// limits returns the bounds of a response to a request for max blocks.
+// syncLimits returns the bounds of a response to a request for max blocks.
 func (h *Host) syncLimits(max int) syncLimits {
 	return syncLimits{Count: max, Block: h.cfg.MaxMessageBytes, Total: MaxSyncResponseBytes}
-}
-
-// handleSync serves one block sync request.
-func (h *Host) handleSync(s network.Stream) {
-	defer s.Close()
-	_ = s.SetDeadline(time.Now().Add(h.cfg.SyncTimeout))
-	buf := make([]byte, syncRequestLen)
-	if _, err := io.ReadFull(s, buf); err != nil {
-		s.Reset()
-		return
-	}
-	req, err := decodeSyncRequest(buf)
-	if err != nil {
-		h.log.Debug("bad sync request", "peer_id", s.Conn().RemotePeer().String(), "err", err)
-		s.Reset()
-		return
-	}
-	var blocks [][]byte
-	if h.blocks != nil {
-		blocks, err = h.blocks(req.From, int(req.Max))
-		if err != nil {
-			h.log.Warn("serving blocks failed", "from", req.From, "max", req.Max, "err", err)
-			blocks = nil
-		}
-	}
-	w := bufio.NewWriterSize(s, 64<<10)
-	if _, err := encodeSyncResponse(w, blocks, h.syncLimits(int(req.Max))); err != nil {
-		s.Reset()
-		return
-	}
-	if err := w.Flush(); err != nil {
-		s.Reset()
-		return
-	}
-	h.met.SyncServed.Inc()
 }
 
 // fetchFrom asks p for up to max blocks from height from.
@@ -131,8 +93,9 @@ func (h *Host) Fetch(ctx context.Context, from uint64, max int) ([][]byte, error
 }
 
 // request is fetchFrom with metrics, disconnecting a peer whose response
-// is malformed.
+// is malformed and penalising one that withholds blocks it advertised.
 func (h *Host) request(ctx context.Context, p peer.ID, from uint64, max int) ([][]byte, error) {
+	advertised := h.advertised(p)
 	blocks, err := h.fetchFrom(ctx, p, from, max)
 	switch {
 	case err != nil:
@@ -140,12 +103,60 @@ func (h *Host) request(ctx context.Context, p peer.ID, from uint64, max int) ([]
 		if isWireError(err) {
 			h.disconnect(p, "sync", err)
 		}
+		return blocks, err
 	case len(blocks) == 0:
 		h.met.SyncRequests.WithLabelValues("empty").Inc()
 	default:
 		h.met.SyncRequests.WithLabelValues("ok").Inc()
 	}
-	return blocks, err
+	if why := h.withheld(from, max, advertised, blocks); why != "" {
+		h.penalise(p, withheldPenalty, "withheld", fmt.Errorf("p2p: %s, heights %d.. asked for, %d advertised", why, from, advertised))
+	}
+	return blocks, nil
+}
+
+// advertised is the height p advertised, 0 for a peer not verified.
+func (h *Host) advertised(p peer.ID) uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if st := h.peers[p]; st != nil && st.verified {
+		return st.height
+	}
+	return 0
+}
+
+// withheld says how a well-formed response to a request for max blocks
+// from height from falls short of what a server advertising height
+// advertised has, or "" when it does not. A server answers with every
+// block it has from the height asked for, up to max, stopping only before
+// a block that would take the response past MaxSyncResponseBytes; a
+// server that cannot serve (it is busy, or serves no blocks) refuses the
+// request rather than answering short. So an empty response for an
+// advertised height is a lie, and so is a short one with room for another
+// block of MaxMessageBytes left. Height 0, the genesis, is never judged:
+// nodes build it from the genesis file and never ask for it.
+func (h *Host) withheld(from uint64, max int, advertised uint64, blocks [][]byte) string {
+	if from == 0 || advertised < from {
+		return ""
+	}
+	want := uint64(max)
+	if have := advertised - from + 1; have < want {
+		want = have
+	}
+	if len(blocks) == 0 {
+		return "empty response"
+	}
+	if uint64(len(blocks)) >= want {
+		return ""
+	}
+	total := 0
+	for _, b := range blocks {
+		total += len(b)
+	}
+	if total+h.cfg.MaxMessageBytes <= MaxSyncResponseBytes {
+		return fmt.Sprintf("%d blocks of %d bytes, short of %d", len(blocks), total, want)
+	}
+	return ""
 }
 
 // syncBatch is a range of heights to fetch.

@@ -74,9 +74,10 @@ type account struct {
 	// block.
 	balance uint256.Int
 	cost    uint256.Int
-	// replaced counts replacements since block replacedAt (Pool.blocks).
-	replaced   int
-	replacedAt uint64
+	// replaced counts replacements since block replacedAt, the low 32 bits
+	// of Pool.blocks (compared for equality only, so wrapping is harmless).
+	replaced   uint32
+	replacedAt uint32
 }
 
 // maxCost is tx.MaxCost for a transaction that passed the stateless rules,
@@ -389,7 +390,7 @@ func (p *Pool) insertLocked(sh *shard, e *entry, st *chain.Account) (replaced *e
 		if acct, err := p.state.Account(tx.From); err == nil && acct.Nonce >= st.Nonce {
 			st = &acct
 		}
-		a = &account{nonce: st.Nonce, balance: st.Balance, replacedAt: p.blocks.Load()}
+		a = &account{nonce: st.Nonce, balance: st.Balance, replacedAt: uint32(p.blocks.Load())}
 	}
 	if tx.Nonce < a.nonce {
 		return nil, chain.Rejectf(chain.ErrNonceTooLow, "address %s, tx %d, state %d", tx.From, tx.Nonce, a.nonce)
@@ -412,10 +413,10 @@ func (p *Pool) insertLocked(sh *shard, e *entry, st *chain.Account) (replaced *e
 		if !p.bumped(old.tx, tx) {
 			return nil, chain.Rejectf(ErrReplaceUnderpriced, "need fee cap and tip %d%% above %s/%s", p.cfg.PriceBumpPercent, old.tx.FeeCap.Dec(), old.tx.TipCap.Dec())
 		}
-		if b := p.blocks.Load(); a.replacedAt != b {
+		if b := uint32(p.blocks.Load()); a.replacedAt != b {
 			a.replaced, a.replacedAt = 0, b
 		}
-		if a.replaced >= p.cfg.MaxReplacementsPerSender {
+		if int(a.replaced) >= p.cfg.MaxReplacementsPerSender {
 			return nil, chain.Rejectf(ErrReplaceLimit, "address %s, %d replacements, limit %d per block", tx.From, a.replaced, p.cfg.MaxReplacementsPerSender)
 		}
 	}

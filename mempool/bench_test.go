@@ -285,3 +285,45 @@ func BenchmarkPoolMemory(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkEvictDemotesLongRun evicts the lowest pending transaction of a
+// sender with 1,024 pending ones: the other 1,023 are demoted to queued and
+// trimmed to the sender's queue limit (64), highest nonces first, under the
+// shard lock. It measures that one admission.
+func BenchmarkEvictDemotesLongRun(b *testing.B) {
+	k, other := key(b, 1), key(b, 2)
+	tc := newTestChain(b, []*KeyT{k, other}, oneEther)
+	rules := tc.c.Rules()
+	verified := func(k *KeyT, s spec) *chain.Tx {
+		tx, err := rules.DecodeTx(raw(b, k, s))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return tx
+	}
+	cfg := DefaultConfig()
+	cfg.MaxTxs, cfg.ShardShare = cfg.MaxPendingPerSender, float64(cfg.Shards)
+	run := []*chain.Tx{verified(k, spec{nonce: 0, feeCap: 2e9, tip: 1e9})}
+	for n := uint64(1); n < uint64(cfg.MaxPendingPerSender); n++ {
+		run = append(run, verified(k, spec{nonce: n, feeCap: 9e9, tip: 9e9}))
+	}
+	dear := verified(other, spec{nonce: 0, feeCap: 5e9, tip: 5e9})
+	for b.Loop() {
+		b.StopTimer()
+		p := newPool(b, tc, cfg, nil)
+		for _, tx := range run {
+			if err := p.AddTx(tx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		if err := p.AddTx(dear); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if p.Len() != cfg.MaxQueuedPerSender+1 {
+			b.Fatalf("pool holds %d", p.Len())
+		}
+		b.StartTimer()
+	}
+}

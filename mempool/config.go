@@ -25,13 +25,22 @@ type Config struct {
 	QueueLifetime time.Duration `toml:"queue_lifetime" doc:"How long a transaction may wait behind a nonce gap."`
 	// PriceBumpPercent is the increase of fee cap and tip a replacement needs.
 	PriceBumpPercent int `toml:"price_bump_percent" doc:"Fee cap and tip increase a replacement needs, in percent."`
+	// MaxReplacementsPerSender bounds how many of its transactions, pending
+	// or queued, one sender may replace between two committed blocks. A
+	// replaced transaction never runs, so its fee is never paid: without a
+	// bound one funded account could re-price a queued transaction without
+	// end, each copy gossiped to every node.
+	MaxReplacementsPerSender int `toml:"max_replacements_per_sender" doc:"Transactions one sender may replace (re-price) between two committed blocks."`
 }
 
 // DefaultConfig returns a pool of 16 shards holding up to 500,000
 // transactions or 256 MiB of encodings (about 250 MiB of memory when full,
 // see BENCHMARKS.md), a shard at most twice its fair share, 1,024 pending
 // and 64 queued transactions per sender, queued transactions kept for ten
-// minutes, and a 10% price bump for replacements.
+// minutes, and a 10% price bump for replacements, at most 8 of one sender's
+// per block. A wallet re-prices a stuck transaction at most once a block
+// (the new price counts only when the next block is built), so 8 lets a
+// sender speed up 8 stuck nonces at once; more wait for the next block.
 func DefaultConfig() Config {
 	return Config{
 		Shards:              16,
@@ -42,6 +51,8 @@ func DefaultConfig() Config {
 		MaxQueuedPerSender:  64,
 		QueueLifetime:       10 * time.Minute,
 		PriceBumpPercent:    10,
+
+		MaxReplacementsPerSender: 8,
 	}
 }
 
@@ -74,6 +85,9 @@ func (c Config) Validate() error {
 	}
 	if c.PriceBumpPercent < 1 || c.PriceBumpPercent > 1000 {
 		bad("price_bump_percent", "must be between 1 and 1000, not %d", c.PriceBumpPercent)
+	}
+	if c.MaxReplacementsPerSender < 0 || c.MaxReplacementsPerSender > 1_000_000 {
+		bad("max_replacements_per_sender", "must be between 0 and 1000000, not %d", c.MaxReplacementsPerSender)
 	}
 	return errors.Join(errs...)
 }

@@ -5,7 +5,11 @@
 //
 // It imports only chain. It does not gossip, does not execute blocks and
 // reads the committed state only through StateReader; the node tells it
-// about committed blocks (Committed) and the time (Options.Now).
+// about committed blocks (Committed) and the time (Options.Now). For
+// callers that must tell junk from a race, Invalid separates refusals for
+// what a transaction is (stateless rules, signature) from refusals for the
+// state or the pool it met; Parse and Recover run Add's first checks alone,
+// so that a batch can be refused before any signature is recovered.
 //
 // # Sharding
 //
@@ -20,9 +24,26 @@
 //
 // A sender's transactions with contiguous nonces from its committed nonce
 // are pending (executable); the rest are queued (waiting for a gap to fill).
-// A transaction with the nonce of one already held replaces it only if both
-// its fee cap and its tip are at least PriceBumpPercent higher. Filling a gap
-// promotes the queued transactions behind it, up to MaxPendingPerSender.
+// A transaction with the nonce of one already held, pending or queued,
+// replaces it only if both its fee cap and its tip are at least
+// PriceBumpPercent higher, and only MaxReplacementsPerSender of one sender's
+// replacements are taken between two committed blocks (ErrReplaceLimit): a
+// replaced transaction never runs, so its fee is never paid, and re-pricing
+// a queued one costs nothing at all. Filling a gap promotes the queued
+// transactions behind it, up to MaxPendingPerSender.
+//
+// # Balance
+//
+// The sender's committed balance must pay for all its pooled transactions at
+// once: value + gas × fee cap of every pending and queued one, plus the new
+// one (in place of the one it replaces), as go-ethereum's pool requires;
+// otherwise the new one is refused with chain.ErrInsufficientFunds. An
+// account funded for one transfer holds one transaction, not a thousand
+// that could never all run. Each sender keeps a running total, changed as
+// transactions enter, are replaced, evicted, expire or are included, so the
+// check costs O(1). When a block lowers a sender's balance (Committed), the
+// sender's highest nonces leave until the balance pays for the rest: queued
+// ones first, then the pending run from its end.
 //
 // # Limits and eviction
 //
@@ -30,7 +51,8 @@
 // cheapest transaction by effective gas price goes, the newest of equal ones
 // first. An incoming queued transaction may only displace queued ones. If the
 // cheapest is the incoming transaction itself, it is refused as underpriced.
-// Evicting a pending transaction demotes its sender's later ones to queued.
+// Evicting a pending transaction demotes its sender's later ones to queued,
+// and a sender's queue over its limit loses its highest nonces.
 //
 // # Selection
 //

@@ -18,36 +18,40 @@ var (
 	ErrSenderPendingLimit = errors.New("mempool: sender has too many pending transactions")
 	ErrSenderQueuedLimit  = errors.New("mempool: sender has too many queued transactions")
 	ErrNonceTooFar        = errors.New("mempool: nonce too far above the account nonce")
+	ErrReplaceLimit       = errors.New("mempool: sender replaced too many transactions since the last block")
 	ErrInvalidConfig      = errors.New("mempool: invalid config")
 )
 
-// reasons names every rejection for the rejected_total metric.
+// reasons names every rejection for the rejected_total metric, and marks
+// those that make a transaction invalid in itself (see Invalid).
 var reasons = []struct {
-	err  error
-	name string
+	err     error
+	name    string
+	invalid bool
 }{
-	{chain.ErrOversized, "oversized"},
-	{chain.ErrTxDecode, "decode"},
-	{chain.ErrTxType, "tx_type"},
-	{chain.ErrUnprotected, "unprotected"},
-	{chain.ErrWrongChainID, "chain_id"},
-	{chain.ErrContractCreation, "contract_creation"},
-	{chain.ErrData, "data"},
-	{chain.ErrAccessList, "access_list"},
-	{chain.ErrGasLimit, "gas_limit"},
-	{chain.ErrValueOverflow, "value_overflow"},
-	{chain.ErrFeeCapTooLow, "fee_cap_too_low"},
-	{chain.ErrTipAboveFeeCap, "tip_above_fee_cap"},
-	{chain.ErrInvalidSignature, "invalid_signature"},
-	{chain.ErrNonceTooLow, "nonce_too_low"},
-	{chain.ErrInsufficientFunds, "insufficient_funds"},
-	{ErrAlreadyKnown, "already_known"},
-	{ErrReplaceUnderpriced, "replacement_underpriced"},
-	{ErrUnderpriced, "underpriced"},
-	{ErrShardFull, "shard_full"},
-	{ErrSenderPendingLimit, "sender_pending_limit"},
-	{ErrSenderQueuedLimit, "sender_queued_limit"},
-	{ErrNonceTooFar, "nonce_too_far"},
+	{chain.ErrOversized, "oversized", true},
+	{chain.ErrTxDecode, "decode", true},
+	{chain.ErrTxType, "tx_type", true},
+	{chain.ErrUnprotected, "unprotected", true},
+	{chain.ErrWrongChainID, "chain_id", true},
+	{chain.ErrContractCreation, "contract_creation", true},
+	{chain.ErrData, "data", true},
+	{chain.ErrAccessList, "access_list", true},
+	{chain.ErrGasLimit, "gas_limit", true},
+	{chain.ErrValueOverflow, "value_overflow", true},
+	{chain.ErrFeeCapTooLow, "fee_cap_too_low", true},
+	{chain.ErrTipAboveFeeCap, "tip_above_fee_cap", true},
+	{chain.ErrInvalidSignature, "invalid_signature", true},
+	{chain.ErrNonceTooLow, "nonce_too_low", false},
+	{chain.ErrInsufficientFunds, "insufficient_funds", false},
+	{ErrAlreadyKnown, "already_known", false},
+	{ErrReplaceUnderpriced, "replacement_underpriced", false},
+	{ErrUnderpriced, "underpriced", false},
+	{ErrShardFull, "shard_full", false},
+	{ErrSenderPendingLimit, "sender_pending_limit", false},
+	{ErrSenderQueuedLimit, "sender_queued_limit", false},
+	{ErrNonceTooFar, "nonce_too_far", false},
+	{ErrReplaceLimit, "replacement_limit", false},
 }
 
 // reasonOf returns the metric label of a rejection.
@@ -58,4 +62,22 @@ func reasonOf(err error) int {
 		}
 	}
 	return len(reasons) // "other"
+}
+
+// Invalid reports whether err refuses a transaction for what it is, not for
+// when or where it arrived: it breaks one of the chain's stateless rules
+// (encoding, type, chain id, recipient, data, gas, value and fee ranges,
+// the minimum gas price, size) or its signature recovers no sender. These
+// rules come from the genesis, so no state of the chain and no pool will
+// ever admit such a transaction, and whoever relays it relays junk.
+//
+// Every other refusal depends on the moment: the nonce and balance against
+// the committed state (a nonce just used, a balance just spent), the pool's
+// contents and limits (already known, underpriced, full, the sender's
+// limits, a replacement's price or count). Two honest nodes that see blocks
+// and transactions at different times disagree on these, so they are not
+// Invalid; nor is an error that is not a refusal (a failed state read).
+func Invalid(err error) bool {
+	i := reasonOf(err)
+	return i < len(reasons) && reasons[i].invalid
 }

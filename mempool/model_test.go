@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -33,11 +34,27 @@ type model struct {
 	epoch   time.Time
 	seqs    map[int]uint64 // per-shard admission counters
 	senders map[chain.Address]*msender
+	blocks  uint64 // committed blocks seen
 }
 
 type msender struct {
-	nonce uint64
-	txs   map[uint64]*entry
+	nonce      uint64
+	txs        map[uint64]*entry
+	replaced   int    // replacements since block replacedAt
+	replacedAt uint64 // a fresh sender counts from the current block
+}
+
+// cost sums value + gas × fee cap over the sender's transactions, without
+// the one at nonce skip (if any).
+func (s *msender) cost(skip *entry) *uint256.Int {
+	sum := new(uint256.Int)
+	for _, e := range s.txs {
+		if e != skip {
+			c, _ := e.tx.MaxCost()
+			sum.Add(sum, &c)
+		}
+	}
+	return sum
 }
 
 func newModel(cfg Config, rules *chain.Rules, state StateReader, now func() time.Time) *model {
@@ -154,7 +171,7 @@ func (m *model) add(rawTx []byte) error {
 	}
 	s := m.senders[tx.From]
 	if s == nil {
-		s = &msender{nonce: st.Nonce, txs: map[uint64]*entry{}}
+		s = &msender{nonce: st.Nonce, txs: map[uint64]*entry{}, replacedAt: m.blocks}
 	}
 	if tx.Nonce-s.nonce >= uint64(m.cfg.MaxPendingPerSender+m.cfg.MaxQueuedPerSender) {
 		return ErrNonceTooFar
@@ -166,10 +183,25 @@ func (m *model) add(rawTx []byte) error {
 		m.seqs[sh]++
 		e.seq = m.seqs[sh]<<8 | uint64(sh)
 	}
-	if old := s.txs[tx.Nonce]; old != nil {
+	old := s.txs[tx.Nonce]
+	if old != nil {
 		if !bumpedSimple(old.tx, tx, m.cfg.PriceBumpPercent) {
 			return ErrReplaceUnderpriced
 		}
+		if s.replacedAt != m.blocks {
+			s.replaced, s.replacedAt = 0, m.blocks
+		}
+		if s.replaced >= m.cfg.MaxReplacementsPerSender {
+			return ErrReplaceLimit
+		}
+	}
+	// The balance pays for everything the sender has pooled, with this
+	// transaction in the place of the one it replaces.
+	if total := new(uint256.Int).Add(s.cost(old), &cost); total.Gt(&st.Balance) {
+		return chain.ErrInsufficientFunds
+	}
+	if old != nil {
+		s.replaced++
 		stamp()
 		s.txs[tx.Nonce] = e
 		return nil
@@ -270,6 +302,7 @@ func (m *model) fill(b *chain.Builder) []chain.Hash {
 }
 
 func (m *model) committed(changes []chain.AccountChange) {
+	m.blocks++
 	for _, c := range changes {
 		s := m.senders[c.Addr]
 		if s == nil {
@@ -283,22 +316,13 @@ func (m *model) committed(changes []chain.AccountChange) {
 			}
 			s.nonce = c.After.Nonce
 		}
-		for _, e := range m.pending(s) {
-			if !affordable(e.tx, &c.After) {
-				m.remove(e)
-				break
+		// The highest nonces go until the balance pays for the rest.
+		for s.cost(nil).Gt(&c.After.Balance) {
+			top := uint64(0)
+			for n := range s.txs {
+				top = max(top, n)
 			}
-		}
-		if m.senders[c.Addr] == nil {
-			continue
-		}
-		for _, e := range m.queued(s) {
-			if !affordable(e.tx, &c.After) {
-				m.remove(e)
-				if m.senders[c.Addr] == nil {
-					break
-				}
-			}
+			delete(s.txs, top)
 		}
 		if len(s.txs) == 0 {
 			delete(m.senders, c.Addr)
@@ -350,7 +374,7 @@ func TestModel(t *testing.T) {
 		}
 	}
 	t.Logf("add outcomes over %d seeds: %v", len(seeds), modelStats)
-	for _, must := range []string{"ok", "already_known", "nonce_too_low", "insufficient_funds", "replacement_underpriced", "underpriced", "shard_full", "sender_pending_limit", "nonce_too_far"} {
+	for _, must := range []string{"ok", "already_known", "nonce_too_low", "insufficient_funds", "replacement_underpriced", "underpriced", "shard_full", "sender_pending_limit", "nonce_too_far", "replacement_limit"} {
 		found := false
 		for k := range modelStats {
 			if strings.HasPrefix(k, must) {
@@ -377,6 +401,7 @@ func runModel(t *testing.T, seed uint64, ops int) bool {
 	cfg := Config{
 		Shards: 4, MaxTxs: 20, MaxBytes: 20 * 118, ShardShare: 1.5,
 		MaxPendingPerSender: 4, MaxQueuedPerSender: 3, QueueLifetime: time.Minute, PriceBumpPercent: 10,
+		MaxReplacementsPerSender: 1,
 	}
 	now := &fakeNow{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
 	p := newPool(t, tc, cfg, now)
@@ -402,6 +427,12 @@ func runModel(t *testing.T, seed uint64, ops int) bool {
 			}
 			tip := prices[rng.IntN(len(prices))]
 			s := spec{nonce: nonce, tip: tip, feeCap: tip + prices[rng.IntN(len(prices))], value: uint64(rng.IntN(3)) * 1e16}
+			if held := m.senders[addr(k)]; held != nil && rng.IntN(5) == 0 { // re-price one held by 10-30%
+				nonces := slices.Sorted(maps.Keys(held.txs))
+				old := held.txs[nonces[rng.IntN(len(nonces))]].tx
+				bump := uint64(110 + rng.IntN(21))
+				s = spec{nonce: old.Nonce, tip: old.TipCap.Uint64() * bump / 100, feeCap: old.FeeCap.Uint64() * bump / 100, value: old.Value.Uint64()}
+			}
 			if rng.IntN(15) == 0 {
 				s.value = 5e17 // more than the balance
 			}

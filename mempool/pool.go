@@ -1,8 +1,10 @@
 package mempool
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -52,6 +54,9 @@ type Pool struct {
 	// do not all write one cache line. See over.
 	approxCount atomic.Int64
 	approxBytes atomic.Int64
+	// blocks counts Committed calls: a sender's replacements are counted
+	// from the last block (account.replacedAt).
+	blocks atomic.Uint64
 }
 
 // flushStep is how far a shard's count (or, times 1 KiB, its bytes) may
@@ -63,6 +68,34 @@ type account struct {
 	nonce   uint64            // next nonce the committed state expects
 	pending []*entry          // pending[i].tx.Nonce == nonce + i
 	queued  map[uint64]*entry // nonces above a gap
+	// balance is the committed balance, as read when the sender entered the
+	// shard and kept by Committed since; cost is the sum of MaxCost over
+	// pending and queued, at most balance after every admission and every
+	// block.
+	balance uint256.Int
+	cost    uint256.Int
+	// replaced counts replacements since block replacedAt, the low 32 bits
+	// of Pool.blocks (compared for equality only, so wrapping is harmless).
+	replaced   uint32
+	replacedAt uint32
+}
+
+// maxCost is tx.MaxCost for a transaction that passed the stateless rules,
+// which refuse one whose cost overflows.
+func maxCost(tx *chain.Tx) uint256.Int {
+	c, _ := tx.MaxCost()
+	return c
+}
+
+// addCost and subCost keep a.cost as entries come and go.
+func (a *account) addCost(e *entry) {
+	c := maxCost(e.tx)
+	a.cost.Add(&a.cost, &c)
+}
+
+func (a *account) subCost(e *entry) {
+	c := maxCost(e.tx)
+	a.cost.Sub(&a.cost, &c)
 }
 
 type shard struct {
@@ -111,7 +144,8 @@ func (p *Pool) ShardOf(sender chain.Address) int { return int(sender[0]) % len(p
 // Add admits a raw transaction, running every check from the cheapest:
 // size, decoding, chain id, the rules of a transfer, minimum gas price,
 // duplicate hash, sender recovery, nonce, balance; then the pool's own
-// rules. It returns the parsed transaction on success.
+// rules, among them the sender's balance against the cost of all its pooled
+// transactions. It returns the parsed transaction on success.
 func (p *Pool) Add(raw []byte) (*chain.Tx, error) {
 	tx, err := p.rules.ParseTx(raw)
 	if err != nil {
@@ -122,6 +156,30 @@ func (p *Pool) Add(raw []byte) (*chain.Tx, error) {
 		return nil, err
 	}
 	return tx, nil
+}
+
+// Parse runs the first of Add's checks, those of the transaction alone
+// that need no signature recovery (chain.Rules.ParseTx), and counts a
+// refusal as Add does. It lets a caller with many transactions refuse a bad
+// one before recovering any sender.
+func (p *Pool) Parse(raw []byte) (*chain.Tx, error) {
+	tx, err := p.rules.ParseTx(raw)
+	if err != nil {
+		p.none[reasonOf(err)].Inc()
+		return nil, err
+	}
+	return tx, nil
+}
+
+// Recover recovers the sender of a parsed transaction (the expensive check,
+// chain.Rules.RecoverSender) and counts a refusal as Add does; AddTx and
+// AddTxs do not recover it again.
+func (p *Pool) Recover(tx *chain.Tx) error {
+	if err := p.rules.RecoverSender(tx); err != nil {
+		p.none[reasonOf(err)].Inc()
+		return err
+	}
+	return nil
 }
 
 // AddTx admits a transaction that passed chain.Rules.ParseTx. Its sender is
@@ -136,10 +194,10 @@ func (p *Pool) AddTx(tx *chain.Tx) error {
 		return err
 	}
 	sh := p.shards[p.ShardOf(tx.From)]
-	stateNonce, err := p.prepare(e)
+	st, err := p.prepare(e)
 	if err == nil {
 		sh.mu.Lock()
-		err = p.insertAndFit(sh, e, stateNonce)
+		err = p.insertAndFit(sh, e, &st)
 		sh.mu.Unlock()
 	}
 	if err == nil {
@@ -166,7 +224,7 @@ func (p *Pool) AddTxs(txs []*chain.Tx) []error {
 			p.none[reasonOf(ErrAlreadyKnown)].Inc()
 		}
 	}
-	nonces := make([]uint64, len(txs))
+	states := make([]chain.Account, len(txs))
 	byShard := make([][]int, len(p.shards))
 	for i, e := range es {
 		if errs[i] != nil {
@@ -176,7 +234,7 @@ func (p *Pool) AddTxs(txs []*chain.Tx) []error {
 			continue
 		}
 		sh := p.ShardOf(e.tx.From)
-		if nonces[i], errs[i] = p.prepare(e); errs[i] != nil {
+		if states[i], errs[i] = p.prepare(e); errs[i] != nil {
 			p.finish(p.shards[sh], e, errs[i])
 			continue
 		}
@@ -189,7 +247,7 @@ func (p *Pool) AddTxs(txs []*chain.Tx) []error {
 		sh := p.shards[si]
 		sh.mu.Lock()
 		for _, i := range idx {
-			errs[i] = p.insertAndFit(sh, es[i], nonces[i])
+			errs[i] = p.insertAndFit(sh, es[i], &states[i])
 		}
 		sh.mu.Unlock()
 	}
@@ -219,30 +277,31 @@ func (p *Pool) recover(e *entry) error {
 	return nil
 }
 
-// prepare applies the checks against the committed state and fills in the
-// entry's ordering fields. It returns the committed nonce.
-func (p *Pool) prepare(e *entry) (uint64, error) {
+// prepare applies the checks of the transaction alone against the committed
+// state and fills in the entry's ordering fields. It returns the committed
+// account.
+func (p *Pool) prepare(e *entry) (chain.Account, error) {
 	tx := e.tx
 	acct, err := p.state.Account(tx.From)
 	if err != nil {
-		return 0, fmt.Errorf("mempool: read sender account: %w", err)
+		return chain.Account{}, fmt.Errorf("mempool: read sender account: %w", err)
 	}
 	if tx.Nonce < acct.Nonce {
-		return 0, chain.Rejectf(chain.ErrNonceTooLow, "address %s, tx %d, state %d", tx.From, tx.Nonce, acct.Nonce)
+		return chain.Account{}, chain.Rejectf(chain.ErrNonceTooLow, "address %s, tx %d, state %d", tx.From, tx.Nonce, acct.Nonce)
 	}
 	cost, overflow := tx.MaxCost()
 	if overflow || acct.Balance.Lt(&cost) {
-		return 0, chain.Rejectf(chain.ErrInsufficientFunds, "address %s have %s want %s", tx.From, acct.Balance.Dec(), cost.Dec())
+		return chain.Account{}, chain.Rejectf(chain.ErrInsufficientFunds, "address %s have %s want %s", tx.From, acct.Balance.Dec(), cost.Dec())
 	}
 	price := tx.EffectiveGasPrice(p.rules.BaseFee())
 	e.prio, e.arrived = priority(&price), p.sinceEpoch()
-	return acct.Nonce, nil
+	return acct, nil
 }
 
 // insertAndFit inserts e and keeps the shard within its share. The caller
 // holds sh.mu.
-func (p *Pool) insertAndFit(sh *shard, e *entry, stateNonce uint64) error {
-	replaced, err := p.insertLocked(sh, e, stateNonce)
+func (p *Pool) insertAndFit(sh *shard, e *entry, st *chain.Account) error {
+	replaced, err := p.insertLocked(sh, e, st)
 	if err != nil {
 		return err
 	}
@@ -313,19 +372,25 @@ func (p *Pool) bumped(prev, next *chain.Tx) bool {
 	return !next.FeeCap.Lt(need(&prev.FeeCap)) && !next.TipCap.Lt(need(&prev.TipCap))
 }
 
-// insertLocked places e in its sender's lists. stateNonce is the committed
-// nonce read at admission, used when the sender is new to the shard.
-func (p *Pool) insertLocked(sh *shard, e *entry, stateNonce uint64) (replaced *entry, err error) {
+// insertLocked places e in its sender's lists. st is the committed account
+// read at admission, used when the sender is new to the shard.
+//
+// The sender's balance must pay for all of its pooled transactions at once:
+// value + gas × fee cap of every pending and queued one, with e instead of
+// the one it replaces. The running total (account.cost) makes the check
+// O(1). A replacement needs the price bump and may be one of at most
+// MaxReplacementsPerSender of the sender's since the last block.
+func (p *Pool) insertLocked(sh *shard, e *entry, st *chain.Account) (replaced *entry, err error) {
 	tx := e.tx
 	a := sh.accounts[tx.From]
 	if a == nil {
 		// The sender is new to the shard, or Committed removed it since
-		// prepare read the state: read the nonce again, under the lock that
-		// Committed takes, so that a block committed meanwhile is seen.
-		if acct, err := p.state.Account(tx.From); err == nil && acct.Nonce > stateNonce {
-			stateNonce = acct.Nonce
+		// prepare read the state: read the account again, under the lock
+		// that Committed takes, so that a block committed meanwhile is seen.
+		if acct, err := p.state.Account(tx.From); err == nil && acct.Nonce >= st.Nonce {
+			st = &acct
 		}
-		a = &account{nonce: stateNonce}
+		a = &account{nonce: st.Nonce, balance: st.Balance, replacedAt: uint32(p.blocks.Load())}
 	}
 	if tx.Nonce < a.nonce {
 		return nil, chain.Rejectf(chain.ErrNonceTooLow, "address %s, tx %d, state %d", tx.From, tx.Nonce, a.nonce)
@@ -348,6 +413,20 @@ func (p *Pool) insertLocked(sh *shard, e *entry, stateNonce uint64) (replaced *e
 		if !p.bumped(old.tx, tx) {
 			return nil, chain.Rejectf(ErrReplaceUnderpriced, "need fee cap and tip %d%% above %s/%s", p.cfg.PriceBumpPercent, old.tx.FeeCap.Dec(), old.tx.TipCap.Dec())
 		}
+		if b := uint32(p.blocks.Load()); a.replacedAt != b {
+			a.replaced, a.replacedAt = 0, b
+		}
+		if int(a.replaced) >= p.cfg.MaxReplacementsPerSender {
+			return nil, chain.Rejectf(ErrReplaceLimit, "address %s, %d replacements, limit %d per block", tx.From, a.replaced, p.cfg.MaxReplacementsPerSender)
+		}
+	}
+	if err := a.afford(tx, old); err != nil {
+		return nil, err
+	}
+	if old != nil {
+		a.replaced++
+		a.subCost(old)
+		a.addCost(e)
 		sh.stamp(e)
 		if old.queued {
 			sh.queuedH.remove(old)
@@ -385,12 +464,32 @@ func (p *Pool) insertLocked(sh *shard, e *entry, stateNonce uint64) (replaced *e
 		a.queued[tx.Nonce] = e
 		sh.queuedH.push(e)
 	}
+	a.addCost(e)
 	sh.accounts[tx.From] = a
 	e.live.Store(true)
 	p.addCount(sh, 1)
 	p.addBytes(sh, int64(tx.Size()))
 	p.promoteLocked(sh, a)
 	return nil, nil
+}
+
+// afford checks that the balance pays for the sender's pooled transactions
+// with tx added, or put in the place of old.
+func (a *account) afford(tx *chain.Tx, old *entry) error {
+	need := a.cost
+	if old != nil {
+		oc := maxCost(old.tx)
+		need.Sub(&need, &oc)
+	}
+	c := maxCost(tx)
+	if _, overflow := need.AddOverflow(&need, &c); overflow || need.Gt(&a.balance) {
+		n := len(a.pending) + len(a.queued)
+		if old != nil {
+			n--
+		}
+		return chain.Rejectf(chain.ErrInsufficientFunds, "address %s have %s want %s (%d pooled transactions cost %s)", tx.From, a.balance.Dec(), need.Dec(), n, a.cost.Dec())
+	}
+	return nil
 }
 
 // promoteLocked moves queued transactions that follow the pending ones into
@@ -481,23 +580,23 @@ func (p *Pool) dropLocked(sh *shard, e *entry) int {
 		}
 		clear(a.pending[idx:])
 		a.pending = a.pending[:idx]
-		for len(a.queued) > p.cfg.MaxQueuedPerSender {
-			var top *entry
-			for _, q := range a.queued {
-				if top == nil || q.tx.Nonce > top.tx.Nonce {
-					top = q
-				}
+		if over := len(a.queued) - p.cfg.MaxQueuedPerSender; over > 0 {
+			// Sort once rather than search for the highest nonce each time:
+			// a demoted pending run may be MaxPendingPerSender long.
+			for _, top := range highestQueued(a, over) {
+				delete(a.queued, top.tx.Nonce)
+				sh.queuedH.remove(top)
+				top.evicted = true
+				a.subCost(top)
+				p.forget(top)
+				p.addCount(sh, -1)
+				p.addBytes(sh, -int64(top.tx.Size()))
+				sh.stats.evicted.Add(1)
+				removed++
 			}
-			delete(a.queued, top.tx.Nonce)
-			sh.queuedH.remove(top)
-			top.evicted = true
-			p.forget(top)
-			p.addCount(sh, -1)
-			p.addBytes(sh, -int64(top.tx.Size()))
-			sh.stats.evicted.Add(1)
-			removed++
 		}
 	}
+	a.subCost(e)
 	p.forget(e)
 	p.addCount(sh, -1)
 	p.addBytes(sh, -int64(tx.Size()))
@@ -506,6 +605,17 @@ func (p *Pool) dropLocked(sh *shard, e *entry) int {
 	}
 	sh.stats.queued.Store(int64(len(sh.queuedH)))
 	return removed
+}
+
+// highestQueued returns the n queued entries of a with the highest nonces,
+// highest first.
+func highestQueued(a *account, n int) []*entry {
+	all := make([]*entry, 0, len(a.queued))
+	for _, q := range a.queued {
+		all = append(all, q)
+	}
+	slices.SortFunc(all, func(x, y *entry) int { return cmp.Compare(y.tx.Nonce, x.tx.Nonce) })
+	return all[:min(n, len(all))]
 }
 
 // cheapestLocked returns the shard's eviction candidate.

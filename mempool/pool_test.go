@@ -353,6 +353,22 @@ func TestFillOrder(t *testing.T) {
 	}
 }
 
+// richState reports one sender richer than the chain does, as a pool that
+// read the state before a block spent the sender's balance would see it.
+type richState struct {
+	*chain.Chain
+	who   chain.Address
+	extra *uint256.Int
+}
+
+func (r *richState) Account(a chain.Address) (chain.Account, error) {
+	acct, err := r.Chain.Account(a)
+	if a == r.who {
+		acct.Balance.Add(&acct.Balance, r.extra)
+	}
+	return acct, err
+}
+
 func TestFillStopsAtBlockLimitAndSkipsUnpayable(t *testing.T) {
 	keys := []*KeyT{key(t, 1), key(t, 2)}
 	// Each key can pay for exactly one transfer of 0.4 ether at 2 gwei.
@@ -361,7 +377,20 @@ func TestFillStopsAtBlockLimitAndSkipsUnpayable(t *testing.T) {
 	tc := newTestChain(t, keys, bal)
 	p := newPool(t, tc, DefaultConfig(), nil)
 	mustAdd(t, p, raw(t, keys[0], spec{nonce: 0, value: 4e17, feeCap: 2e9, tip: 1e9}))
-	mustAdd(t, p, raw(t, keys[0], spec{nonce: 1, value: 4e17, feeCap: 2e9, tip: 1e9})) // admitted: each alone is payable
+	// Payable alone, but not after the one before it.
+	if _, err := p.Add(raw(t, keys[0], spec{nonce: 1, value: 4e17, feeCap: 2e9, tip: 1e9})); !errors.Is(err, chain.ErrInsufficientFunds) {
+		t.Fatalf("second of sender 0: %v", err)
+	}
+
+	// A pool whose view of sender 0 is richer than the block's state holds
+	// both; selection skips the one the state cannot pay, and the commit
+	// drops it.
+	p, err := New(DefaultConfig(), tc.c.Rules(), &richState{Chain: tc.c, who: addr(keys[0]), extra: oneEther}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAdd(t, p, raw(t, keys[0], spec{nonce: 0, value: 4e17, feeCap: 2e9, tip: 1e9}))
+	mustAdd(t, p, raw(t, keys[0], spec{nonce: 1, value: 4e17, feeCap: 2e9, tip: 1e9}))
 	mustAdd(t, p, raw(t, keys[1], spec{nonce: 0, value: 1, feeCap: 2e9, tip: 1e9}))
 	got := commitFill(t, tc, p)
 	if len(got) != 2 {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/holiman/uint256"
+
 	"github.com/bizra/node0/chain"
 )
 
@@ -20,8 +22,11 @@ func (p *Pool) checkInvariants(t *testing.T) {
 	for _, sh := range p.shards {
 		sh.mu.Lock()
 		for addr, a := range sh.accounts {
-			if st, err := p.state.Account(addr); err == nil && st.Nonce != a.nonce {
-				t.Errorf("sender %s: pool nonce %d, state nonce %d", addr, a.nonce, st.Nonce)
+			if st, err := p.state.Account(addr); err == nil && (st.Nonce != a.nonce || st.Balance != a.balance) {
+				t.Errorf("sender %s: pool nonce %d balance %s, state nonce %d balance %s", addr, a.nonce, a.balance.Dec(), st.Nonce, st.Balance.Dec())
+			}
+			if a.cost.Gt(&a.balance) {
+				t.Errorf("sender %s: pooled transactions cost %s, balance %s", addr, a.cost.Dec(), a.balance.Dec())
 			}
 		}
 		sh.mu.Unlock()
@@ -45,6 +50,18 @@ func (p *Pool) checkStructure(t *testing.T) {
 			}
 			if len(a.pending) > p.cfg.MaxPendingPerSender || len(a.queued) > p.cfg.MaxQueuedPerSender {
 				t.Errorf("sender %s over its limits: %d pending, %d queued", addr, len(a.pending), len(a.queued))
+			}
+			var cost uint256.Int
+			for _, e := range a.pending {
+				c := maxCost(e.tx)
+				cost.Add(&cost, &c)
+			}
+			for _, e := range a.queued {
+				c := maxCost(e.tx)
+				cost.Add(&cost, &c)
+			}
+			if cost != a.cost {
+				t.Errorf("sender %s: running cost %s, its transactions cost %s", addr, a.cost.Dec(), cost.Dec())
 			}
 			for i, e := range a.pending {
 				if e.tx.Nonce != a.nonce+uint64(i) || e.queued || e.heapIdx < 0 || sh.pendingH[e.heapIdx].e != e {

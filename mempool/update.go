@@ -7,10 +7,13 @@ import (
 // Committed updates the pool after a block commits. changes are the
 // block's account changes (chain.Pending.Changes): for every sender the
 // pool holds, transactions below the new nonce leave (included or stale),
-// transactions the new balance cannot pay leave, and queued transactions
-// that now follow the pending ones are promoted. Accounts the block did not
-// touch are not looked at.
+// and if the new balance no longer pays for all the sender's remaining
+// transactions at once, the highest nonces leave until it does; then queued
+// transactions that now follow the pending ones are promoted. Accounts the
+// block did not touch are not looked at. Every call also starts a new count
+// of each sender's replacements (MaxReplacementsPerSender).
 func (p *Pool) Committed(changes []chain.AccountChange) {
+	p.blocks.Add(1)
 	byShard := make(map[*shard][]*chain.AccountChange)
 	for i := range changes {
 		c := &changes[i]
@@ -37,6 +40,7 @@ func (p *Pool) resetLocked(sh *shard, a *account, addr chain.Address, st chain.A
 		k := min(st.Nonce-a.nonce, uint64(len(a.pending)))
 		for _, e := range a.pending[:k] {
 			sh.pendingH.remove(e)
+			a.subCost(e)
 			p.forget(e)
 			p.addCount(sh, -1)
 			p.addBytes(sh, -int64(e.tx.Size()))
@@ -48,6 +52,7 @@ func (p *Pool) resetLocked(sh *shard, a *account, addr chain.Address, st chain.A
 			if n < st.Nonce {
 				delete(a.queued, n)
 				sh.queuedH.remove(e)
+				a.subCost(e)
 				p.forget(e)
 				p.addCount(sh, -1)
 				p.addBytes(sh, -int64(e.tx.Size()))
@@ -59,18 +64,20 @@ func (p *Pool) resetLocked(sh *shard, a *account, addr chain.Address, st chain.A
 			a.pending = nil // let the old backing array go
 		}
 	}
-	// Transactions the balance can no longer pay. Dropping a pending one
-	// demotes the ones after it.
-	for i := 0; i < len(a.pending); i++ {
-		if !affordable(a.pending[i].tx, &st) {
-			p.dropLocked(sh, a.pending[i])
-			sh.stats.evicted.Add(1)
-			break
-		}
-	}
-	for _, e := range a.queued {
-		if !affordable(e.tx, &st) {
+	a.balance = st.Balance
+	// What the balance can no longer pay for, highest nonces first: the
+	// queued ones (all above the pending run), then the pending run from
+	// its end, which demotes nothing.
+	if a.cost.Gt(&a.balance) {
+		for _, e := range highestQueued(a, len(a.queued)) {
+			if !a.cost.Gt(&a.balance) {
+				break
+			}
 			p.dropLocked(sh, e)
+			sh.stats.evicted.Add(1)
+		}
+		for len(a.pending) > 0 && a.cost.Gt(&a.balance) {
+			p.dropLocked(sh, a.pending[len(a.pending)-1])
 			sh.stats.evicted.Add(1)
 		}
 	}
@@ -82,11 +89,6 @@ func (p *Pool) resetLocked(sh *shard, a *account, addr chain.Address, st chain.A
 		delete(sh.accounts, addr)
 	}
 	sh.stats.queued.Store(int64(len(sh.queuedH)))
-}
-
-func affordable(tx *chain.Tx, st *chain.Account) bool {
-	cost, overflow := tx.MaxCost()
-	return !overflow && !st.Balance.Lt(&cost)
 }
 
 // Expire drops queued transactions that have waited longer than the queue

@@ -326,7 +326,9 @@ func (w *txWorld) pool(tb testing.TB) *mempool.Pool {
 // txSeeds are the generator's transaction batches.
 func txSeeds(w *txWorld) map[string][]byte {
 	dev := DevAccounts(10)
-	good := func(acct int, n uint64) []byte { return devTransferRaw(w.rules, dev[acct], dev[(acct+1)%10].Address, n) }
+	good := func(acct int, n uint64) []byte {
+		return devTransferRaw(w.rules, dev[acct], dev[(acct+1)%10].Address, n)
+	}
 	unfunded := unfundedTxs(w.rules, 31, "fuzz")
 	bad := make([][]byte, 31)
 	for i := range bad {

@@ -642,8 +642,9 @@ func (a *adversary) StopReading(ctx context.Context) attackStats {
 }
 
 // FloodSync sends block sync requests (p2p/wire.go: version 1 | from u64
-// | max u32) to every target, rate requests a second per target with up
-// to conc in flight per target, and reads every answer.
+// | max u32) to every target, rate requests a second per target (0: as
+// fast as answered) with up to conc in flight per target, and reads every
+// answer.
 func (a *adversary) FloodSync(ctx context.Context, from uint64, max uint32, rate float64, conc int) attackStats {
 	var st attackStats
 	var mu sync.Mutex
@@ -669,6 +670,14 @@ func (a *adversary) FloodSync(ctx context.Context, from uint64, max uint32, rate
 			defer close(tokens)
 			p := newPacer(rate)
 			for p.wait(ctx) {
+				if rate <= 0 { // as fast as the workers go
+					select {
+					case tokens <- struct{}{}:
+					case <-ctx.Done():
+						return
+					}
+					continue
+				}
 				select {
 				case tokens <- struct{}{}:
 				case <-ctx.Done():

@@ -38,9 +38,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +59,7 @@ import (
 const (
 	attackBlockTime = 300 * time.Millisecond
 	baselineWindow  = 6 * time.Second
-	attackWindow    = 10 * time.Second
+	attackWindow    = 8 * time.Second
 	intervalShare   = 0.7
 	attackCPUSlack  = 0.6
 	// scoreGrace is how long after an attack a node may take to drop the
@@ -450,6 +453,7 @@ func TestAttackExternal(t *testing.T) {
 	waitFor(t, 30*time.Second, "every node to accept the adversary", a.accepted)
 	client := rpc.NewClient(ext.rpcs[0], 1)
 	h0 := externalHeight(t, client)
+	cpu0 := externalMetric(ext.metrics, "process_cpu_seconds_total")
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), dur)
 	defer cancel()
@@ -478,6 +482,13 @@ func TestAttackExternal(t *testing.T) {
 	<-ctx.Done()
 	elapsed := time.Since(start)
 	h1 := externalHeight(t, client)
+	cpu1 := externalMetric(ext.metrics, "process_cpu_seconds_total")
+	rss := externalMetric(ext.metrics, "process_resident_memory_bytes")
+	var cores, rssMiB []float64
+	for i := range cpu1 {
+		cores = append(cores, (cpu1[i]-cpu0[i])/elapsed.Seconds())
+		rssMiB = append(rssMiB, rss[i]/mib)
+	}
 	txs := 0
 	for h := h0 + 1; h <= h1; h++ {
 		var n hexutil.Uint64
@@ -491,9 +502,13 @@ func TestAttackExternal(t *testing.T) {
 		"interval_ms":        elapsed.Seconds() * 1000 / float64(max(1, h1-h0)),
 		"committed_tx_per_s": float64(txs) / elapsed.Seconds(),
 		"connected_to":       a.connectedTo(), "nodes": len(ext.addrs),
+		"cpu_cores_per_node": cores, "rss_mib_per_node": rssMiB,
 		"sent": st.Sent, "used": st.Used, "errors": st.Errors, "served": st.Served, "blocks_served": st.Blocks,
 	}
-	line, _ := json.Marshal(res)
+	line, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
 	fmt.Printf("attack-result %s\n", line)
 }
 
@@ -502,6 +517,31 @@ type external struct {
 	genesis *chain.Genesis
 	addrs   []string // TCP multiaddrs with /p2p/<id>
 	rpcs    []string // JSON-RPC URLs
+	metrics []string // Prometheus endpoints
+}
+
+// externalMetric reads an unlabelled metric from every node's endpoint
+// (-1 where it cannot).
+func externalMetric(endpoints []string, name string) []float64 {
+	out := make([]float64, len(endpoints))
+	for i, u := range endpoints {
+		out[i] = -1
+		resp, err := http.Get(u)
+		if err != nil {
+			continue
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+		resp.Body.Close()
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(body), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == name {
+				out[i], _ = strconv.ParseFloat(f[1], 64)
+			}
+		}
+	}
+	return out
 }
 
 // loadExternal reads the homes of a `bizra testnet init` directory (one
@@ -546,6 +586,7 @@ func loadExternal(t *testing.T, dir string) external {
 			}
 		}
 		ext.rpcs = append(ext.rpcs, "http://"+cfg.RPC.ListenAddr)
+		ext.metrics = append(ext.metrics, "http://"+cfg.Metrics.ListenAddr+"/metrics")
 	}
 	if ext.genesis == nil || len(ext.addrs) == 0 {
 		t.Fatalf("%s holds no node home", dir)

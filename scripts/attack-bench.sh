@@ -20,6 +20,8 @@
 #   BLOCK_TIME  testnet block time (default 1s)
 #   PORT        first JSON-RPC port (default 28545; metrics and p2p use
 #               PORT-2485 and PORT+455, node i adds i)
+#   KEEP        when set, keep the working directory (testnet homes with
+#               each node's log, the load and attacker outputs) and print it
 set -euo pipefail
 attacks=("$@")
 [ ${#attacks[@]} -gt 0 ] || attacks=(none proposals replay topics sync txs stall)
@@ -37,7 +39,11 @@ cleanup() {
 		kill -INT "$tn" 2>/dev/null || true
 		wait "$tn" 2>/dev/null || true
 	fi
-	rm -rf "$work"
+	if [ -n "${KEEP:-}" ]; then
+		echo "kept $work" >&2
+	else
+		rm -rf "$work"
+	fi
 }
 trap cleanup EXIT
 go build -o "$work/bizra" ./cmd/bizra

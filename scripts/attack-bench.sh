@@ -60,42 +60,44 @@ height() {
 		sed -n 's/.*"result":"0x\([0-9a-f]*\)".*/\1/p' | { read -r h || true; echo $((16#${h:-0})); }
 }
 
+run=0
 for attack in "${attacks[@]}"; do
-	dir="$work/testnet-$attack"
+	run=$((run + 1))
+	dir="$work/testnet-$run-$attack"
 	"$work/bizra" testnet init --dir "$dir" --validators 4 --block-time "$block_time" \
 		--rpc-port "$port" --metrics-port $((port - 2485)) --p2p-port $((port + 455)) >/dev/null
-	"$work/bizra" testnet start --dir "$dir" >"$work/$attack.testnet" 2>&1 &
+	"$work/bizra" testnet start --dir "$dir" >"$work/$run-$attack.testnet" 2>&1 &
 	tn=$!
 	deadline=$(($(date +%s) + 60))
 	for i in 0 1 2 3; do
 		until [ "$(height $((port + i)))" -ge 3 ]; do
-			[ "$(date +%s)" -lt "$deadline" ] || { echo "$attack: the testnet did not start" >&2; cat "$work/$attack.testnet" >&2; exit 1; }
+			[ "$(date +%s)" -lt "$deadline" ] || { echo "$attack: the testnet did not start" >&2; cat "$work/$run-$attack.testnet" >&2; exit 1; }
 			sleep 0.5
 		done
 	done
 	"$work/bizra" load --rpc "$rpcs" --rate "$rate" --duration "$duration" --batch "$batch" --conns "$conns" \
-		>"$work/$attack.load" 2>"$work/$attack.progress" &
+		>"$work/$run-$attack.load" 2>"$work/$run-$attack.progress" &
 	load=$!
 	# The load tool funds its accounts and signs first; its progress line
 	# appears once it sends.
 	deadline=$(($(date +%s) + 300))
-	until grep -q "sent " "$work/$attack.progress" 2>/dev/null; do
-		kill -0 "$load" 2>/dev/null || { echo "$attack: the load tool stopped" >&2; cat "$work/$attack.progress" "$work/$attack.load" >&2; exit 1; }
+	until grep -q "sent " "$work/$run-$attack.progress" 2>/dev/null; do
+		kill -0 "$load" 2>/dev/null || { echo "$attack: the load tool stopped" >&2; cat "$work/$run-$attack.progress" "$work/$run-$attack.load" >&2; exit 1; }
 		[ "$(date +%s)" -lt "$deadline" ] || { echo "$attack: the load did not start" >&2; exit 1; }
 		sleep 0.2
 	done
 	sleep 3 # past the load's first burst
 	BIZRA_ATTACK_HOME="$dir" BIZRA_ATTACK="$attack" BIZRA_ATTACK_DURATION="${attack_secs}s" \
-		"$work/node.test" -test.run '^TestAttackExternal$' -test.v -test.count=1 >"$work/$attack.attack" 2>&1 ||
-		{ echo "$attack: the attacker failed" >&2; tail -20 "$work/$attack.attack" >&2; }
+		"$work/node.test" -test.run '^TestAttackExternal$' -test.v -test.count=1 >"$work/$run-$attack.attack" 2>&1 ||
+		{ echo "$attack: the attacker failed" >&2; tail -20 "$work/$run-$attack.attack" >&2; }
 	wait "$load" || true
 	kill -INT "$tn" 2>/dev/null || true
 	wait "$tn" 2>/dev/null || true
 	tn=""
-	result=$(sed -n 's/^attack-result //p' "$work/$attack.attack")
+	result=$(sed -n 's/^attack-result //p' "$work/$run-$attack.attack")
 	# The load tool's report is a table aligned with spaces.
-	committed=$(sed -n 's/^committed  *\([0-9]\)/\1/p' "$work/$attack.load")
-	accepted=$(sed -n 's/^accepted  *//p' "$work/$attack.load")
-	inclusion=$(sed -n 's/^inclusion p50 \/ p95 \/ p99 \/ max  *//p' "$work/$attack.load")
+	committed=$(sed -n 's/^committed  *\([0-9]\)/\1/p' "$work/$run-$attack.load")
+	accepted=$(sed -n 's/^accepted  *//p' "$work/$run-$attack.load")
+	inclusion=$(sed -n 's/^inclusion p50 \/ p95 \/ p99 \/ max  *//p' "$work/$run-$attack.load")
 	echo "attack=$attack rate=$rate batch=$batch $result load: accepted $accepted, committed $committed, inclusion $inclusion"
 done

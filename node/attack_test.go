@@ -40,14 +40,17 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,6 +59,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/bizra/node0/chain"
+	"github.com/bizra/node0/mempool"
+	"github.com/bizra/node0/p2p"
 	"github.com/bizra/node0/rpc"
 )
 
@@ -619,4 +624,236 @@ func externalHeight(t *testing.T, c *rpc.Client) uint64 {
 		t.Fatal(err)
 	}
 	return uint64(h)
+}
+
+// In-process testnets.
+
+// adversaryFor starts an adversary against nodes of an in-process testnet
+// (all of them, or those at the given indexes) and, unless it skips the
+// handshake, waits until every target lists it as a peer.
+func adversaryFor(t *testing.T, nodes []*Node, cfg advConfig, targets ...int) *adversary {
+	t.Helper()
+	g := nodes[0].genesis
+	cfg.ChainID, cfg.Genesis, cfg.Validators = g.ChainID, g.Hash(), len(g.Validators)
+	if len(targets) == 0 {
+		for i := range nodes {
+			targets = append(targets, i)
+		}
+	}
+	var picked []*Node
+	for _, i := range targets {
+		cfg.Targets = append(cfg.Targets, nodes[i].P2PAddrs()[0])
+		picked = append(picked, nodes[i])
+	}
+	a := newAdversary(t, cfg)
+	if !cfg.NoHandshake {
+		waitFor(t, 30*time.Second, "every target to accept the adversary", func() bool { return listedBy(picked, a.ID()) == len(picked) })
+	}
+	return a
+}
+
+// listedBy counts the nodes that list id among their peers: connected and
+// past the status handshake.
+func listedBy(nodes []*Node, id string) int {
+	n := 0
+	for _, nd := range nodes {
+		if slices.ContainsFunc(hostOf(nd).Peers(), func(p p2p.PeerInfo) bool { return p.ID == id }) {
+			n++
+		}
+	}
+	return n
+}
+
+// metricSum sums a metric's samples on a node (counters and gauges), those
+// whose labels match (nil: all).
+func metricSum(nd *Node, name string, match func(labels map[string]string) bool) float64 {
+	mfs, err := nd.reg.Gather()
+	if err != nil {
+		return 0
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if match != nil && !match(labels) {
+				continue
+			}
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return sum
+}
+
+// chainHeight is the highest head among the nodes: how far the chain got.
+func chainHeight(nodes []*Node) (uint64, *Node) {
+	best := nodes[0]
+	for _, nd := range nodes[1:] {
+		if heightOf(nd) > heightOf(best) {
+			best = nd
+		}
+	}
+	return heightOf(best), best
+}
+
+// netWindow is what an in-process testnet did over a stretch of time.
+type netWindow struct {
+	name     string
+	dur      time.Duration
+	blocks   uint64        // heights the chain advanced
+	txs      int           // transactions in those blocks
+	timeouts float64       // round timeouts broadcast, all validators together
+	cpu      time.Duration // this process's CPU: every node, the adversary and the load
+	heapPeak uint64        // heap in use at its highest (sampled)
+	heapEnd  uint64        // live heap after a collection at the end
+}
+
+func (w netWindow) blocksPerSec() float64 { return float64(w.blocks) / w.dur.Seconds() }
+func (w netWindow) cores() float64        { return w.cpu.Seconds() / w.dur.Seconds() }
+
+func (w netWindow) String() string {
+	return fmt.Sprintf("%s: %d blocks in %.1f s (%.2f/s, mean interval %s), %.0f tx/s committed, %.0f round timeouts, CPU %.2f cores, heap peak %d MiB, live after GC %d MiB",
+		w.name, w.blocks, w.dur.Seconds(), w.blocksPerSec(), w.interval().Round(time.Millisecond), float64(w.txs)/w.dur.Seconds(),
+		w.timeouts, w.cores(), w.heapPeak/mib, w.heapEnd/mib)
+}
+
+func (w netWindow) interval() time.Duration {
+	if w.blocks == 0 {
+		return w.dur
+	}
+	return w.dur / time.Duration(w.blocks)
+}
+
+// measure runs during (nil: nothing) for d on the testnet and returns what
+// the testnet did meanwhile. during must return soon after its context
+// ends.
+func measure(t *testing.T, nodes []*Node, name string, d time.Duration, during func(ctx context.Context)) netWindow {
+	t.Helper()
+	timeouts := func() float64 {
+		var s float64
+		for _, nd := range nodes {
+			s += metricSum(nd, "bizra_consensus_timeouts_total", nil)
+		}
+		return s
+	}
+	h0, _ := chainHeight(nodes)
+	to0, cpu0 := timeouts(), processCPU()
+	hs := sampleHeap(100 * time.Millisecond)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if during != nil {
+			during(ctx)
+		}
+	}()
+	<-ctx.Done()
+	h1, best := chainHeight(nodes)
+	w := netWindow{name: name, dur: time.Since(start), blocks: h1 - h0, cpu: processCPU() - cpu0, timeouts: timeouts() - to0}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Errorf("%s: the attack did not stop within 30 s of its end", name)
+	}
+	w.heapPeak = hs.Stop()
+	w.heapEnd = heapAfterGC()
+	for h := h0 + 1; h <= h1; h++ {
+		if blk, err := best.store.Block(h); err == nil {
+			w.txs += len(blk.Txs)
+		}
+	}
+	t.Log(w)
+	return w
+}
+
+// honestLoad submits signed transfers from dev accounts at a steady rate,
+// each account through one node as a wallet would, and the way JSON-RPC's
+// eth_sendRawTransaction does: admitted into the node's pool, then
+// gossiped.
+type honestLoad struct {
+	cancel    context.CancelFunc
+	done      chan struct{}
+	submitted atomic.Int64
+	refused   atomic.Int64
+}
+
+// loadWindow is how many transactions an account may have in flight.
+const loadWindow = 256
+
+func startHonestLoad(t *testing.T, nodes []*Node, rate int, accounts []DevAccount) *honestLoad {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &honestLoad{cancel: cancel, done: make(chan struct{})}
+	t.Cleanup(l.stop)
+	rules := nodes[0].Chain().Rules()
+	type acct struct {
+		next, committed uint64
+		since           time.Time
+	}
+	state := make([]acct, len(accounts))
+	go func() {
+		defer close(l.done)
+		const tick = 20 * time.Millisecond
+		perTick := max(1, rate*int(tick)/int(time.Second))
+		t0 := time.NewTicker(tick)
+		defer t0.Stop()
+		sender, lastRefresh := 0, time.Time{}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t0.C:
+			}
+			now := time.Now()
+			if now.Sub(lastRefresh) > 200*time.Millisecond {
+				lastRefresh = now
+				for i, a := range accounts {
+					st := &state[i]
+					c, err := nodes[i%len(nodes)].Chain().Account(a.Address)
+					if err != nil {
+						continue
+					}
+					if c.Nonce != st.committed || st.since.IsZero() {
+						st.committed, st.since = c.Nonce, now
+					}
+					if st.next < c.Nonce || (st.next > c.Nonce && now.Sub(st.since) > 3*time.Second) {
+						st.next, st.since = c.Nonce, now // a transfer was lost: resend from the committed nonce
+					}
+				}
+			}
+			for range perTick {
+				i := sender % len(accounts)
+				sender++
+				st := &state[i]
+				if st.next-st.committed >= loadWindow {
+					continue
+				}
+				nd := nodes[i%len(nodes)]
+				raw := devTransferRaw(rules, accounts[i], accounts[(i+1)%len(accounts)].Address, st.next)
+				_, err := rpcPool{nd.pool, nd.net}.Add(raw)
+				switch {
+				case err == nil:
+					st.next++
+					l.submitted.Add(1)
+				case errors.Is(err, mempool.ErrAlreadyKnown):
+					st.next++
+				default:
+					l.refused.Add(1)
+				}
+			}
+		}
+	}()
+	return l
+}
+
+func (l *honestLoad) stop() {
+	l.cancel()
+	<-l.done
 }

@@ -110,9 +110,9 @@ type adversary struct {
 
 // captured is a consensus message the adversary received.
 type captured struct {
-	topic string
-	to    []uint32
-	msg   *consensus.Message
+	topic   string
+	attempt uint8
+	msg     *consensus.Message
 }
 
 // meshsubProtocols are the GossipSub protocol IDs a raw adversary accepts
@@ -328,11 +328,11 @@ func (a *adversary) capture(name string, sub *pubsub.Subscription) {
 		if m.ReceivedFrom == self || name == topicTxs || len(m.Data) < 9 {
 			continue
 		}
-		to, msg, err := decodeWire(m.Data[9:])
+		attempt, msg, err := decodeWire(m.Data[9:])
 		if err != nil {
 			continue
 		}
-		c := captured{topic: name, to: to, msg: msg}
+		c := captured{topic: name, attempt: attempt, msg: msg}
 		for {
 			select {
 			case a.seen <- c:
@@ -456,7 +456,7 @@ func (a *adversary) AlterProposals(ctx context.Context, copies int, kinds []int,
 				return st
 			}
 			m := alterProposal(c.msg, kinds[i%len(kinds)], a.seq.Add(1))
-			if err := a.publish(ctx, topicProposals, encodeWire(c.to, m)); err != nil {
+			if err := a.publish(ctx, topicProposals, encodeWire(c.attempt, m)); err != nil {
 				st.Errors++
 				continue
 			}
@@ -484,7 +484,7 @@ func (a *adversary) Replay(ctx context.Context, times int, rate float64) attackS
 			if !p.wait(ctx) {
 				return st
 			}
-			topic, wire := replayVariant(c.to, c.msg, a.cfg.Validators, a.seq.Add(1))
+			topic, wire := replayVariant(c.attempt, c.msg, a.cfg.Validators, a.seq.Add(1))
 			if err := a.publish(ctx, topic, wire); err != nil {
 				st.Errors++
 				continue
@@ -799,56 +799,35 @@ func alterProposal(m *consensus.Message, kind int, seq uint64) *consensus.Messag
 }
 
 // replayVariant returns the topic and wire bytes of the k-th replayed copy
-// of a captured message (to, m) in a set of n validators. Every copy
-// carries the original signature; what changes is unsigned, or the
-// message's dress:
+// of a captured message (attempt, m) in a set of n validators. Every copy
+// carries the original signature; what changes is unsigned (the wire's
+// attempt: the wire carries no sender or recipients since protocol 3), or
+// the message's dress:
 //
-//	k%6 == 0  the same bytes (only the envelope is new)
-//	k%6 == 1  another sender index (From), other recipients
-//	k%6 == 2  every validator and a junk index as recipients
-//	k%6 == 3  broadcast (no recipients) from another sender index
-//	k%6 == 4  a vote as a one-signer committee aggregate, a timeout as a
-//	          one-signer timeout certificate (else as k%6 == 2)
-//	k%6 == 5  a vote as a one-signer quorum certificate (else as k%6 == 1)
-//
-// The junk recipient index (n + k) makes each copy's bytes new.
-func replayVariant(to []uint32, m *consensus.Message, n int, k uint64) (string, []byte) {
+//	k%6 == 0      the same bytes (only the envelope is new)
+//	k%6 == 1..3   another attempt
+//	k%6 == 4      a vote as a one-signer committee aggregate, a timeout as
+//	              a one-signer timeout certificate (else another attempt)
+//	k%6 == 5      a vote as a one-signer quorum certificate (else another
+//	              attempt)
+func replayVariant(attempt uint8, m *consensus.Message, n int, k uint64) (string, []byte) {
 	if n < 1 {
 		n = 1
 	}
-	junkTo := func() []uint32 {
-		out := make([]uint32, 0, n+1)
-		for i := range n {
-			out = append(out, uint32(i))
-		}
-		return append(out, uint32(n)+uint32(k%(1<<20)))
-	}
-	other := func(c *consensus.Message) *consensus.Message {
-		c.From = (m.From + 1 + uint32(k%uint64(n))) % uint32(n)
-		if c.From == m.From {
-			c.From = (c.From + 1) % uint32(n)
-		}
-		return c
-	}
-	cp := *m
+	other := (attempt + 1 + uint8(k%maxAttempt)) % (maxAttempt + 1)
 	switch k % 6 {
 	case 0:
-		return topicOf(m.Kind), encodeWire(to, m)
-	case 1:
-		return topicOf(m.Kind), encodeWire(junkTo(), other(&cp))
-	case 3:
-		return topicOf(m.Kind), encodeWire(nil, other(&cp))
+		return topicOf(m.Kind), encodeWire(attempt, m)
 	case 4:
 		if w := rewrap(m, n, false); w != nil {
-			return topicOf(w.Kind), encodeWire(junkTo(), w)
+			return topicOf(w.Kind), encodeWire(other, w)
 		}
 	case 5:
 		if w := rewrap(m, n, true); w != nil {
-			return topicOf(w.Kind), encodeWire(junkTo(), w)
+			return topicOf(w.Kind), encodeWire(other, w)
 		}
-		return topicOf(m.Kind), encodeWire(junkTo(), other(&cp))
 	}
-	return topicOf(m.Kind), encodeWire(junkTo(), m)
+	return topicOf(m.Kind), encodeWire(other, m)
 }
 
 // rewrap dresses a single signed vote or timeout as an aggregate of one

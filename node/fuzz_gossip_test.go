@@ -165,32 +165,31 @@ func consensusSeeds(tb testing.TB, w *genWorld) []consensusSeed {
 	const h, r = 2, 0
 	prop := w.proposal(h, r)
 	id := prop.Proposal.BlockID
-	leader := prop.Proposal.Proposer
 	prevote := w.vote(1, consensus.Prevote, h, r, id)
 	precommit := w.vote(2, consensus.Precommit, h, r, id)
 	timeout := w.timeout(3, h, r)
-	on := func(name string, to []uint32, m *consensus.Message) consensusSeed {
-		return consensusSeed{name, topicIndex(topicOf(m.Kind)), encodeWire(to, m)}
+	on := func(name string, attempt uint8, m *consensus.Message) consensusSeed {
+		return consensusSeed{name, topicIndex(topicOf(m.Kind)), encodeWire(attempt, m)}
 	}
 	seeds := []consensusSeed{
-		on("proposal", nil, prop),
-		on("prevote-to-leader", []uint32{leader}, prevote),
-		on("precommit", nil, precommit),
-		on("timeout", nil, timeout),
-		on("aggregate-2-of-4", []uint32{leader}, w.qc(tb, consensus.KindAggregate, consensus.Prevote, h, r, id, 0, 1)),
-		on("qc-3-of-4", nil, w.qc(tb, consensus.KindQC, consensus.Precommit, h, r, id, 0, 1, 2)),
-		on("tc-3-of-4", nil, w.tc(tb, h, r, 1, 2, 3)),
+		on("proposal", 0, prop),
+		on("prevote-attempt-1", 1, prevote),
+		on("precommit", 0, precommit),
+		on("timeout", 0, timeout),
+		on("aggregate-2-of-4", 1, w.qc(tb, consensus.KindAggregate, consensus.Prevote, h, r, id, 0, 1)),
+		on("qc-3-of-4", 0, w.qc(tb, consensus.KindQC, consensus.Precommit, h, r, id, 0, 1, 2)),
+		on("tc-3-of-4", 0, w.tc(tb, h, r, 1, 2, 3)),
 	}
 	for kind, name := range []string{"junk-random", "drop-tx", "foreign-tx", "truncated", "empty"} {
-		seeds = append(seeds, on("proposal-"+name, nil, alterProposal(prop, kind, uint64(kind))))
+		seeds = append(seeds, on("proposal-"+name, 0, alterProposal(prop, kind, uint64(kind))))
 	}
 	for k := range uint64(6) {
 		for _, c := range []struct {
-			name string
-			to   []uint32
-			m    *consensus.Message
-		}{{"prevote", []uint32{leader}, prevote}, {"timeout", nil, timeout}, {"proposal", nil, prop}} {
-			topic, wire := replayVariant(c.to, c.m, genValidators, k)
+			name    string
+			attempt uint8
+			m       *consensus.Message
+		}{{"prevote", 1, prevote}, {"timeout", 0, timeout}, {"proposal", 0, prop}} {
+			topic, wire := replayVariant(c.attempt, c.m, genValidators, k)
 			seeds = append(seeds, consensusSeed{fmt.Sprintf("%s-replay-%d", c.name, k), topicIndex(topic), wire})
 		}
 	}
@@ -201,10 +200,10 @@ func consensusSeeds(tb testing.TB, w *genWorld) []consensusSeed {
 	otherBlock := w.vote(1, consensus.Prevote, h, r, id)
 	otherBlock.Vote.BlockID[0] ^= 1 // the signature no longer covers it
 	seeds = append(seeds,
-		on("prevote-forged", nil, forged),
-		on("prevote-other-block", nil, otherBlock),
-		on("qc-long-bitmap", nil, shortBitmap),
-		consensusSeed{"prevote-on-proposals", topicIndex(topicProposals), encodeWire(nil, prevote)},
+		on("prevote-forged", 0, forged),
+		on("prevote-other-block", 0, otherBlock),
+		on("qc-long-bitmap", 0, shortBitmap),
+		consensusSeed{"prevote-on-proposals", topicIndex(topicProposals), encodeWire(0, prevote)},
 		consensusSeed{"garbage", 0, []byte{wireVersion, 0, 0, 9, 9, 9}},
 	)
 	return seeds
@@ -271,10 +270,17 @@ func FuzzConsensusGossip(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	g := newConsensusGossip(0, w.tag, w.vals, crypto, func() *consensus.Committees { return nil }, slog.New(slog.DiscardHandler))
+	// Committed height 1: the generator's height-2 messages are timely.
+	g := newConsensusGossip(consensusGossipParams{
+		tag: w.tag, vals: w.vals, crypto: consensus.NewVerifyCache(crypto, 0),
+		head:        func() uint64 { return 1 },
+		committees:  func() *consensus.Committees { return nil },
+		epochLength: 1 << 20,
+		log:         slog.New(slog.DiscardHandler),
+	})
 	validators := make([]func(string, []byte) p2p.Verdict, len(consensusTopics))
 	for i, name := range consensusTopics {
-		validators[i] = g.validate(name)
+		validators[i] = g.validate(name, -1)
 	}
 	f.Fuzz(func(t *testing.T, topic uint8, wire []byte) {
 		i := int(topic) % len(consensusTopics)

@@ -302,9 +302,11 @@ func TestAttackInventedTopics(t *testing.T) {
 // that never answers the status exchange asks 20 times a second. Before
 // the fix both are served: every request reads, decodes and re-encodes up
 // to 256 blocks. After it, a peer that did not pass the handshake is
-// served nothing, and a peer is rate-limited: at most syncFloodServed
-// answered requests a second per validator (an honest node syncing asks
-// one peer for SyncBatch blocks at a time). In this test the chain is
+// served nothing, and a peer is rate-limited: at most
+// p2p.DefaultSyncServeRequests answered requests a second per validator,
+// after a burst of one second's worth (an honest node syncing asks one
+// peer for SyncBatch blocks at a time; the byte budgets bound what big
+// blocks would cost). In this test the chain is
 // short (tens of small blocks), so the amplification the issue describes
 // (a 13-byte request reading ~640 MB) cannot show in memory here; the
 // served rate is what is checked. Unfixed, on this machine: the peer with
@@ -336,17 +338,15 @@ func TestAttackSyncFlood(t *testing.T) {
 	if sb.Blocks > 0 {
 		t.Errorf("a peer that never passed the status handshake was served %d blocks (%d bytes) in %d answers", sb.Blocks, sb.Bytes, sb.Served)
 	}
-	if perNode := float64(sa.Served) / att.dur.Seconds() / float64(len(nodes)); perNode > syncFloodServed {
-		t.Errorf("one peer was served %.1f sync requests a second by each validator (%d blocks, %d MiB in all): want at most %d",
-			perNode, sa.Blocks, sa.Bytes/mib, syncFloodServed)
+	// The rate and its one-second burst, with a tenth for timing.
+	most := 1.1 * p2p.DefaultSyncServeRequests * (1 + 1/att.dur.Seconds())
+	if perNode := float64(sa.Served) / att.dur.Seconds() / float64(len(nodes)); perNode > most {
+		t.Errorf("one peer was served %.1f sync requests a second by each validator (%d blocks, %d MiB in all): want at most %.0f",
+			perNode, sa.Blocks, sa.Bytes/mib, most)
 	}
 	cpuBounded(t, base, att)
 	heapBounded(t, base, att, 64*mib)
 }
-
-// syncFloodServed is the most sync requests a second a validator may
-// answer one peer in TestAttackSyncFlood.
-const syncFloodServed = 10
 
 // TestAttackJunkTxBatches: connected to validator 0 only, the adversary
 // publishes 5 transaction batches a second, in turn: 4,095 transfers

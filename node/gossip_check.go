@@ -163,6 +163,19 @@ func (c *gossipCheck) check(topic string, subnet int, data []byte) (consensus.Ki
 	case topicOf(kind) != topic:
 		return kind, p2p.Reject, reasonTopic
 	}
+	// Certificates and aggregates whose signers could not be one, at any
+	// height: no honest node sends or relays them (it checks them too),
+	// and telling costs no pairing.
+	var m *consensus.Message
+	if kind == consensus.KindQC || kind == consensus.KindTC || kind == consensus.KindAggregate {
+		var err error
+		if _, m, err = decodeWire(data); err != nil {
+			return kind, p2p.Reject, reasonMalformed
+		}
+		if v, reason := c.shape(m); v != p2p.Accept {
+			return kind, v, reason
+		}
+	}
 	head := c.head()
 	switch {
 	case h < head:
@@ -177,9 +190,11 @@ func (c *gossipCheck) check(topic string, subnet int, data []byte) (consensus.Ki
 	if known && subnet < 0 {
 		return kind, p2p.Accept, reasonKnown
 	}
-	_, m, err := decodeWire(data)
-	if err != nil {
-		return kind, p2p.Reject, reasonMalformed
+	if m == nil {
+		var err error
+		if _, m, err = decodeWire(data); err != nil {
+			return kind, p2p.Reject, reasonMalformed
+		}
 	}
 	if known { // a vote on a subnet: known, if it belongs there
 		if v, reason := c.checkSubnet(h, subnet, m); v != p2p.Accept {
@@ -254,6 +269,32 @@ func (c *gossipCheck) checkBody(h uint64, subnet int, m *consensus.Message) (p2p
 		return p2p.Accept, reasonChecked
 	}
 	return p2p.Reject, reasonMalformed
+}
+
+// shape checks what the signers of a certificate or an aggregate must be,
+// whatever the height: a certificate's hold a quorum of the stake, an
+// aggregate's exist only with several committees.
+func (c *gossipCheck) shape(m *consensus.Message) (p2p.Verdict, string) {
+	var signers consensus.Bitmap
+	switch {
+	case m.QC != nil:
+		signers = m.QC.Signers
+	case m.TC != nil:
+		signers = m.TC.Signers
+	}
+	if len(signers) != (c.vals.Len()+7)/8 || signers.Count() == 0 {
+		return p2p.Reject, reasonQuorum
+	}
+	if m.Kind == consensus.KindAggregate {
+		if cm := c.committees(); cm != nil && cm.Count() < 2 {
+			return p2p.Reject, reasonCommittee
+		}
+		return p2p.Accept, ""
+	}
+	if !c.vals.IsQuorum(c.vals.StakeOf(signers)) {
+		return p2p.Reject, reasonQuorum
+	}
+	return p2p.Accept, ""
 }
 
 func quorumReason(err error) string {

@@ -226,6 +226,23 @@ func TestGossipCheck(t *testing.T) {
 			two := &consensus.Message{Kind: consensus.KindQC, QC: r.qc(consensus.Prevote, h, 0, blockID, 1, 2)}
 			return []gossipStep{step(one, p2p.Reject, reasonQuorum, 0), step(two, p2p.Reject, reasonQuorum, 0)}
 		}},
+		{"what could not be a certificate or an aggregate is refused at any height", func(r *gossipRig) []gossipStep {
+			// A vote dressed as a one-signer certificate or aggregate, of an
+			// old height or after the real certificate: an honest node never
+			// relays one, so its sender pays, and no pairing is spent.
+			qc := &consensus.Message{Kind: consensus.KindQC, QC: r.qc(consensus.Precommit, h, 0, blockID, 0, 1, 2)}
+			one := &consensus.Message{Kind: consensus.KindQC, QC: r.qc(consensus.Precommit, h, 0, blockID, 1)}
+			old := &consensus.Message{Kind: consensus.KindQC, QC: r.qc(consensus.Precommit, h-5, 0, blockID, 1)}
+			oldTC := r.tc(h-5, 0, 2)
+			oldPart := &consensus.Message{Kind: consensus.KindAggregate, QC: r.qc(consensus.Prevote, h-5, 0, blockID, 1)}
+			return []gossipStep{
+				step(qc, p2p.Accept, reasonChecked, 1),
+				step(one, p2p.Reject, reasonQuorum, 0),
+				step(old, p2p.Reject, reasonQuorum, 0),
+				step(oldTC, p2p.Reject, reasonQuorum, 0),
+				step(oldPart, p2p.Reject, reasonCommittee, 0),
+			}
+		}},
 		{"a certificate, then another of the same votes", func(r *gossipRig) []gossipStep {
 			qc := &consensus.Message{Kind: consensus.KindQC, QC: r.qc(consensus.Precommit, h, 0, blockID, 0, 1, 2)}
 			other := &consensus.Message{Kind: consensus.KindQC, QC: r.qc(consensus.Precommit, h, 0, blockID, 1, 2, 3)}

@@ -29,7 +29,7 @@ func FuzzHandle(f *testing.F) {
 	}
 	e := newEnv(f, DefaultConfig())
 	f.Fuzz(func(t *testing.T, body []byte) {
-		out := e.srv.handle(context.Background(), "fuzz", nil, body)
+		out := e.srv.handle(context.Background(), client{key: "fuzz"}, nil, body)
 		if out != nil && !json.Valid(out) {
 			t.Fatalf("answer is not JSON: %s", out)
 		}

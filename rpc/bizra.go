@@ -123,7 +123,7 @@ func (s *Server) rawBlocks(ctx context.Context, _ *wsConn, p json.RawMessage) (a
 	bud := budgetOf(ctx)
 	out := newArray(bud)
 	for h := uint64(from); h <= head.Height && h < uint64(from)+uint64(count); h++ {
-		b, rs, err := s.blockWithReceipts(h)
+		b, rs, err := s.readBlock(h, false)
 		if err != nil {
 			return nil, err
 		}

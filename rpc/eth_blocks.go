@@ -67,8 +67,18 @@ func (s *Server) txAt(h, idx uint64) (any, error) {
 }
 
 // blockWithReceipts reads a committed block and its receipts, one for each
-// transaction.
+// transaction, through the block cache. The caller must not change them.
 func (s *Server) blockWithReceipts(h uint64) (*chain.Block, []chain.Receipt, error) {
+	return s.readBlock(h, true)
+}
+
+// readBlock reads a block and its receipts from the cache, or from the
+// chain, caching them when keep is set (a scan of many blocks, which would
+// push out the recent blocks that clients poll, does not keep them).
+func (s *Server) readBlock(h uint64, keep bool) (*chain.Block, []chain.Receipt, error) {
+	if c, ok := s.blocks.get(h); ok {
+		return c.block, c.receipts, nil
+	}
 	b, err := s.chain.Block(h)
 	if err != nil {
 		return nil, nil, err
@@ -79,6 +89,9 @@ func (s *Server) blockWithReceipts(h uint64) (*chain.Block, []chain.Receipt, err
 	}
 	if len(rs) != len(b.Txs) {
 		return nil, nil, fmt.Errorf("rpc: block %d has %d receipts for %d transactions", h, len(rs), len(b.Txs))
+	}
+	if keep {
+		s.blocks.put(&cachedBlock{height: h, block: b, receipts: rs})
 	}
 	return b, rs, nil
 }
@@ -161,22 +174,22 @@ func (s *Server) blockJSON(ctx context.Context, ref blockRef, full bool) (any, e
 	if !ok {
 		return nil, err
 	}
-	b, err := s.chain.Block(h)
+	if !full {
+		b, err := s.chain.Block(h)
+		if errors.Is(err, chain.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return newBlock(b, nil, false, s.chain.Rules(), s.gasLimit())
+	}
+	b, rs, err := s.blockWithReceipts(h)
 	if errors.Is(err, chain.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
-	}
-	if !full {
-		return newBlock(b, nil, false, s.chain.Rules(), s.gasLimit())
-	}
-	rs, err := s.chain.Receipts(h)
-	if err != nil {
-		return nil, err
-	}
-	if len(rs) != len(b.Txs) {
-		return nil, fmt.Errorf("rpc: block %d has %d receipts for %d transactions", h, len(rs), len(b.Txs))
 	}
 	out, err := newBlock(&chain.Block{Header: b.Header, Cert: b.Cert}, nil, false, s.chain.Rules(), s.gasLimit())
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/bizra/node0/chain"
 )
@@ -24,6 +25,11 @@ const (
 	feedHeadQueue    = 64      // block headers
 )
 
+// feedLinger is how long a pass waits after the first event that woke it,
+// so that the admissions of one gossip batch or one client batch go out
+// as one batch per connection, not as many.
+const feedLinger = 2 * time.Millisecond
+
 // Feed carries the node's events to WebSocket subscribers: committed
 // blocks (newHeads) and admitted transactions (newPendingTransactions). It
 // stands apart from the Server so that what produces the events — the
@@ -34,8 +40,9 @@ const (
 // NotifyTx and NotifyBlock only queue the event (nothing at all when
 // nobody subscribes to its kind) and return: a goroutine of the feed's
 // own, running while any connection subscribes, takes what has queued
-// since its last pass and hands it to each subscribed connection as one
-// batch, which the connection's writer turns into its notifications. A
+// since its last pass (lingering feedLinger after the event that woke
+// it) and hands it to each subscribed connection as one batch, which the
+// connection's writer turns into its notifications. A
 // burst of admissions costs the feed one pass and each connection one
 // batch, however many hashes and subscriptions it holds.
 type Feed struct {
@@ -172,6 +179,7 @@ func (f *Feed) unregister(c *wsConn) {
 // subscribes.
 func (f *Feed) run() {
 	for range f.wake {
+		time.Sleep(feedLinger)
 		f.mu.Lock()
 		pending, heads, conns := f.pending, f.heads, f.list
 		f.pending, f.heads = nil, nil

@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -46,6 +47,7 @@ func benchAdmit(b *testing.B, conns, subsPer int) {
 	url := "ws" + strings.TrimPrefix(e.http.URL, "http")
 	counts := make([]atomic.Int64, conns)
 	closed := make([]atomic.Bool, conns)
+	why := make([]atomic.Value, conns)
 	for c := range conns {
 		ws, _, err := websocket.DefaultDialer.Dial(url, nil)
 		if err != nil {
@@ -64,6 +66,7 @@ func benchAdmit(b *testing.B, conns, subsPer int) {
 			for {
 				_, msg, err := ws.ReadMessage()
 				if err != nil {
+					why[c].Store(err.Error())
 					closed[c].Store(true)
 					return
 				}
@@ -104,8 +107,34 @@ func benchAdmit(b *testing.B, conns, subsPer int) {
 	for c := range closed {
 		if closed[c].Load() {
 			n++
+			b.Logf("connection %d closed after %d notifications: %v", c, counts[c].Load(), why[c].Load())
 		}
 	}
 	b.ReportMetric(float64(deliver.Nanoseconds())/float64(b.N), "deliver-ns/op")
 	b.ReportMetric(float64(n), "closed")
+}
+
+// BenchmarkReceiptInBigBlock answers eth_getTransactionReceipt for the
+// last transfer of a block of 1, 1,000 and 5,000: what a wallet polling
+// its transfer's receipt costs the node.
+//
+//	go test ./rpc -run '^$' -bench ReceiptInBigBlock -benchtime 200x -count 5
+func BenchmarkReceiptInBigBlock(b *testing.B) {
+	for _, n := range []int{1, 1000, 5000} {
+		b.Run(fmt.Sprintf("txs=%d", n), func(b *testing.B) {
+			e := newEnvWith(b, DefaultConfig(), envOptions{funded: 5})
+			var raws [][]byte
+			for k := 0; k*1000 < n; k++ {
+				raws = append(raws, e.signN(3+k, 0, min(1000, n-k*1000))...)
+			}
+			e.commit(1_780_000_003_000, raws...)
+			body := []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_getTransactionReceipt","params":["` + strings.ToLower(e.txs[len(e.txs)-1].Hash.Hex()) + `"]}`)
+			b.ResetTimer()
+			for range b.N {
+				if out := e.srv.handle(context.Background(), client{key: "bench", exempt: true}, nil, body); !strings.Contains(string(out), `"status":"0x1"`) {
+					b.Fatalf("%s", out)
+				}
+			}
+		})
+	}
 }

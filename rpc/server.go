@@ -56,6 +56,7 @@ type Server struct {
 	wsBacklog int
 	// genesisHash is the chain's, hashed once.
 	genesisHash chain.Hash
+	blocks      blockCache
 
 	mu       sync.Mutex
 	srv      *http.Server

@@ -180,7 +180,9 @@ func (c *wsConn) write(msg []byte) bool {
 
 // writeNotifications writes the backlog: each result of each event to each
 // subscription it came for that is still active, one message each (the
-// JSON-RPC notifications clients parse), within one write timeout.
+// JSON-RPC notifications clients parse). A client that takes no message
+// for wsWriteTimeout is gone; one that takes them slower than they come is
+// closed by the backlog's bound (notify).
 func (c *wsConn) writeNotifications() bool {
 	// The answers queued before these notifications go first: the answer
 	// that gives a subscription's id precedes its first notification.
@@ -198,15 +200,13 @@ func (c *wsConn) writeNotifications() bool {
 	queue, active := c.backlog, c.active
 	c.backlog, c.waiting = nil, 0
 	c.mu.Unlock()
-	_ = c.ws.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
 	var msg []byte
 	for _, ev := range queue {
 		ids := stillActive(ev.ids, active[ev.kind])
 		for _, r := range ev.results {
 			for _, id := range ids {
 				msg = appendNotification(msg[:0], id, r)
-				if err := c.ws.WriteMessage(websocket.TextMessage, msg); err != nil {
-					c.close()
+				if !c.write(msg) {
 					return false
 				}
 			}

@@ -48,8 +48,9 @@
 // small interfaces in backend.go, which the node implements; what only the
 // node knows (status, peers, validators, consensus, whether it is syncing)
 // comes through Node, and the rules behind it are the node's. It holds no
-// state of its own beyond connections, subscriptions and rate buckets, and
-// never writes to the chain.
+// state of its own beyond connections, subscriptions, rate buckets and a
+// small cache of decoded blocks (blockcache.go: committed blocks never
+// change), and never writes to the chain.
 //
 // Using it:
 //

@@ -229,7 +229,7 @@ func (n *Node) build(o Options, vk *bls.SecretKey, nodeKey ed25519.PrivateKey) e
 	if cfg.RPC.Enabled {
 		n.rpc, err = rpc.NewServer(cfg.RPC.Config, rpcChain{n.chain}, rpcPool{n.pool, n.net}, rpc.Options{
 			Metrics: rpc.NewMetrics(n.reg), Logger: o.Logger, ClientVersion: "bizra/" + o.Version,
-			Node: rpcNode{n}, TxMessages: poolMessages, Feed: n.feed,
+			Node: newRPCNode(n), TxMessages: poolMessages, Feed: n.feed,
 		})
 		if err != nil {
 			return err

@@ -1,6 +1,8 @@
 package node
 
 import (
+	"sync"
+
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
 	"github.com/bizra/node0/chain"
@@ -28,6 +30,13 @@ func (c rpcChain) Block(h uint64) (*chain.Block, error) {
 		return nil, err
 	}
 	return c.Store().Block(h)
+}
+
+func (c rpcChain) Header(h uint64) (*chain.Header, error) {
+	if err := c.visible(h); err != nil {
+		return nil, err
+	}
+	return c.Store().Header(h)
 }
 
 func (c rpcChain) BlockHeight(hash chain.Hash) (uint64, error) {
@@ -83,19 +92,42 @@ var poolMessages = rpc.TxMessages{
 }
 
 // rpcNode answers the bizra_ namespace's questions about the node.
-type rpcNode struct{ n *Node }
+type rpcNode struct {
+	n    *Node
+	head *headCert
+}
 
+func newRPCNode(n *Node) rpcNode { return rpcNode{n: n, head: &headCert{}} }
+
+// headCert keeps the head block's certificate, so that bizra_status reads
+// the block once per height, not once per call.
+type headCert struct {
+	mu     sync.Mutex
+	height uint64
+	cert   hexutil.Bytes // nil until read
+}
+
+func (r rpcNode) headCertificate(height uint64) hexutil.Bytes {
+	r.head.mu.Lock()
+	defer r.head.mu.Unlock()
+	if r.head.cert != nil && r.head.height == height {
+		return r.head.cert
+	}
+	blk, err := r.n.store.Block(height)
+	if err != nil {
+		return nil
+	}
+	r.head.height, r.head.cert = height, append(hexutil.Bytes{}, blk.Cert...)
+	return r.head.cert
+}
+
+// Status leaves GenesisHash to the server, which hashes the genesis once.
 func (r rpcNode) Status() rpc.Status {
 	head, hash := r.n.chain.Head()
 	st := r.n.engine.Status()
-	blk, err := r.n.store.Block(head.Height)
-	var cert hexutil.Bytes
-	if err == nil {
-		cert = append(hexutil.Bytes{}, blk.Cert...)
-	}
+	cert := r.headCertificate(head.Height)
 	out := rpc.Status{
 		ChainID:         hexutil.Uint64(r.n.genesis.ChainID),
-		GenesisHash:     r.n.genesis.Hash(),
 		Height:          hexutil.Uint64(head.Height),
 		Head:            hash,
 		Round:           hexutil.Uint64(st.Round),

@@ -17,6 +17,8 @@ type Chain interface {
 	Rules() *chain.Rules
 	Genesis() *chain.Genesis
 	Block(height uint64) (*chain.Block, error)
+	// Header reads a block's header alone.
+	Header(height uint64) (*chain.Header, error)
 	BlockHeight(hash chain.Hash) (uint64, error)
 	Receipts(height uint64) ([]chain.Receipt, error)
 	TxLocation(hash chain.Hash) (height uint64, index uint32, err error)
@@ -38,7 +40,7 @@ type Pool interface {
 // Node reports what only the node knows.
 type Node interface {
 	// Status answers bizra_status, but for Syncing and HighestBlock, which
-	// the server fills in from Sync.
+	// the server fills in from Sync, and GenesisHash, which it hashed once.
 	Status() Status
 	// Sync reports whether the node is catching up with the network; the
 	// node decides the rule. It answers eth_syncing and bizra_status.

@@ -17,9 +17,10 @@ func (s *Server) status(context.Context, *wsConn, json.RawMessage) (any, error) 
 	} else {
 		head, hash := s.chain.Head()
 		g := s.chain.Genesis()
-		st = Status{ChainID: hexutil.Uint64(g.ChainID), GenesisHash: g.Hash(), Height: hexutil.Uint64(head.Height), Head: hash, Round: hexutil.Uint64(head.Round), Version: s.opts.ClientVersion, LastCertificate: hexutil.Bytes{}}
+		st = Status{ChainID: hexutil.Uint64(g.ChainID), GenesisHash: s.genesisHash, Height: hexutil.Uint64(head.Height), Head: hash, Round: hexutil.Uint64(head.Round), Version: s.opts.ClientVersion, LastCertificate: hexutil.Bytes{}}
 	}
 	sync := s.sync()
+	st.GenesisHash = s.genesisHash
 	st.Syncing, st.HighestBlock, st.Peers = sync.Syncing, hexutil.Uint64(sync.HighestBlock), s.peerTotal()
 	return st, nil
 }
@@ -108,8 +109,9 @@ type RawBlock struct {
 }
 
 // rawBlocks answers up to count committed blocks from height from, fewer
-// when the head comes first (none past it).
-func (s *Server) rawBlocks(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+// when the head comes first (none past it). It reads no further than the
+// answer's budget: blocks that do not fit refuse the call.
+func (s *Server) rawBlocks(ctx context.Context, _ *wsConn, p json.RawMessage) (any, error) {
 	var from, count hexutil.Uint64
 	if e := decodeParams(p, 2, &from, &count); e != nil {
 		return nil, e
@@ -118,9 +120,10 @@ func (s *Server) rawBlocks(_ context.Context, _ *wsConn, p json.RawMessage) (any
 		return nil, &Error{Code: CodeInvalidParams, Message: fmt.Sprintf("count must be from 1 to %d", MaxRawBlocks)}
 	}
 	head, _ := s.chain.Head()
-	out := []RawBlock{}
+	bud := budgetOf(ctx)
+	out := newArray(bud)
 	for h := uint64(from); h <= head.Height && h < uint64(from)+uint64(count); h++ {
-		b, rs, err := s.blockWithReceipts(h)
+		b, rs, err := s.readBlock(h, false)
 		if err != nil {
 			return nil, err
 		}
@@ -128,9 +131,18 @@ func (s *Server) rawBlocks(_ context.Context, _ *wsConn, p json.RawMessage) (any
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, RawBlock{Number: hexutil.Uint64(h), Block: b.Encode(), Receipts: chain.EncodeReceipts(rs), Certificate: cert})
+		ok, err := out.add(RawBlock{Number: hexutil.Uint64(h), Block: b.Encode(), Receipts: chain.EncodeReceipts(rs), Certificate: cert})
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			if out.n == 0 {
+				return nil, bud.tooLarge(fmt.Sprintf("block %d alone does not fit: read it with eth_getBlockByNumber and eth_getBlockReceipts, or raise the limit", h))
+			}
+			return nil, bud.tooLarge(fmt.Sprintf("ask for fewer blocks: the first %d of the %d asked for fit", out.n, count))
+		}
 	}
-	return out, nil
+	return out.done(), nil
 }
 
 func (s *Server) consensus(context.Context, *wsConn, json.RawMessage) (any, error) {

@@ -67,8 +67,18 @@ func (s *Server) txAt(h, idx uint64) (any, error) {
 }
 
 // blockWithReceipts reads a committed block and its receipts, one for each
-// transaction.
+// transaction, through the block cache. The caller must not change them.
 func (s *Server) blockWithReceipts(h uint64) (*chain.Block, []chain.Receipt, error) {
+	return s.readBlock(h, true)
+}
+
+// readBlock reads a block and its receipts from the cache, or from the
+// chain, caching them when keep is set (a scan of many blocks, which would
+// push out the recent blocks that clients poll, does not keep them).
+func (s *Server) readBlock(h uint64, keep bool) (*chain.Block, []chain.Receipt, error) {
+	if c, ok := s.blocks.get(h); ok {
+		return c.block, c.receipts, nil
+	}
 	b, err := s.chain.Block(h)
 	if err != nil {
 		return nil, nil, err
@@ -79,6 +89,9 @@ func (s *Server) blockWithReceipts(h uint64) (*chain.Block, []chain.Receipt, err
 	}
 	if len(rs) != len(b.Txs) {
 		return nil, nil, fmt.Errorf("rpc: block %d has %d receipts for %d transactions", h, len(rs), len(b.Txs))
+	}
+	if keep {
+		s.blocks.put(&cachedBlock{height: h, block: b, receipts: rs})
 	}
 	return b, rs, nil
 }
@@ -121,8 +134,8 @@ func (s *Server) getTransactionReceipt(_ context.Context, _ *wsConn, p json.RawM
 }
 
 // getBlockReceipts answers every receipt of a block, in order; null for a
-// block not yet made.
-func (s *Server) getBlockReceipts(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+// block not yet made. Receipts past the answer's budget refuse the call.
+func (s *Server) getBlockReceipts(ctx context.Context, _ *wsConn, p json.RawMessage) (any, error) {
 	var ref blockRef
 	if e := decodeParams(p, 1, &ref); e != nil {
 		return nil, e
@@ -136,55 +149,99 @@ func (s *Server) getBlockReceipts(_ context.Context, _ *wsConn, p json.RawMessag
 		return nil, err
 	}
 	hash := b.Hash()
-	out := make([]*Receipt, len(b.Txs))
+	bud := budgetOf(ctx)
+	out := newArray(bud)
 	for i, raw := range b.Txs {
 		tx, err := parseStored(raw)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = newReceipt(tx, &rs[i], txLocation{blockHash: hash, height: h, index: uint64(i)})
+		ok, err := out.add(newReceipt(tx, &rs[i], txLocation{blockHash: hash, height: h, index: uint64(i)}))
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, bud.tooLarge(fmt.Sprintf("block %d has %d receipts, %d of which fit: read them one by one with eth_getTransactionReceipt", h, len(b.Txs), out.n))
+		}
 	}
-	return out, nil
+	return out.done(), nil
 }
 
-// blockJSON answers a block, null for one not yet made.
-func (s *Server) blockJSON(ref blockRef, full bool) (any, error) {
+// blockJSON answers a block, null for one not yet made. With full
+// transactions, those past the answer's budget refuse the call.
+func (s *Server) blockJSON(ctx context.Context, ref blockRef, full bool) (any, error) {
 	h, ok, err := s.found(ref)
 	if !ok {
 		return nil, err
 	}
-	b, err := s.chain.Block(h)
+	if !full {
+		b, err := s.chain.Block(h)
+		if errors.Is(err, chain.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return newBlock(b, nil, false, s.chain.Rules(), s.gasLimit())
+	}
+	b, rs, err := s.blockWithReceipts(h)
 	if errors.Is(err, chain.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var rs []chain.Receipt
-	if full {
-		if rs, err = s.chain.Receipts(h); err != nil {
+	out, err := newBlock(&chain.Block{Header: b.Header, Cert: b.Cert}, nil, false, s.chain.Rules(), s.gasLimit())
+	if err != nil {
+		return nil, err
+	}
+	out.Size = hexutil.Uint64(b.EncodedSize())
+	// The block without its transactions takes about its own encoding
+	// (the hashes' room is spare); the transactions get the rest.
+	bud := budgetOf(ctx)
+	hdr, err := json.Marshal(out)
+	if err != nil {
+		return nil, err
+	}
+	txs := newArray(budget{left: bud.left - len(hdr)})
+	hash, base := b.Hash(), s.chain.Rules().BaseFee()
+	for i, raw := range b.Txs {
+		tx, err := parseStored(raw)
+		if err != nil {
 			return nil, err
 		}
+		t, err := newTransaction(tx, rs[i].From, &txLocation{blockHash: hash, height: h, index: uint64(i)}, base)
+		if err != nil {
+			return nil, err
+		}
+		ok, err := txs.add(t)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, bud.tooLarge(fmt.Sprintf("block %d has %d transactions, %d of which fit: ask without them (false), then read them one by one with eth_getTransactionByBlockNumberAndIndex", h, len(b.Txs), txs.n))
+		}
 	}
-	return newBlock(b, rs, full, s.chain.Rules(), s.gasLimit())
+	out.Transactions.encoded = txs.done()
+	return out, nil
 }
 
-func (s *Server) getBlockByNumber(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+func (s *Server) getBlockByNumber(ctx context.Context, _ *wsConn, p json.RawMessage) (any, error) {
 	var ref blockRef
 	var full bool
 	if e := decodeParams(p, 1, &ref, &full); e != nil {
 		return nil, e
 	}
-	return s.blockJSON(ref, full)
+	return s.blockJSON(ctx, ref, full)
 }
 
-func (s *Server) getBlockByHash(_ context.Context, _ *wsConn, p json.RawMessage) (any, error) {
+func (s *Server) getBlockByHash(ctx context.Context, _ *wsConn, p json.RawMessage) (any, error) {
 	var hash chain.Hash
 	var full bool
 	if e := decodeParams(p, 1, &hash, &full); e != nil {
 		return nil, e
 	}
-	return s.blockJSON(hashRef(hash), full)
+	return s.blockJSON(ctx, hashRef(hash), full)
 }
 
 // txCount answers the number of transactions of a block, null for one not

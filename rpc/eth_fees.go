@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
@@ -27,12 +28,17 @@ func (s *Server) maxPriorityFee(context.Context, *wsConn, json.RawMessage) (any,
 }
 
 // maxFeeHistory bounds eth_feeHistory's block count; asking for reward
-// percentiles, which reads every receipt of every block, is bounded lower.
+// percentiles, which reads every receipt of every block, is bounded lower,
+// and by the receipts read (maxFeeHistoryReceipts: about 26 blocks of
+// 20,000 transfers).
 const (
-	maxFeeHistory        = 1024
-	maxFeeHistoryRewards = 128
+	maxFeeHistory         = 1024
+	maxFeeHistoryRewards  = 128
+	maxFeeHistoryReceipts = 1 << 19
 )
 
+// feeHistory reads headers alone unless rewards are asked for, and stops
+// once the answer would pass its budget.
 func (s *Server) feeHistory(ctx context.Context, _ *wsConn, p json.RawMessage) (any, error) {
 	var count hexutil.Uint64
 	var newest blockRef
@@ -69,22 +75,40 @@ func (s *Server) feeHistory(ctx context.Context, _ *wsConn, p json.RawMessage) (
 		Reward        [][]*hexutil.U256 `json:"reward,omitempty"`
 	}{OldestBlock: hexutil.Uint64(first)}
 	gasLimit := float64(s.gasLimit())
+	// The answer's size, counted as it grows: a base fee and a ratio of at
+	// most 24 characters a block, and each reward's quoted hex.
+	bud := budgetOf(ctx)
+	baseLen := len(base.String()) + 3
+	size := 100 + baseLen
+	receipts := 0
 	for h := first; h <= last; h++ {
 		if err := ctx.Err(); err != nil {
 			return nil, errServer("request timed out")
 		}
-		hdr, err := s.header(h)
+		hdr, err := s.chain.Header(h)
 		if err != nil {
 			return nil, err
 		}
 		out.BaseFeePerGas = append(out.BaseFeePerGas, base)
 		out.GasUsedRatio = append(out.GasUsedRatio, float64(hdr.GasUsed)/gasLimit)
+		size += baseLen + 25
 		if len(percentiles) > 0 {
 			rs, err := s.chain.Receipts(h)
 			if err != nil {
 				return nil, err
 			}
-			out.Reward = append(out.Reward, s.rewards(rs, percentiles))
+			if receipts += len(rs); receipts > maxFeeHistoryReceipts {
+				return nil, &Error{Code: CodeLimitExceeded, Message: fmt.Sprintf("eth_feeHistory: reward percentiles over %d blocks would read more than %d receipts; ask for fewer blocks", n, maxFeeHistoryReceipts)}
+			}
+			rw := s.rewards(rs, percentiles)
+			out.Reward = append(out.Reward, rw)
+			size += 3
+			for _, r := range rw {
+				size += len(r.String()) + 3
+			}
+		}
+		if size > bud.left {
+			return nil, bud.tooLarge(fmt.Sprintf("ask for fewer blocks or percentiles: %d of the %d blocks fit", h-first, n))
 		}
 	}
 	out.BaseFeePerGas = append(out.BaseFeePerGas, base) // the next block's
@@ -116,12 +140,4 @@ func (s *Server) rewards(rs []chain.Receipt, percentiles []float64) []*hexutil.U
 		out[i] = (*hexutil.U256)(&v)
 	}
 	return out
-}
-
-func (s *Server) header(h uint64) (*chain.Header, error) {
-	b, err := s.chain.Block(h)
-	if err != nil {
-		return nil, err
-	}
-	return &b.Header, nil
 }

@@ -49,6 +49,7 @@ func (p poolAdapter) Stats() any { return p.Pool.Stats() }
 type chainAdapter struct{ *chain.Chain }
 
 func (c chainAdapter) Block(h uint64) (*chain.Block, error)       { return c.Store().Block(h) }
+func (c chainAdapter) Header(h uint64) (*chain.Header, error)     { return c.Store().Header(h) }
 func (c chainAdapter) BlockHeight(h chain.Hash) (uint64, error)   { return c.Store().BlockHeight(h) }
 func (c chainAdapter) Receipts(h uint64) ([]chain.Receipt, error) { return c.Store().Receipts(h) }
 func (c chainAdapter) TxLocation(h chain.Hash) (uint64, uint32, error) {
@@ -69,6 +70,20 @@ type env struct {
 
 func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
+	return newEnvWith(t, cfg, envOptions{})
+}
+
+// envOptions vary newEnv.
+type envOptions struct {
+	// fedPool wires the pool's admissions to the server's feed, as the
+	// node does; otherwise tests call the feed themselves.
+	fedPool bool
+	// funded adds accounts funded at genesis, keys 3, 4, … (testKey).
+	funded int
+}
+
+func newEnvWith(t testing.TB, cfg Config, eo envOptions) *env {
+	t.Helper()
 	e := &env{t: t}
 	g := &chain.Genesis{
 		ChainID:     testChainID,
@@ -81,7 +96,7 @@ func newEnv(t testing.TB, cfg Config) *env {
 			PubKey: append([]byte{1}, make([]byte, chain.BLSPublicKeySize-1)...), ProofOfPossession: make([]byte, chain.BLSSignatureSize),
 		}},
 	}
-	for i := range 3 {
+	for i := range 3 + eo.funded {
 		k := testKey(t, i)
 		e.keys = append(e.keys, k)
 		g.Accounts = append(g.Accounts, chain.GenesisAccount{Address: crypto.PubkeyToAddress(k.PublicKey), Balance: chain.U256{Int: *uint256.NewInt(1e18)}})
@@ -96,13 +111,19 @@ func newEnv(t testing.TB, cfg Config) *env {
 	if e.chain, err = chain.New(st, g, chain.DefaultConfig(), nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if e.pool, err = mempool.New(mempool.DefaultConfig(), e.chain.Rules(), e.chain, mempool.Options{}); err != nil {
+	var feed *Feed
+	po := mempool.Options{}
+	if eo.fedPool {
+		feed = NewFeed(chainAdapter{e.chain}, nil)
+		po.OnAdmit = feed.NotifyTx
+	}
+	if e.pool, err = mempool.New(mempool.DefaultConfig(), e.chain.Rules(), e.chain, po); err != nil {
 		t.Fatal(err)
 	}
 	// Two blocks: a legacy and a dynamic-fee transfer, then an access-list one.
 	e.commit(1_780_000_001_000, e.sign(0, 0, types.LegacyTxType, 1000), e.sign(1, 0, types.DynamicFeeTxType, 2000))
 	e.commit(1_780_000_002_500, e.sign(0, 1, types.AccessListTxType, 3000))
-	if e.srv, err = NewServer(cfg, chainAdapter{e.chain}, poolAdapter{e.pool}, Options{ClientVersion: "bizra/test", TxMessages: testPoolMessages}); err != nil {
+	if e.srv, err = NewServer(cfg, chainAdapter{e.chain}, poolAdapter{e.pool}, Options{ClientVersion: "bizra/test", TxMessages: testPoolMessages, Feed: feed}); err != nil {
 		t.Fatal(err)
 	}
 	e.http = httptest.NewServer(e.srv.Handler())

@@ -5,7 +5,8 @@ import "github.com/prometheus/client_golang/prometheus"
 // Metrics of the server, in namespace bizra, subsystem rpc.
 type Metrics struct {
 	// Requests counts calls by method and outcome (ok, error, not_found
-	// for unknown methods, limited for rate-limited calls).
+	// for unknown methods, limited for rate-limited calls, too_large for
+	// answers refused by max_response_bytes).
 	Requests *prometheus.CounterVec
 	// Latency is the time to answer one call, by method.
 	Latency *prometheus.HistogramVec
@@ -13,6 +14,17 @@ type Metrics struct {
 	WSConns prometheus.Gauge
 	// Subscriptions is the number of active subscriptions.
 	Subscriptions prometheus.Gauge
+	// Refused counts requests refused before any call ran, by reason: host
+	// (a name not in allowed_hosts), origin (not in cors_origins),
+	// content_type (not JSON), ws_conns (max_ws_conns reached),
+	// ws_client_conns (max_ws_conns_per_client reached).
+	Refused *prometheus.CounterVec
+	// WSSlowClosed counts WebSocket connections closed because the client
+	// did not read its answers or notifications as fast as they came.
+	WSSlowClosed prometheus.Counter
+	// FeedDropped counts events dropped, by subscription kind, because the
+	// feed's queue was full: its goroutine did not keep up.
+	FeedDropped *prometheus.CounterVec
 }
 
 // NewMetrics creates the server metrics and registers them with reg; nil
@@ -37,9 +49,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: ns, Subsystem: sub, Name: "subscriptions",
 			Help: "Active eth_subscribe subscriptions.",
 		}),
+		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "refused_total",
+			Help: "Requests refused before any call ran, by reason.",
+		}, []string{"reason"}),
+		WSSlowClosed: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "ws_slow_closed_total",
+			Help: "WebSocket connections closed because the client read too slowly.",
+		}),
+		FeedDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "feed_dropped_total",
+			Help: "Subscription events dropped because the feed's queue was full, by kind.",
+		}, []string{"kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Requests, m.Latency, m.WSConns, m.Subscriptions)
+		reg.MustRegister(m.Requests, m.Latency, m.WSConns, m.Subscriptions, m.Refused, m.WSSlowClosed, m.FeedDropped)
 	}
 	return m
 }

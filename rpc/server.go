@@ -9,9 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bizra/node0/chain"
 )
 
 // Options carry what the server needs besides its config.
@@ -47,15 +50,25 @@ type Server struct {
 	metrics *Metrics
 	methods map[string]method
 	limiter *limiter
+	exempt  []netip.Prefix
+	feed    *Feed
+	// wsBacklog is wsBacklog; tests lower it.
+	wsBacklog int
+	// genesisHash is the chain's, hashed once.
+	genesisHash chain.Hash
+	blocks      blockCache
 
 	mu       sync.Mutex
 	srv      *http.Server
 	ln       net.Listener
 	done     chan struct{}
 	wsConns  map[*wsConn]struct{}
-	feed     *Feed
+	clients  map[string]*clientHold // WebSocket connections and subscriptions by client
 	stopping bool
 }
+
+// clientHold is what one client holds over WebSocket.
+type clientHold struct{ conns, subs int }
 
 // method answers one call. conn is the WebSocket connection of the call,
 // nil over HTTP.
@@ -77,16 +90,26 @@ func NewServer(cfg Config, c Chain, p Pool, o Options) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, chain: c, pool: p, opts: o,
-		log:     o.Logger.With("module", "rpc"),
-		metrics: o.Metrics,
-		wsConns: make(map[*wsConn]struct{}),
+		log:       o.Logger.With("module", "rpc"),
+		metrics:   o.Metrics,
+		wsConns:   make(map[*wsConn]struct{}),
+		clients:   make(map[string]*clientHold),
+		wsBacklog: wsBacklog,
+	}
+	if g := c.Genesis(); g != nil {
+		s.genesisHash = g.Hash()
 	}
 	if cfg.RateLimit > 0 {
 		s.limiter = newLimiter(cfg.RateLimit, cfg.RateBurst)
 	}
+	for _, e := range cfg.ExemptClients {
+		p, _ := parsePrefix(e) // Validate has checked it
+		s.exempt = append(s.exempt, p)
+	}
 	if s.feed = o.Feed; s.feed == nil {
 		s.feed = NewFeed(c, o.Logger)
 	}
+	s.feed.setMetrics(o.Metrics)
 	s.methods = s.api()
 	return s, nil
 }
@@ -103,6 +126,7 @@ func (s *Server) Start() error {
 	}
 	s.mu.Lock()
 	s.ln = ln
+	s.stopping = false
 	s.srv = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -123,6 +147,9 @@ func (s *Server) Start() error {
 		}
 	}()
 	s.log.Info("serving JSON-RPC", "http", "http://"+ln.Addr().String(), "ws", "ws://"+ln.Addr().String())
+	if a, ok := ln.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() && (s.cfg.RateLimit == 0 || s.cfg.RateLimit > 10*DefaultConfig().RateLimit) {
+		s.log.Warn("JSON-RPC is reachable beyond this host with a rate limit that protects nothing (rpc.rate_limit; a config file written by an older release keeps its default of 100000)", "rate_limit", s.cfg.RateLimit)
+	}
 	return nil
 }
 
@@ -167,6 +194,11 @@ func (s *Server) Stop() error {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.hostAllowed(r.Host) {
+		s.metrics.Refused.WithLabelValues("host").Inc()
+		http.Error(w, fmt.Sprintf("host %q not allowed: add its name to rpc.allowed_hosts", r.Host), http.StatusForbidden)
+		return
+	}
 	if s.cors(w, r) {
 		return
 	}
@@ -177,6 +209,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		http.Error(w, "JSON-RPC takes POST requests (or a WebSocket upgrade)", http.StatusMethodNotAllowed)
+		return
+	}
+	if !jsonContent(r) {
+		s.metrics.Refused.WithLabelValues("content_type").Inc()
+		http.Error(w, "JSON-RPC takes Content-Type: application/json", http.StatusUnsupportedMediaType)
+		return
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && !s.originAllowed(origin, r.Host) {
+		s.metrics.Refused.WithLabelValues("origin").Inc()
+		http.Error(w, fmt.Sprintf("origin %q not allowed: add it to rpc.cors_origins", origin), http.StatusForbidden)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
@@ -191,7 +233,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
-	out := s.handle(ctx, clientKey(r.RemoteAddr), nil, body)
+	out := s.handle(ctx, s.clientOf(r.RemoteAddr), nil, body)
 	if out == nil { // notifications only
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -209,7 +251,7 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 // origin; it reports whether the request is fully answered.
 func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 	origin := r.Header.Get("Origin")
-	if origin == "" || len(s.cfg.CORSOrigins) == 0 || !s.originAllowed(origin) {
+	if origin == "" || len(s.cfg.CORSOrigins) == 0 || !s.originAllowed(origin, "") {
 		if r.Method == http.MethodOptions {
 			w.WriteHeader(http.StatusForbidden)
 			return true
@@ -229,32 +271,20 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-func (s *Server) originAllowed(origin string) bool {
-	for _, o := range s.cfg.CORSOrigins {
-		if o == "*" || strings.EqualFold(o, origin) {
-			return true
-		}
-	}
-	return false
-}
-
-func clientKey(remote string) string {
-	if host, _, err := net.SplitHostPort(remote); err == nil {
-		return host
-	}
-	return remote
-}
-
 // handle answers a body (one call or a batch) and returns the response, or
-// nil when every call was a notification.
-func (s *Server) handle(ctx context.Context, client string, conn *wsConn, body []byte) []byte {
+// nil when every call was a notification. The answers together stay within
+// max_response_bytes: each call gets what the answers before it left, and
+// the first that does not fit is refused, as is every later call of the
+// batch without being run; so the whole is at most the limit and a short
+// refusal per call refused, and a client can send the refused calls again.
+func (s *Server) handle(ctx context.Context, cl client, conn *wsConn, body []byte) []byte {
 	d, derr := decodeBody(body, s.cfg.MaxBatch)
 	if derr != nil {
 		return appendResponse(nil, nil, nil, derr)
 	}
-	if s.limiter != nil && !s.limiter.allow(client, len(d.calls)) {
+	if s.limiter != nil && !cl.exempt && !s.limiter.allow(cl.key, len(d.calls)) {
 		s.metrics.Requests.WithLabelValues("any", "limited").Add(float64(len(d.calls)))
-		e := &Error{Code: CodeLimitExceeded, Message: fmt.Sprintf("rate limit of %g calls per second exceeded", s.cfg.RateLimit)}
+		e := &Error{Code: CodeLimitExceeded, Message: fmt.Sprintf("rate limit of %g calls per second exceeded (rpc.rate_limit; each call of a batch counts)", s.cfg.RateLimit)}
 		if !d.batch {
 			return appendResponse(nil, d.calls[0].req.ID, nil, e)
 		}
@@ -264,14 +294,18 @@ func (s *Server) handle(ctx context.Context, client string, conn *wsConn, body [
 	if d.batch {
 		out = append(out, '[')
 	}
-	wrote := false
+	wrote, full := false, false
 	for _, c := range d.calls {
-		var res []byte
-		var rerr *Error
-		if len(out) > s.cfg.MaxResponseBytes {
-			rerr = &Error{Code: CodeLimitExceeded, Message: fmt.Sprintf("answer exceeds %d bytes; ask for less in one request", s.cfg.MaxResponseBytes), Data: DataTooLarge}
-		} else {
-			res, rerr = s.call(ctx, conn, c)
+		// The room left, less the envelope of this answer and the
+		// batch's closing bracket.
+		b := budget{method: c.req.Method, limit: s.cfg.MaxResponseBytes, batch: d.batch && wrote,
+			left: s.cfg.MaxResponseBytes - len(out) - len(c.req.ID) - len(`,{"jsonrpc":"2.0","id":,"result":}]`)}
+		if full {
+			b.left = 0
+		}
+		res, rerr := s.call(ctx, conn, c, b)
+		if rerr != nil && rerr.Data == DataTooLarge {
+			full = true
 		}
 		if c.err == nil && c.req.ID == nil {
 			continue // a notification gets no answer
@@ -291,8 +325,9 @@ func (s *Server) handle(ctx context.Context, client string, conn *wsConn, body [
 	return out
 }
 
-// call runs one call and returns its encoded result or its error.
-func (s *Server) call(ctx context.Context, conn *wsConn, c call) ([]byte, *Error) {
+// call runs one call within its budget and returns its encoded result or
+// its error.
+func (s *Server) call(ctx context.Context, conn *wsConn, c call, b budget) ([]byte, *Error) {
 	if c.err != nil {
 		return nil, c.err
 	}
@@ -301,81 +336,45 @@ func (s *Server) call(ctx context.Context, conn *wsConn, c call) ([]byte, *Error
 		s.metrics.Requests.WithLabelValues("unknown", "not_found").Inc()
 		return nil, &Error{Code: CodeMethodNotFound, Message: fmt.Sprintf("the method %s does not exist/is not available", c.req.Method)}
 	}
+	if b.left <= 0 {
+		s.metrics.Requests.WithLabelValues(c.req.Method, "too_large").Inc()
+		return nil, b.tooLarge("ask for less in one request")
+	}
 	start := time.Now()
 	if err := ctx.Err(); err != nil {
 		s.metrics.Requests.WithLabelValues(c.req.Method, "error").Inc()
 		return nil, errServer("request timed out")
 	}
-	res, err := m(ctx, conn, c.req.Params)
+	res, err := m(withBudget(ctx, b), conn, c.req.Params)
 	s.metrics.Latency.WithLabelValues(c.req.Method).Observe(time.Since(start).Seconds())
 	if err != nil {
-		s.metrics.Requests.WithLabelValues(c.req.Method, "error").Inc()
 		var e *Error
 		if errors.As(err, &e) {
+			outcome := "error"
+			if e.Data == DataTooLarge {
+				outcome = "too_large"
+			}
+			s.metrics.Requests.WithLabelValues(c.req.Method, outcome).Inc()
 			return nil, e
 		}
+		s.metrics.Requests.WithLabelValues(c.req.Method, "error").Inc()
 		s.log.Warn("internal error", "method", c.req.Method, "err", err)
 		return nil, &Error{Code: CodeInternal, Message: "internal error: " + err.Error()}
 	}
+	raw, ok := res.(json.RawMessage)
+	if !ok {
+		var merr error
+		if raw, merr = json.Marshal(res); merr != nil {
+			s.metrics.Requests.WithLabelValues(c.req.Method, "error").Inc()
+			return nil, &Error{Code: CodeInternal, Message: "internal error: encoding the result: " + merr.Error()}
+		}
+	}
+	if len(raw) > b.left {
+		s.metrics.Requests.WithLabelValues(c.req.Method, "too_large").Inc()
+		return nil, b.tooLarge("ask for less in one request")
+	}
 	s.metrics.Requests.WithLabelValues(c.req.Method, "ok").Inc()
-	if raw, ok := res.(json.RawMessage); ok {
-		return raw, nil
-	}
-	b, merr := json.Marshal(res)
-	if merr != nil {
-		return nil, &Error{Code: CodeInternal, Message: "internal error: encoding the result: " + merr.Error()}
-	}
-	return b, nil
-}
-
-// limiter is a token bucket per client address.
-type limiter struct {
-	rate  float64
-	burst float64
-	mu    sync.Mutex
-	b     map[string]*bucket
-	seen  int
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func newLimiter(rate float64, burst int) *limiter {
-	return &limiter{rate: rate, burst: float64(burst), b: make(map[string]*bucket)}
-}
-
-// allow takes n tokens from the client's bucket.
-func (l *limiter) allow(client string, n int) bool {
-	now := time.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.b[client]
-	if b == nil {
-		b = &bucket{tokens: l.burst, last: now}
-		l.b[client] = b
-		if l.seen++; l.seen%1024 == 0 {
-			l.forgetIdle(now)
-		}
-	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens < float64(n) {
-		return false
-	}
-	b.tokens -= float64(n)
-	return true
-}
-
-// forgetIdle drops full buckets, so that the map does not grow with every
-// address ever seen.
-func (l *limiter) forgetIdle(now time.Time) {
-	for k, b := range l.b {
-		if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
-			delete(l.b, k)
-		}
-	}
+	return raw, nil
 }
 
 // gasLimit is the block gas limit of the chain.

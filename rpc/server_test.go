@@ -79,7 +79,8 @@ func TestProtocol(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.RateLimit, cfg.RateBurst = 1, 5
+	cfg.RateLimit, cfg.RateBurst, cfg.MaxBatch = 1, 5, 5
+	cfg.ExemptClients = nil // the test's client is loopback
 	m := NewMetrics(nil)
 	e := newEnv(t, cfg)
 	e.srv.metrics = m
@@ -94,9 +95,9 @@ func TestRateLimit(t *testing.T) {
 	if v := testutil.ToFloat64(m.Requests.WithLabelValues("any", "limited")); v != 1 {
 		t.Fatalf("limited counter %v", v)
 	}
-	// A batch counts each call: with three tokens, a batch of four is
-	// refused and a batch of three passes.
-	cfg.RateLimit, cfg.RateBurst = 0.001, 3
+	// A batch counts each call: of four tokens a batch of three leaves
+	// one, so a batch of two is refused and one call passes.
+	cfg.RateLimit, cfg.RateBurst, cfg.MaxBatch = 0.001, 4, 4
 	e = newEnv(t, cfg)
 	batch := func(n int) string {
 		calls := make([]string, n)
@@ -105,11 +106,14 @@ func TestRateLimit(t *testing.T) {
 		}
 		return "[" + strings.Join(calls, ",") + "]"
 	}
-	if _, body := e.post(batch(4)); !strings.Contains(string(body), "rate limit") {
-		t.Fatalf("batch of 4 with 3 tokens: %s", body)
-	}
 	if _, body := e.post(batch(3)); strings.Contains(string(body), "rate limit") {
-		t.Fatalf("batch of 3 with 3 tokens: %s", body)
+		t.Fatalf("batch of 3 with 4 tokens: %s", body)
+	}
+	if _, body := e.post(batch(2)); !strings.Contains(string(body), "rate limit") {
+		t.Fatalf("batch of 2 with 1 token: %s", body)
+	}
+	if _, body := e.post(batch(1)); strings.Contains(string(body), "rate limit") {
+		t.Fatalf("batch of 1 with 1 token: %s", body)
 	}
 }
 
@@ -343,7 +347,7 @@ func TestWebSocketLimits(t *testing.T) {
 	// Closing the connection frees its slot and its subscriptions.
 	ws.Close()
 	deadline := time.Now().Add(5 * time.Second)
-	for e.srv.feed.subs.count(subHeads) != 0 {
+	for e.srv.feed.count(subHeads) != 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("subscriptions of a closed connection remain")
 		}

@@ -41,7 +41,7 @@ func TestStateAtTheHeadWhileItMoves(t *testing.T) {
 			Result json.RawMessage `json:"result"`
 			Error  *Error          `json:"error"`
 		}
-		if err := json.Unmarshal(srv.handle(context.Background(), "test", nil, req), &resp); err != nil {
+		if err := json.Unmarshal(srv.handle(context.Background(), client{key: "test"}, nil, req), &resp); err != nil {
 			t.Fatal(err)
 		}
 		return resp.Result, resp.Error

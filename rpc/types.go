@@ -56,12 +56,17 @@ type Block struct {
 type BlockTransactions struct {
 	Hashes []chain.Hash
 	Full   []Transaction
+	// encoded is the objects already encoded, as the server builds a
+	// block's answer within its budget.
+	encoded json.RawMessage
 }
 
 // MarshalJSON writes the objects when Full is set, otherwise the hashes:
 // an array either way, [] for a block without transactions.
 func (t BlockTransactions) MarshalJSON() ([]byte, error) {
 	switch {
+	case t.encoded != nil:
+		return t.encoded, nil
 	case t.Full != nil:
 		return json.Marshal(t.Full)
 	case t.Hashes != nil:
@@ -278,9 +283,10 @@ func newReceipt(tx *chain.Tx, r *chain.Receipt, loc txLocation) *Receipt {
 
 // newHeader is the JSON of a newHeads notification: a block without its
 // transactions and uncles, as Ethereum nodes send it.
-func newHeader(b *chain.Block, rules *chain.Rules, gasLimit uint64) *Block {
+// size is the block's encoded size.
+func newHeader(b *chain.Block, size int, rules *chain.Rules, gasLimit uint64) *Block {
 	blk, _ := newBlock(&chain.Block{Header: b.Header, Cert: b.Cert}, nil, false, rules, gasLimit)
-	blk.Size = hexutil.Uint64(b.EncodedSize())
+	blk.Size = hexutil.Uint64(size)
 	blk.Transactions, blk.Uncles = nil, nil
 	return blk
 }

@@ -5,18 +5,26 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"log/slog"
+	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
-
-	"github.com/bizra/node0/chain"
 )
 
 const (
-	wsSendQueue    = 1024 // messages waiting for a slow client before it is dropped
+	// wsSendQueue bounds the answers waiting for a client: one that sends
+	// calls without reading their answers is closed.
+	wsSendQueue = 1024
+	// wsBacklog bounds the notification results (hashes, heads) waiting
+	// for a client's writer: a client that reads slower than the events
+	// come is closed once more than this many wait behind the ones its
+	// writer has taken (one batch of any size is taken whole). The
+	// results are shared by every connection, so the bound costs a
+	// connection a few bytes a result.
+	wsBacklog      = 1 << 15
 	wsWriteTimeout = 10 * time.Second
 	wsPingInterval = 30 * time.Second
 	wsReadTimeout  = 2*wsPingInterval + 10*time.Second
@@ -27,26 +35,44 @@ const (
 type wsConn struct {
 	s      *Server
 	ws     *websocket.Conn
-	client string
-	send   chan []byte
+	client client
+	send   chan []byte   // answers
+	noted  chan struct{} // notifications wait in backlog
 	once   sync.Once
 	closed chan struct{}
 
 	mu       sync.Mutex
-	subs     map[string]string // subscription id → kind
+	subs     map[string]string // subscription id → kind; nil once closed
 	inactive []string          // subscriptions whose id the client has not been sent yet
+	// active are the ids of the active subscriptions by kind (kindIndex);
+	// a slice is replaced, never changed in place, so the backlog can
+	// keep the one its event came under.
+	active  [2][]string
+	backlog []queuedEvent
+	waiting int // results in backlog
+}
+
+// queuedEvent is an event waiting for the writer, with the subscriptions
+// it came for.
+type queuedEvent struct {
+	kind    int
+	ids     []string
+	results [][]byte
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
-	if origin := r.Header.Get("Origin"); origin != "" && !s.originAllowed(origin) && !sameHost(origin, r.Host) {
-		http.Error(w, "origin not allowed", http.StatusForbidden)
+	if origin := r.Header.Get("Origin"); origin != "" && !s.originAllowed(origin, r.Host) {
+		s.metrics.Refused.WithLabelValues("origin").Inc()
+		http.Error(w, fmt.Sprintf("origin %q not allowed: add it to rpc.cors_origins", origin), http.StatusForbidden)
 		return
 	}
 	// Reserve a slot and register in one critical section, so that
-	// concurrent upgrades cannot pass the cap and Stop sees every
+	// concurrent upgrades cannot pass the caps and Stop sees every
 	// connection.
-	c := &wsConn{s: s, client: clientKey(r.RemoteAddr), send: make(chan []byte, wsSendQueue), closed: make(chan struct{}), subs: map[string]string{}}
+	c := &wsConn{s: s, client: s.clientOf(r.RemoteAddr), send: make(chan []byte, wsSendQueue), noted: make(chan struct{}, 1),
+		closed: make(chan struct{}), subs: map[string]string{}}
 	s.mu.Lock()
+	hold := s.clients[c.client.key]
 	switch {
 	case s.stopping:
 		s.mu.Unlock()
@@ -54,9 +80,20 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	case len(s.wsConns) >= s.cfg.MaxWSConns:
 		s.mu.Unlock()
-		http.Error(w, "too many WebSocket connections", http.StatusServiceUnavailable)
+		s.metrics.Refused.WithLabelValues("ws_conns").Inc()
+		http.Error(w, fmt.Sprintf("too many WebSocket connections (rpc.max_ws_conns = %d)", s.cfg.MaxWSConns), http.StatusServiceUnavailable)
+		return
+	case !c.client.exempt && hold != nil && hold.conns >= s.cfg.MaxWSConnsPerClient:
+		s.mu.Unlock()
+		s.metrics.Refused.WithLabelValues("ws_client_conns").Inc()
+		http.Error(w, fmt.Sprintf("too many WebSocket connections from this address (rpc.max_ws_conns_per_client = %d)", s.cfg.MaxWSConnsPerClient), http.StatusTooManyRequests)
 		return
 	}
+	if hold == nil {
+		hold = &clientHold{}
+		s.clients[c.client.key] = hold
+	}
+	hold.conns++
 	s.wsConns[c] = struct{}{}
 	s.mu.Unlock()
 	s.metrics.WSConns.Inc()
@@ -87,15 +124,6 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	c.readLoop()
 }
 
-func sameHost(origin, host string) bool {
-	for _, scheme := range []string{"http://", "https://"} {
-		if origin == scheme+host {
-			return true
-		}
-	}
-	return false
-}
-
 func (c *wsConn) readLoop() {
 	defer c.close()
 	for {
@@ -124,9 +152,11 @@ func (c *wsConn) writeLoop() {
 		case <-c.closed:
 			return
 		case msg := <-c.send:
-			_ = c.ws.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
-			if err := c.ws.WriteMessage(websocket.TextMessage, msg); err != nil {
-				c.close()
+			if !c.write(msg) {
+				return
+			}
+		case <-c.noted:
+			if !c.writeNotifications() {
 				return
 			}
 		case <-ping.C:
@@ -139,7 +169,76 @@ func (c *wsConn) writeLoop() {
 	}
 }
 
-// enqueue queues a message; a client too slow to take its queue is closed.
+func (c *wsConn) write(msg []byte) bool {
+	_ = c.ws.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
+	if err := c.ws.WriteMessage(websocket.TextMessage, msg); err != nil {
+		c.close()
+		return false
+	}
+	return true
+}
+
+// writeNotifications writes the backlog: each result of each event to each
+// subscription it came for that is still active, one message each (the
+// JSON-RPC notifications clients parse). A client that takes no message
+// for wsWriteTimeout is gone; one that takes them slower than they come is
+// closed by the backlog's bound (notify).
+func (c *wsConn) writeNotifications() bool {
+	// The answers queued before these notifications go first: the answer
+	// that gives a subscription's id precedes its first notification.
+	for drained := false; !drained; {
+		select {
+		case msg := <-c.send:
+			if !c.write(msg) {
+				return false
+			}
+		default:
+			drained = true
+		}
+	}
+	c.mu.Lock()
+	queue, active := c.backlog, c.active
+	c.backlog, c.waiting = nil, 0
+	c.mu.Unlock()
+	var msg []byte
+	for _, ev := range queue {
+		ids := stillActive(ev.ids, active[ev.kind])
+		for _, r := range ev.results {
+			for _, id := range ids {
+				msg = appendNotification(msg[:0], id, r)
+				if !c.write(msg) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// stillActive returns the ids of then that are in now: an event queued
+// before an unsubscription is not sent after its answer.
+func stillActive(then, now []string) []string {
+	if len(then) == len(now) && (len(then) == 0 || &then[0] == &now[0]) {
+		return then // unchanged
+	}
+	out := make([]string, 0, len(then))
+	for _, id := range then {
+		if slices.Contains(now, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func appendNotification(buf []byte, id string, result []byte) []byte {
+	buf = append(buf, `{"jsonrpc":"2.0","method":"eth_subscription","params":{"subscription":"`...)
+	buf = append(buf, id...)
+	buf = append(buf, `","result":`...)
+	buf = append(buf, result...)
+	return append(buf, "}}"...)
+}
+
+// enqueue queues an answer; a client too slow to take its queue is closed.
 func (c *wsConn) enqueue(msg []byte) bool {
 	select {
 	case <-c.closed:
@@ -150,9 +249,38 @@ func (c *wsConn) enqueue(msg []byte) bool {
 	case c.send <- msg:
 		return true
 	default:
-		c.s.log.Warn("closing a WebSocket client that does not keep up", "client", c.client)
+		c.s.log.Warn("closing a WebSocket client that does not read its answers", "client", c.client.key)
+		c.s.metrics.WSSlowClosed.Inc()
 		c.close()
 		return false
+	}
+}
+
+// notify queues an event for the writer (the feed's goroutine calls it).
+// A client whose writer has not taken the backlog before it passes
+// wsBacklog is closed.
+func (c *wsConn) notify(ev *event) {
+	k := kindIndex(ev.kind)
+	c.mu.Lock()
+	ids := c.active[k]
+	if len(ids) == 0 {
+		c.mu.Unlock()
+		return
+	}
+	if c.waiting > 0 && c.waiting+len(ev.results) > c.s.wsBacklog {
+		waiting := c.waiting
+		c.mu.Unlock()
+		c.s.log.Warn("closing a WebSocket client that does not keep up with its notifications", "client", c.client.key, "waiting", waiting)
+		c.s.metrics.WSSlowClosed.Inc()
+		c.close()
+		return
+	}
+	c.backlog = append(c.backlog, queuedEvent{kind: k, ids: ids, results: ev.results})
+	c.waiting += len(ev.results)
+	c.mu.Unlock()
+	select {
+	case c.noted <- struct{}{}:
+	default:
 	}
 }
 
@@ -161,88 +289,37 @@ func (c *wsConn) close() {
 		close(c.closed)
 		c.mu.Lock()
 		ws := c.ws
+		subs := len(c.subs)
+		active := c.active
+		c.subs, c.inactive, c.active, c.backlog = nil, nil, [2][]string{}, nil
 		c.mu.Unlock()
 		if ws != nil {
 			_ = ws.Close()
 		}
+		f := c.s.feed
+		f.unregister(c)
+		for k, ids := range active {
+			f.active[k].Add(-int64(len(ids)))
+		}
 		c.s.mu.Lock()
 		delete(c.s.wsConns, c)
+		c.s.release(c.client.key, 1, subs)
 		c.s.mu.Unlock()
 		c.s.metrics.WSConns.Dec()
-		c.mu.Lock()
-		ids := make([]string, 0, len(c.subs))
-		for id := range c.subs {
-			ids = append(ids, id)
-		}
-		c.subs = nil
-		c.mu.Unlock()
-		for _, id := range ids {
-			c.s.feed.subs.remove(id)
-			c.s.metrics.Subscriptions.Dec()
-		}
+		c.s.metrics.Subscriptions.Sub(float64(subs))
 	})
 }
 
-// Subscription kinds.
-const (
-	subHeads   = "newHeads"
-	subPending = "newPendingTransactions"
-)
-
-// subscriptions is the registry of active subscriptions by kind.
-type subscriptions struct {
-	mu    sync.RWMutex
-	kinds map[string]map[string]*wsConn // kind → id → conn
-	all   map[string]string             // id → kind
-}
-
-func (r *subscriptions) init() {
-	r.kinds = map[string]map[string]*wsConn{subHeads: {}, subPending: {}}
-	r.all = map[string]string{}
-}
-
-func (r *subscriptions) add(kind, id string, c *wsConn) {
-	r.mu.Lock()
-	r.kinds[kind][id] = c
-	r.all[id] = kind
-	r.mu.Unlock()
-}
-
-func (r *subscriptions) remove(id string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	kind, ok := r.all[id]
-	if !ok {
-		return false
+// release gives back what a client held; s.mu is held.
+func (s *Server) release(key string, conns, subs int) {
+	h := s.clients[key]
+	if h == nil {
+		return
 	}
-	delete(r.all, id)
-	delete(r.kinds[kind], id)
-	return true
-}
-
-func (r *subscriptions) count(kind string) int {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return len(r.kinds[kind])
-}
-
-// notify sends a notification to every subscriber of kind; result is the
-// encoded payload.
-func (r *subscriptions) notify(kind string, result []byte) {
-	r.mu.RLock()
-	targets := make(map[string]*wsConn, len(r.kinds[kind]))
-	for id, c := range r.kinds[kind] {
-		targets[id] = c
-	}
-	r.mu.RUnlock()
-	for id, c := range targets {
-		msg := make([]byte, 0, len(result)+96)
-		msg = append(msg, `{"jsonrpc":"2.0","method":"eth_subscription","params":{"subscription":"`...)
-		msg = append(msg, id...)
-		msg = append(msg, `","result":`...)
-		msg = append(msg, result...)
-		msg = append(msg, "}}"...)
-		c.enqueue(msg)
+	h.conns -= conns
+	h.subs -= subs
+	if h.conns <= 0 && h.subs <= 0 {
+		delete(s.clients, key)
 	}
 }
 
@@ -252,7 +329,8 @@ func newSubscriptionID() string {
 	return "0x" + hex.EncodeToString(b[:])
 }
 
-// subscribe registers a subscription of conn.
+// subscribe registers a subscription of conn; it becomes active once the
+// answer with its id is queued (activate).
 func (s *Server) subscribe(conn *wsConn, kind string) (string, error) {
 	if conn == nil {
 		return "", &Error{Code: CodeMethodNotFound, Message: "notifications not supported: subscribe over WebSocket"}
@@ -263,8 +341,16 @@ func (s *Server) subscribe(conn *wsConn, kind string) (string, error) {
 		return "", ErrStopped
 	}
 	if len(conn.subs) >= s.cfg.MaxSubscriptions {
-		return "", &Error{Code: CodeLimitExceeded, Message: "too many subscriptions on this connection"}
+		return "", &Error{Code: CodeLimitExceeded, Message: fmt.Sprintf("too many subscriptions on this connection (rpc.max_subscriptions = %d)", s.cfg.MaxSubscriptions)}
 	}
+	s.mu.Lock()
+	h := s.clients[conn.client.key]
+	if !conn.client.exempt && h.subs >= s.cfg.MaxSubscriptionsPerClient {
+		s.mu.Unlock()
+		return "", &Error{Code: CodeLimitExceeded, Message: fmt.Sprintf("too many subscriptions from this address (rpc.max_subscriptions_per_client = %d)", s.cfg.MaxSubscriptionsPerClient)}
+	}
+	h.subs++
+	s.mu.Unlock()
 	id := newSubscriptionID()
 	conn.subs[id] = kind
 	conn.inactive = append(conn.inactive, id)
@@ -272,21 +358,28 @@ func (s *Server) subscribe(conn *wsConn, kind string) (string, error) {
 	return id, nil
 }
 
-// activate registers the subscriptions made by the last request, whose
-// answer has been queued.
+// activate makes the subscriptions of the last request active, now that
+// the answer with their ids is queued, and registers the connection with
+// the feed when it has its first.
 func (c *wsConn) activate() {
 	c.mu.Lock()
-	ids := c.inactive
-	c.inactive = nil
-	kinds := make([]string, len(ids))
-	for i, id := range ids {
-		kinds[i] = c.subs[id]
+	defer c.mu.Unlock()
+	if len(c.inactive) == 0 || c.subs == nil {
+		return
 	}
-	c.mu.Unlock()
-	for i, id := range ids {
-		if kinds[i] != "" { // not unsubscribed in the same request
-			c.s.feed.subs.add(kinds[i], id, c)
+	had := len(c.active[0])+len(c.active[1]) > 0
+	for _, id := range c.inactive {
+		kind, ok := c.subs[id]
+		if !ok {
+			continue // unsubscribed in the same request
 		}
+		k := kindIndex(kind)
+		c.active[k] = append(slices.Clip(c.active[k]), id)
+		c.s.feed.active[k].Add(1)
+	}
+	c.inactive = nil
+	if !had && len(c.active[0])+len(c.active[1]) > 0 {
+		c.s.feed.register(c)
 	}
 }
 
@@ -295,60 +388,25 @@ func (s *Server) unsubscribe(conn *wsConn, id string) bool {
 		return false
 	}
 	conn.mu.Lock()
-	_, mine := conn.subs[id]
-	delete(conn.subs, id)
-	conn.mu.Unlock()
+	defer conn.mu.Unlock()
+	kind, mine := conn.subs[id]
 	if !mine {
 		return false
 	}
-	s.feed.subs.remove(id) // false if it was not active yet
+	delete(conn.subs, id)
+	k := kindIndex(kind)
+	if i := slices.Index(conn.active[k], id); i >= 0 {
+		conn.active[k] = slices.Delete(slices.Clone(conn.active[k]), i, i+1)
+		s.feed.active[k].Add(-1)
+		if len(conn.active[0])+len(conn.active[1]) == 0 {
+			s.feed.unregister(conn)
+		}
+	}
+	s.mu.Lock()
+	s.release(conn.client.key, 0, 1)
+	s.mu.Unlock()
 	s.metrics.Subscriptions.Dec()
 	return true
-}
-
-// Feed carries the node's events to WebSocket subscribers: committed
-// blocks (newHeads) and admitted transactions (newPendingTransactions). It
-// stands apart from the Server so that what produces the events — the
-// pool, the chain's commits — can be handed its methods when they are
-// built, before the server that reads the pool; the server registers its
-// connections' subscriptions with it (Options.Feed).
-type Feed struct {
-	chain Chain
-	log   *slog.Logger
-	subs  subscriptions
-}
-
-// NewFeed makes a feed of a chain's events; log may be nil.
-func NewFeed(c Chain, log *slog.Logger) *Feed {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	f := &Feed{chain: c, log: log.With("module", "rpc")}
-	f.subs.init()
-	return f
-}
-
-// NotifyBlock tells newHeads subscribers about a committed block.
-func (f *Feed) NotifyBlock(b *chain.Block) {
-	if f.subs.count(subHeads) == 0 {
-		return
-	}
-	payload, err := json.Marshal(newHeader(b, f.chain.Rules(), gasLimit(f.chain)))
-	if err != nil {
-		f.log.Error("encoding a head", "err", err)
-		return
-	}
-	f.subs.notify(subHeads, payload)
-}
-
-// NotifyTx tells newPendingTransactions subscribers about an admitted
-// transaction.
-func (f *Feed) NotifyTx(tx *chain.Tx) {
-	if f.subs.count(subPending) == 0 {
-		return
-	}
-	payload, _ := json.Marshal(tx.Hash)
-	f.subs.notify(subPending, payload)
 }
 
 func (s *Server) ethSubscribe(_ context.Context, conn *wsConn, p json.RawMessage) (any, error) {

@@ -300,7 +300,7 @@ func TestFetchSplitsAnswersTooLarge(t *testing.T) {
 	n := &testNode{t: t, home: filepath.Join(t.TempDir(), "home"), addr: freeAddr(t)}
 	cfg := node.DefaultConfig()
 	cfg.Metrics.Enabled, cfg.P2P.Enabled, cfg.RPC.ListenAddr = false, false, n.addr
-	cfg.RPC.MaxResponseBytes = 1 << 16
+	cfg.RPC.MaxResponseBytes = 1 << 18
 	if _, err := node.Init(node.InitOptions{Home: n.home, BlockTime: 100 * time.Millisecond, DevAccounts: 10, Config: &cfg}); err != nil {
 		t.Fatal(err)
 	}

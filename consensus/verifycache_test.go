@@ -212,4 +212,3 @@ func BenchmarkVerifyCacheOverhead(b *testing.B) {
 		}
 	})
 }
-

@@ -11,14 +11,21 @@ import (
 // (p2p's messageID), so an identity is forgotten within three.
 const seenWindow = 3 * time.Minute
 
-// attempts hands out the attempt of each send of a body on a topic: 0 for
-// the first, then 1, 2 and 3 for the resends within seenWindow, so that
-// each resend has an identity of its own (wire.go); past the fourth, none
-// until the window has passed since the first, when GossipSub has
-// forgotten them all. The core resends on timers (a leader's proposal at
-// doubling intervals, a timeout once per round timeout), so four sends a
-// window are what matters: the first and the resends of the first minute
-// or so, the lossy time after a partition heals.
+// lateResendGap is how long after the previous send of a body its third
+// and fourth attempts wait.
+const lateResendGap = seenWindow / 8
+
+// attempts hands out the attempt of each send of a body on a topic, so
+// that each resend within the seen-message window has an identity of its
+// own (wire.go). An attempt is free when it was never used for the body
+// or GossipSub has forgotten it (seenWindow after it was used). The first
+// two go at once: the message and a quick resend after a loss (the core
+// resends a leader's proposal after half a block interval). The third and
+// fourth wait lateResendGap after the send before, so that a body resent
+// for minutes (a timeout repeated while a round lasts, the proposal of a
+// round that does not decide) still travels when a partition heals rather
+// than spending every attempt in its first seconds. A send with no free
+// attempt is dropped: its copies would be dropped as duplicates anyway.
 type attempts struct {
 	now func() time.Time
 
@@ -31,21 +38,25 @@ type attemptKey struct {
 	body  [32]byte
 }
 
+// attemptRecord is when each attempt of a body was last used (zero:
+// never), and when the body was last sent.
 type attemptRecord struct {
-	first time.Time
-	next  uint8
+	used [maxAttempt + 1]time.Time
+	last time.Time
 }
 
 // maxAttemptRecords bounds the bodies remembered: when more are, those
-// older than the window are forgotten, and if that is not enough, all.
+// not sent within the window are forgotten, and if that is not enough,
+// all (a resend may then reuse an identity GossipSub still knows, and not
+// travel).
 const maxAttemptRecords = 1 << 14
 
 func newAttempts(now func() time.Time) *attempts {
 	return &attempts{now: now, sent: map[attemptKey]*attemptRecord{}}
 }
 
-// next returns the attempt of this send of body on topic, false when the
-// body has used every attempt within the window.
+// next returns the attempt of this send of body on topic, false when none
+// is free.
 func (a *attempts) next(topic string, body []byte) (uint8, bool) {
 	k := attemptKey{topic, sha256.Sum256(body)}
 	now := a.now()
@@ -53,7 +64,7 @@ func (a *attempts) next(topic string, body []byte) (uint8, bool) {
 	defer a.mu.Unlock()
 	if len(a.sent) >= maxAttemptRecords {
 		for k, r := range a.sent {
-			if now.Sub(r.first) >= seenWindow {
+			if now.Sub(r.last) >= seenWindow {
 				delete(a.sent, k)
 			}
 		}
@@ -62,13 +73,17 @@ func (a *attempts) next(topic string, body []byte) (uint8, bool) {
 		}
 	}
 	r := a.sent[k]
-	if r == nil || now.Sub(r.first) >= seenWindow {
-		r = &attemptRecord{first: now}
+	if r == nil {
+		r = &attemptRecord{}
 		a.sent[k] = r
 	}
-	if r.next > maxAttempt {
-		return 0, false
+	for i := range r.used {
+		free := r.used[i].IsZero() || now.Sub(r.used[i]) >= seenWindow
+		if !free || (i >= 2 && !r.last.IsZero() && now.Sub(r.last) < lateResendGap) {
+			continue
+		}
+		r.used[i], r.last = now, now
+		return uint8(i), true
 	}
-	r.next++
-	return r.next - 1, true
+	return 0, false
 }

@@ -49,9 +49,9 @@ const protocolVersion = 3
 // The attempt is the one unsigned byte in the identity: a sender sending
 // the same body again within GossipSub's seen-message window (the core's
 // resends: a leader's proposal and certificate, a voter's fallback to the
-// leader, timeouts repeated while a round lasts) gives the copy the next
-// attempt, so that it travels instead of being dropped as a duplicate at
-// its source. Four attempts bound the copies of one body anyone can make
+// leader, timeouts repeated while a round lasts) gives the copy another
+// attempt (attempts: which one, and when), so that it travels instead of
+// being dropped as a duplicate at its source. Four attempts bound the copies of one body anyone can make
 // within the window at four per topic (see gossipCheck for why each costs
 // a receiver neither a signature check nor a second step).
 const wireVersion = protocolVersion

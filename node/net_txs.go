@@ -54,13 +54,7 @@ func (g *txGossip) start(run *netRun) error {
 	if g.pool == nil {
 		return nil
 	}
-	self := run.host.ID()
-	t, err := run.host.Join(topicTxs, func(from string, data []byte) p2p.Verdict {
-		if from == self {
-			return p2p.Accept // our own batch come back, admitted before it was queued
-		}
-		return g.validate(from, data)
-	})
+	t, err := run.host.Join(topicTxs, g.validate)
 	if err != nil {
 		return fmt.Errorf("node: join %s: %w", topicTxs, err)
 	}
@@ -155,11 +149,13 @@ func (g *txGossip) publish(run *netRun, t *p2p.Topic) {
 //
 // Refusals for the state still cost a signature recovery each, and a
 // corrupted signature usually recovers some unfunded address rather than
-// failing; so each author has a budget of them (staleBudget): once an
-// author's batches have cost more such recoveries than its admitted
-// transactions and the budget's slow refill pay for, its batches are
-// ignored unread, without penalty, until the budget refills. An honest
-// author, whose batches this node admits nearly whole, never reaches it.
+// failing; so each peer that delivers batches (from: the forwarding peer, not
+// the batch's author, whose key costs nothing to change) has a budget of
+// them (staleBudget): once a peer's batches have cost more such recoveries
+// than its admitted transactions and the budget's slow refill pay for, its
+// batches are ignored unread, without penalty, until the budget refills.
+// An honest peer relays only batches it admitted whole, so it never
+// reaches it.
 func (g *txGossip) validate(from string, data []byte) p2p.Verdict {
 	if len(data) > maxTxBatchPayload {
 		g.log.Debug("oversized transaction batch", "from", from, "bytes", len(data))
@@ -237,19 +233,18 @@ func (g *txGossip) validate(from string, data []byte) p2p.Verdict {
 	return p2p.Accept
 }
 
-// staleBudget bounds, per author of transaction batches, the signature
-// recoveries spent on transactions the pool then refused for the state or
-// its limits. An author starts with staleBurst tokens; each such refusal
-// costs one, each transaction of its admitted gains one, and time gains
-// staleRate a second, up to staleBurst. While an author has none, its
+// staleBudget bounds, per peer that delivers transaction batches, the
+// signature recoveries spent on transactions the pool then refused for the
+// state or its limits. A peer starts with staleBurst tokens; each such
+// refusal costs one, each transaction of its admitted gains one, and time
+// gains staleRate a second, up to staleBurst. While a peer has none, its
 // batches are ignored before anything in them is parsed.
 //
-// An author is the peer that signed the gossip message, which a peer may
-// choose freely: a new author starts with a full budget, so a peer that
-// signs each batch with a new key still gets staleBurst recoveries per
-// batch (half of an honest batch's worth) rather than txBatchMax. Only
-// authors below the full budget are kept, at most staleAuthors of them;
-// past that one is forgotten to make room.
+// The peer is the one the batch came from (the gossip propagation
+// source), not the batch's author: an author key costs nothing to change,
+// a peer identity costs a new connection and its handshakes. Only peers
+// below the full budget are kept, at most staleAuthors of them; past that
+// one is forgotten to make room.
 type staleBudget struct {
 	mu      sync.Mutex
 	authors map[string]*staleTokens

@@ -82,9 +82,12 @@ type TopicOptions struct {
 
 // Join subscribes to a topic. validate runs on every message from another
 // peer, after the envelope checks and before the message is delivered or
-// relayed; nil accepts every message that passes the envelope checks. It is
-// called concurrently and must not block for long. Messages published by
-// this host pass only the envelope checks.
+// relayed; nil accepts every message that passes the envelope checks. Its
+// from is the peer that delivered the message (not its author, whose key
+// costs nothing to change): the peer a Reject penalises, and the one a
+// per-peer budget should charge. It is called concurrently and must not
+// block for long. Messages published by this host pass only the envelope
+// checks.
 func (h *Host) Join(name string, validate func(from string, data []byte) Verdict) (*Topic, error) {
 	return h.JoinWith(name, validate, TopicOptions{})
 }
@@ -168,7 +171,7 @@ func (t *Topic) Name() string { return t.name }
 // check is the GossipSub validator: the envelope checks, then the
 // caller's validator.
 func (t *Topic) check(_ context.Context, src peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
-	v := t.verdict(src == t.h.host.ID(), msg)
+	v := t.verdict(src, msg)
 	switch v {
 	case Accept:
 		t.accepted.Inc()
@@ -182,7 +185,8 @@ func (t *Topic) check(_ context.Context, src peer.ID, msg *pubsub.Message) pubsu
 	}
 }
 
-func (t *Topic) verdict(local bool, msg *pubsub.Message) Verdict {
+func (t *Topic) verdict(src peer.ID, msg *pubsub.Message) Verdict {
+	local := src == t.h.host.ID()
 	publishMs, payload, err := decodeEnvelope(msg.GetData())
 	if err != nil {
 		// An honest peer never builds a malformed envelope.
@@ -206,7 +210,7 @@ func (t *Topic) verdict(local bool, msg *pubsub.Message) Verdict {
 	if local || t.validate == nil {
 		return Accept
 	}
-	v := t.validate(msg.GetFrom().String(), payload)
+	v := t.validate(src.String(), payload)
 	if v != Accept && v != Ignore {
 		v = Reject
 	}

@@ -285,9 +285,14 @@ func TestWebSocketSubscriptions(t *testing.T) {
 			Result       json.RawMessage `json:"result"`
 		} `json:"params"`
 	}
+	// The feed sends pending hashes and heads from separate queues: the
+	// two may come in either order.
 	var n1, n2 note
 	mustDecode(t, wsRead(t, ws), &n1)
 	mustDecode(t, wsRead(t, ws), &n2)
+	if n1.Params.Subscription == heads {
+		n1, n2 = n2, n1
+	}
 	if n1.Method != "eth_subscription" || n1.Params.Subscription != pending || string(n1.Params.Result) != `"`+strings.ToLower(tx.Hash.Hex())+`"` {
 		t.Fatalf("pending notification %+v %s", n1, n1.Params.Result)
 	}

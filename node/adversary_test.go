@@ -440,51 +440,48 @@ func (a *adversary) next(ctx context.Context, keep int) (captured, bool) {
 // whose payload is junk (alterProposal's kinds in turn, starting with the
 // smallest), as fast as rate allows (messages per second, 0: no limit).
 func (a *adversary) AlterProposals(ctx context.Context, copies int, kinds []int, rate float64) attackStats {
-	var st attackStats
-	p := newPacer(rate)
-	for {
-		c, ok := a.next(ctx, 64)
-		if !ok {
-			return st
-		}
-		if c.msg.Kind != consensus.KindProposal {
-			continue
-		}
-		st.Used++
-		for i := range copies {
-			if !p.wait(ctx) {
-				return st
-			}
+	return a.republish(ctx, 64, copies, rate,
+		func(c captured) bool { return c.msg.Kind == consensus.KindProposal },
+		func(c captured, i int) (string, []byte) {
 			m := alterProposal(c.msg, kinds[i%len(kinds)], a.seq.Add(1))
-			if err := a.publish(ctx, topicProposals, encodeWire(c.attempt, m)); err != nil {
-				st.Errors++
-				continue
-			}
-			st.Sent++
-		}
-	}
+			return topicProposals, encodeWire(c.attempt, m)
+		})
 }
 
 // Replay re-publishes every consensus message it sees `times` times in
 // fresh envelopes, each copy a replayVariant (the same bytes, another
-// sender index, other recipients, a single vote re-wrapped as an aggregate
-// or a certificate, a timeout as a timeout certificate), at most rate
-// copies a second. It works from the newest messages when it falls
-// behind.
+// attempt, a single vote re-wrapped as an aggregate or a certificate, a
+// timeout as a timeout certificate), at most rate copies a second. It
+// works from the newest messages when it falls behind.
 func (a *adversary) Replay(ctx context.Context, times int, rate float64) attackStats {
+	return a.republish(ctx, 32, times, rate,
+		func(captured) bool { return true },
+		func(c captured, _ int) (string, []byte) {
+			return replayVariant(c.attempt, c.msg, a.cfg.Validators, a.seq.Add(1))
+		})
+}
+
+// republish publishes, for every captured message that pick takes (the
+// newest, keeping at most keep queued), `times` copies made by variant (its
+// topic and wire bytes), at most rate a second (0: no limit), until ctx
+// ends.
+func (a *adversary) republish(ctx context.Context, keep, times int, rate float64, pick func(captured) bool, variant func(c captured, i int) (string, []byte)) attackStats {
 	var st attackStats
 	p := newPacer(rate)
 	for {
-		c, ok := a.next(ctx, 32)
+		c, ok := a.next(ctx, keep)
 		if !ok {
 			return st
 		}
+		if !pick(c) {
+			continue
+		}
 		st.Used++
-		for range times {
+		for i := range times {
 			if !p.wait(ctx) {
 				return st
 			}
-			topic, wire := replayVariant(c.attempt, c.msg, a.cfg.Validators, a.seq.Add(1))
+			topic, wire := variant(c, i)
 			if err := a.publish(ctx, topic, wire); err != nil {
 				st.Errors++
 				continue

@@ -233,16 +233,17 @@ func gossipVerdicts(nodes []*Node, topic string) map[string]float64 {
 }
 
 // TestAttackReplays: the adversary republishes every consensus message it
-// sees 30 times, at 200 copies a second, in fresh envelopes with other
-// unsigned fields (sender index, recipients), and re-wraps single votes as
-// one-signer aggregates and certificates and timeouts as one-signer
-// timeout certificates. Before the fix every copy is a new message: relayed
-// network-wide, a BLS check on every node and a step of its core, and the
-// sender is never penalised (the issue: 8 blocks in 35 s at ~170 replays
-// a second). After it, a message's identity is its signed body, only
-// heights near the head pass, verified messages are not checked again, and
-// certificates need a quorum at the first hop, so the one-signer
-// certificates score the adversary out. Unfixed, on this machine:
+// sees 30 times, at 200 copies a second, in fresh envelopes with another
+// unsigned attempt (before wire 3: another sender index and recipient
+// list), and re-wraps single votes as one-signer aggregates and
+// certificates and timeouts as one-signer timeout certificates. Before the
+// fix every copy is a new message: relayed network-wide, a BLS check on
+// every node and a step of its core, and the sender is never penalised
+// (the issue: 8 blocks in 35 s at ~170 replays a second). After it, a
+// message's identity is its wire bytes without the envelope (at most four
+// attempts per body), only heights near the head pass, verified bodies are
+// not checked or stepped again, and certificates need a quorum at the
+// first hop, so the one-signer certificates score the adversary out. Unfixed, on this machine:
 // 0.1-0.3 blocks/s against baselines of 1.8-3.3, 18-19 round timeouts,
 // the adversary kept by all four.
 func TestAttackReplays(t *testing.T) {

@@ -339,8 +339,8 @@ func TestTxBatchHonestRacesKeepBudget(t *testing.T) {
 			break
 		}
 	}
-	if len(f.g.stale.authors) != 0 {
-		t.Fatalf("an author in credit is tracked: %v", f.g.stale.authors)
+	if len(f.g.stale.peers) != 0 {
+		t.Fatalf("a peer in credit is tracked: %v", f.g.stale.peers)
 	}
 }
 

@@ -363,6 +363,22 @@ func TestTxBatchNextRespectsBytes(t *testing.T) {
 	}
 }
 
+// TestStaleBudgetBounded: however many peers run their budget down, at most
+// stalePeers of them are tracked.
+func TestStaleBudgetBounded(t *testing.T) {
+	var b staleBudget
+	now := time.Unix(0, 0)
+	for i := range stalePeers + 100 {
+		b.settle(fmt.Sprint("peer-", i), staleBurst, 0, now)
+	}
+	if n := len(b.peers); n != stalePeers {
+		t.Fatalf("%d peers tracked, want %d", n, stalePeers)
+	}
+	if b.allow(fmt.Sprint("peer-", stalePeers+99), now) {
+		t.Fatal("the last peer to run its budget down is read")
+	}
+}
+
 // FuzzTxBatchValidate feeds arbitrary batches to the validator over a real
 // pool: it must not panic, a batch it accepts must have left every one of
 // its transactions in the pool, and a rejected one none that it brought.

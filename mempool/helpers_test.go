@@ -179,3 +179,24 @@ func commitFill(t testing.TB, tc *testChain, p *Pool) []*chain.Tx {
 	p.Committed(pend.Changes())
 	return pend.Txs
 }
+
+// commitElsewhere commits a block built elsewhere from raws (transactions
+// the pool may never have seen) and tells the pool.
+func commitElsewhere(t testing.TB, tc *testChain, p *Pool, raws ...[]byte) {
+	t.Helper()
+	b := tc.c.NewBuilder(chain.BuildParams{Proposer: feeAddr})
+	for _, r := range raws {
+		tx, err := tc.c.Rules().DecodeTx(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Add(tx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pend := b.Finish()
+	if err := tc.c.Commit(pend); err != nil {
+		t.Fatal(err)
+	}
+	p.Committed(pend.Changes())
+}

@@ -147,9 +147,8 @@ func (p *Pool) ShardOf(sender chain.Address) int { return int(sender[0]) % len(p
 // rules, among them the sender's balance against the cost of all its pooled
 // transactions. It returns the parsed transaction on success.
 func (p *Pool) Add(raw []byte) (*chain.Tx, error) {
-	tx, err := p.rules.ParseTx(raw)
+	tx, err := p.Parse(raw)
 	if err != nil {
-		p.none[reasonOf(err)].Inc()
 		return nil, err
 	}
 	if err := p.AddTx(tx); err != nil {

@@ -428,21 +428,11 @@ func TestCommittedUpdatesTouchedSenders(t *testing.T) {
 
 	// A block from elsewhere includes sender 0's nonces 0..3 (a different
 	// nonce-3 transaction the pool never saw).
-	b := tc.c.NewBuilder(chain.BuildParams{Proposer: feeAddr})
+	var block [][]byte
 	for n := range uint64(4) {
-		tx, err := tc.c.Rules().DecodeTx(raw(t, keys[0], spec{nonce: n, value: 7}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Add(tx); err != nil {
-			t.Fatal(err)
-		}
+		block = append(block, raw(t, keys[0], spec{nonce: n, value: 7}))
 	}
-	pend := b.Finish()
-	if err := tc.c.Commit(pend); err != nil {
-		t.Fatal(err)
-	}
-	p.Committed(pend.Changes())
+	commitElsewhere(t, tc, p, block...)
 	// 0..2 were included; nonce 5 still waits for 4.
 	pn, q := p.lists(addr(keys[0]))
 	if len(pn) != 0 || !slices.Equal(q, []uint64{5}) {

@@ -139,19 +139,7 @@ func TestCumulativeBalance(t *testing.T) {
 		// A block from elsewhere spends nonce 0 on a costlier transfer
 		// (value 2,000 at a 3 gwei fee cap, gas paid at 2 gwei): the rest
 		// can no longer all be paid.
-		tx, err := tc.c.Rules().DecodeTx(raw(t, k, spec{nonce: 0, value: 2000, feeCap: 3e9}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := tc.c.NewBuilder(chain.BuildParams{Proposer: feeAddr})
-		if err := b.Add(tx); err != nil {
-			t.Fatal(err)
-		}
-		pend := b.Finish()
-		if err := tc.c.Commit(pend); err != nil {
-			t.Fatal(err)
-		}
-		p.Committed(pend.Changes())
+		commitElsewhere(t, tc, p, raw(t, k, spec{nonce: 0, value: 2000, feeCap: 3e9}))
 		st, _ := tc.c.Account(addr(k))
 		pn, q := p.lists(addr(k))
 		// Left: 1, 2, 5, 6 cost 4(fee+100) > balance; 6 goes, then 1, 2, 5 fit.

@@ -243,11 +243,11 @@ func (g *txGossip) validate(from string, data []byte) p2p.Verdict {
 // The peer is the one the batch came from (the gossip propagation
 // source), not the batch's author: an author key costs nothing to change,
 // a peer identity costs a new connection and its handshakes. Only peers
-// below the full budget are kept, at most staleAuthors of them; past that
+// below the full budget are kept, at most stalePeers of them; past that
 // one is forgotten to make room.
 type staleBudget struct {
-	mu      sync.Mutex
-	authors map[string]*staleTokens
+	mu    sync.Mutex
+	peers map[string]*staleTokens
 }
 
 type staleTokens struct {
@@ -256,9 +256,9 @@ type staleTokens struct {
 }
 
 const (
-	staleBurst   = 256
-	staleRate    = 64 // tokens a second
-	staleAuthors = 4096
+	staleBurst = 256
+	staleRate  = 64 // tokens a second
+	stalePeers = 4096
 )
 
 // refill adds what the time since the last update earned.
@@ -269,11 +269,11 @@ func (t *staleTokens) refill(now time.Time) {
 	t.at = now
 }
 
-// allow reports whether the author's batches are read.
-func (b *staleBudget) allow(author string, now time.Time) bool {
+// allow reports whether the peer's batches are read.
+func (b *staleBudget) allow(peer string, now time.Time) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	t := b.authors[author]
+	t := b.peers[peer]
 	if t == nil {
 		return true
 	}
@@ -281,35 +281,35 @@ func (b *staleBudget) allow(author string, now time.Time) bool {
 	return t.tokens > 0
 }
 
-// settle charges the author for a batch's stale refusals and credits it
-// for its admitted transactions.
-func (b *staleBudget) settle(author string, stale, admitted int, now time.Time) {
+// settle charges the peer for a batch's stale refusals and credits it for
+// its admitted transactions.
+func (b *staleBudget) settle(peer string, stale, admitted int, now time.Time) {
 	if stale == 0 && admitted == 0 {
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	t := b.authors[author]
+	t := b.peers[peer]
 	if t == nil {
 		if stale <= admitted {
 			return // a full budget stays full
 		}
-		if b.authors == nil {
-			b.authors = make(map[string]*staleTokens)
+		if b.peers == nil {
+			b.peers = make(map[string]*staleTokens)
 		}
-		if len(b.authors) >= staleAuthors {
-			for a := range b.authors {
-				delete(b.authors, a)
+		if len(b.peers) >= stalePeers {
+			for a := range b.peers {
+				delete(b.peers, a)
 				break
 			}
 		}
 		t = &staleTokens{tokens: staleBurst, at: now}
-		b.authors[author] = t
+		b.peers[peer] = t
 	}
 	t.refill(now)
 	t.tokens = min(staleBurst, t.tokens+float64(admitted-stale))
 	if t.tokens >= staleBurst {
-		delete(b.authors, author)
+		delete(b.peers, peer)
 	}
 }
 

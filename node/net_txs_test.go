@@ -339,8 +339,8 @@ func TestTxBatchHonestRacesKeepBudget(t *testing.T) {
 			break
 		}
 	}
-	if len(f.g.stale.authors) != 0 {
-		t.Fatalf("an author in credit is tracked: %v", f.g.stale.authors)
+	if len(f.g.stale.peers) != 0 {
+		t.Fatalf("a peer in credit is tracked: %v", f.g.stale.peers)
 	}
 }
 
@@ -360,6 +360,22 @@ func TestTxBatchNextRespectsBytes(t *testing.T) {
 	}
 	if len(sizes) != 2 || sizes[0] != 2 || sizes[1] != 3 || g.bytes != 0 {
 		t.Fatalf("batches %v, %d bytes left", sizes, g.bytes)
+	}
+}
+
+// TestStaleBudgetBounded: however many peers run their budget down, at most
+// stalePeers of them are tracked.
+func TestStaleBudgetBounded(t *testing.T) {
+	var b staleBudget
+	now := time.Unix(0, 0)
+	for i := range stalePeers + 100 {
+		b.settle(fmt.Sprint("peer-", i), staleBurst, 0, now)
+	}
+	if n := len(b.peers); n != stalePeers {
+		t.Fatalf("%d peers tracked, want %d", n, stalePeers)
+	}
+	if b.allow(fmt.Sprint("peer-", stalePeers+99), now) {
+		t.Fatal("the last peer to run its budget down is read")
 	}
 }
 

@@ -56,17 +56,12 @@ type Block struct {
 type BlockTransactions struct {
 	Hashes []chain.Hash
 	Full   []Transaction
-	// encoded is the objects already encoded, as the server builds a
-	// block's answer within its budget.
-	encoded json.RawMessage
 }
 
 // MarshalJSON writes the objects when Full is set, otherwise the hashes:
 // an array either way, [] for a block without transactions.
 func (t BlockTransactions) MarshalJSON() ([]byte, error) {
 	switch {
-	case t.encoded != nil:
-		return t.encoded, nil
 	case t.Full != nil:
 		return json.Marshal(t.Full)
 	case t.Hashes != nil:

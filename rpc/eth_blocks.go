@@ -183,7 +183,7 @@ func (s *Server) blockJSON(ctx context.Context, ref blockRef, full bool) (any, e
 		if err != nil {
 			return nil, err
 		}
-		return newBlock(b, nil, false, s.chain.Rules(), s.gasLimit())
+		return newBlock(b, s.chain.Rules(), s.gasLimit()), nil
 	}
 	b, rs, err := s.blockWithReceipts(h)
 	if errors.Is(err, chain.ErrNotFound) {
@@ -192,10 +192,7 @@ func (s *Server) blockJSON(ctx context.Context, ref blockRef, full bool) (any, e
 	if err != nil {
 		return nil, err
 	}
-	out, err := newBlock(&chain.Block{Header: b.Header, Cert: b.Cert}, nil, false, s.chain.Rules(), s.gasLimit())
-	if err != nil {
-		return nil, err
-	}
+	out := newBlock(&chain.Block{Header: b.Header, Cert: b.Cert}, s.chain.Rules(), s.gasLimit())
 	out.Size = hexutil.Uint64(b.EncodedSize())
 	// The block without its transactions takes about its own encoding
 	// (the hashes' room is spare); the transactions get the rest.

@@ -17,7 +17,7 @@ func (s *Server) status(context.Context, *wsConn, json.RawMessage) (any, error) 
 	} else {
 		head, hash := s.chain.Head()
 		g := s.chain.Genesis()
-		st = Status{ChainID: hexutil.Uint64(g.ChainID), GenesisHash: s.genesisHash, Height: hexutil.Uint64(head.Height), Head: hash, Round: hexutil.Uint64(head.Round), Version: s.opts.ClientVersion, LastCertificate: hexutil.Bytes{}}
+		st = Status{ChainID: hexutil.Uint64(g.ChainID), Height: hexutil.Uint64(head.Height), Head: hash, Round: hexutil.Uint64(head.Round), Version: s.opts.ClientVersion, LastCertificate: hexutil.Bytes{}}
 	}
 	sync := s.sync()
 	st.GenesisHash = s.genesisHash

@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -182,7 +183,7 @@ func (s *Server) blockJSON(ctx context.Context, ref blockRef, full bool) (any, e
 		if err != nil {
 			return nil, err
 		}
-		return newBlock(b, nil, false, s.chain.Rules(), s.gasLimit())
+		return newBlock(b, s.chain.Rules(), s.gasLimit()), nil
 	}
 	b, rs, err := s.blockWithReceipts(h)
 	if errors.Is(err, chain.ErrNotFound) {
@@ -191,10 +192,7 @@ func (s *Server) blockJSON(ctx context.Context, ref blockRef, full bool) (any, e
 	if err != nil {
 		return nil, err
 	}
-	out, err := newBlock(&chain.Block{Header: b.Header, Cert: b.Cert}, nil, false, s.chain.Rules(), s.gasLimit())
-	if err != nil {
-		return nil, err
-	}
+	out := newBlock(&chain.Block{Header: b.Header, Cert: b.Cert}, s.chain.Rules(), s.gasLimit())
 	out.Size = hexutil.Uint64(b.EncodedSize())
 	// The block without its transactions takes about its own encoding
 	// (the hashes' room is spare); the transactions get the rest.
@@ -222,9 +220,21 @@ func (s *Server) blockJSON(ctx context.Context, ref blockRef, full bool) (any, e
 			return nil, bud.tooLarge(fmt.Sprintf("block %d has %d transactions, %d of which fit: ask without them (false), then read them one by one with eth_getTransactionByBlockNumberAndIndex", h, len(b.Txs), txs.n))
 		}
 	}
-	out.Transactions.encoded = txs.done()
-	return out, nil
+	// The answer is the block's encoding with the transactions in place
+	// of its empty list: nothing is encoded twice.
+	i := bytes.Index(hdr, []byte(emptyTxsField))
+	if i < 0 {
+		return nil, fmt.Errorf("rpc: block %d encodes without %s", h, emptyTxsField)
+	}
+	i += len(emptyTxsField) - len("[]")
+	enc := txs.done()
+	res := make(json.RawMessage, 0, len(hdr)-len("[]")+len(enc))
+	res = append(append(append(res, hdr[:i]...), enc...), hdr[i+len("[]"):]...)
+	return res, nil
 }
+
+// emptyTxsField is how a block without transactions encodes its list.
+const emptyTxsField = `"transactions":[]`
 
 func (s *Server) getBlockByNumber(ctx context.Context, _ *wsConn, p json.RawMessage) (any, error) {
 	var ref blockRef

@@ -324,11 +324,10 @@ func TestWebSocketClientCaps(t *testing.T) {
 		cfg := DefaultConfig()
 		cfg.MaxWSConnsPerClient, cfg.MaxSubscriptionsPerClient = 1, 1
 		e := newEnv(t, cfg)
-		for i := range 3 {
+		for range 3 {
 			ws := dialWS(t, e)
 			wsCall(t, ws, 1, "eth_subscribe", "newHeads")
 			wsCall(t, ws, 2, "eth_subscribe", "newHeads")
-			_ = i
 		}
 	})
 }

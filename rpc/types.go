@@ -56,17 +56,12 @@ type Block struct {
 type BlockTransactions struct {
 	Hashes []chain.Hash
 	Full   []Transaction
-	// encoded is the objects already encoded, as the server builds a
-	// block's answer within its budget.
-	encoded json.RawMessage
 }
 
 // MarshalJSON writes the objects when Full is set, otherwise the hashes:
 // an array either way, [] for a block without transactions.
 func (t BlockTransactions) MarshalJSON() ([]byte, error) {
 	switch {
-	case t.encoded != nil:
-		return t.encoded, nil
 	case t.Full != nil:
 		return json.Marshal(t.Full)
 	case t.Hashes != nil:
@@ -187,9 +182,9 @@ func newTransaction(tx *chain.Tx, from chain.Address, loc *txLocation, baseFee *
 	return out, nil
 }
 
-// newBlock builds the JSON of a block. With full, transactions are objects
-// (their senders taken from the receipts); otherwise hashes.
-func newBlock(b *chain.Block, receipts []chain.Receipt, full bool, rules *chain.Rules, gasLimit uint64) (*Block, error) {
+// newBlock builds the JSON of a block with its transactions' hashes
+// (blockJSON builds the full transactions within the answer's budget).
+func newBlock(b *chain.Block, rules *chain.Rules, gasLimit uint64) *Block {
 	h := &b.Header
 	hash := b.Hash()
 	out := &Block{
@@ -218,27 +213,8 @@ func newBlock(b *chain.Block, receipts []chain.Receipt, full bool, rules *chain.
 	if out.Certificate == nil {
 		out.Certificate = hexutil.Bytes{}
 	}
-	if !full {
-		out.Transactions.Hashes = b.TxHashes()
-		return out, nil
-	}
-	if len(receipts) != len(b.Txs) {
-		return nil, fmt.Errorf("rpc: block %d has %d receipts for %d transactions", h.Height, len(receipts), len(b.Txs))
-	}
-	txs := make([]Transaction, len(b.Txs))
-	for i, raw := range b.Txs {
-		tx, err := parseStored(raw)
-		if err != nil {
-			return nil, err
-		}
-		rt, err := newTransaction(tx, receipts[i].From, &txLocation{blockHash: hash, height: h.Height, index: uint64(i)}, rules.BaseFee())
-		if err != nil {
-			return nil, err
-		}
-		txs[i] = *rt
-	}
-	out.Transactions.Full = txs
-	return out, nil
+	out.Transactions.Hashes = b.TxHashes()
+	return out
 }
 
 // parseStored decodes a transaction of a committed block. Its sender comes
@@ -285,7 +261,7 @@ func newReceipt(tx *chain.Tx, r *chain.Receipt, loc txLocation) *Receipt {
 // transactions and uncles, as Ethereum nodes send it.
 // size is the block's encoded size.
 func newHeader(b *chain.Block, size int, rules *chain.Rules, gasLimit uint64) *Block {
-	blk, _ := newBlock(&chain.Block{Header: b.Header, Cert: b.Cert}, nil, false, rules, gasLimit)
+	blk := newBlock(&chain.Block{Header: b.Header, Cert: b.Cert}, rules, gasLimit)
 	blk.Size = hexutil.Uint64(size)
 	blk.Transactions, blk.Uncles = nil, nil
 	return blk

@@ -20,12 +20,11 @@ func listsPeer(h *Host, topic, id string) bool {
 	return slices.ContainsFunc(h.ps.ListPeers(topic), func(p peer.ID) bool { return p.String() == id })
 }
 
-// 100,000 invented topics announced in RPCs of 15,000 (GossipSub reads
-// at most 512 KiB of subscriptions and control in one RPC) are refused and
-// their sender disconnected at the first RPC; before the fix every topic
-// went into the router's table and stayed there until the peer left.
-func TestInventedTopicsAreRefused(t *testing.T) {
-	const n = 100_000
+// topicTarget is a host allowing and joined to the one topic "blocks",
+// and a raw peer that reads its gossip, has passed its handshake, and has
+// opened a gossip stream to it.
+func topicTarget(t *testing.T) (*Host, *rawPeer, network.Stream) {
+	t.Helper()
 	cfg := testConfig()
 	cfg.DHT = false
 	target := newHost(t, "target", cfg, Options{Topics: []string{"blocks"}})
@@ -35,7 +34,16 @@ func TestInventedTopicsAreRefused(t *testing.T) {
 	raw := newRawPeer(t, statusAnswer, 0)
 	raw.readGossip()
 	raw.connectVerified(target)
-	s := raw.gossipStream(target)
+	return target, raw, raw.gossipStream(target)
+}
+
+// 100,000 invented topics announced in RPCs of 15,000 (GossipSub reads
+// at most 512 KiB of subscriptions and control in one RPC) are refused and
+// their sender disconnected at the first RPC; before the fix every topic
+// went into the router's table and stayed there until the peer left.
+func TestInventedTopicsAreRefused(t *testing.T) {
+	const n = 100_000
+	target, raw, s := topicTarget(t)
 
 	topics := make([]string, n)
 	for i := range topics {
@@ -79,16 +87,7 @@ func TestInventedTopicsAreRefused(t *testing.T) {
 // real one, has the others refused, and is penalised for each: a few such
 // announcements disconnect it.
 func TestInventedTopicsArePenalised(t *testing.T) {
-	cfg := testConfig()
-	cfg.DHT = false
-	target := newHost(t, "target", cfg, Options{Topics: []string{"blocks"}})
-	if _, err := target.Join("blocks", nil); err != nil {
-		t.Fatal(err)
-	}
-	raw := newRawPeer(t, statusAnswer, 0)
-	raw.readGossip()
-	raw.connectVerified(target)
-	s := raw.gossipStream(target)
+	target, raw, s := topicTarget(t)
 	real := TopicName(testChainID, "blocks")
 	foreign := TopicName(testChainID+1, "blocks") // another chain's
 	writeRPC(t, s, subscribeRPC(true, real, TopicName(testChainID, "junk-0"), foreign))

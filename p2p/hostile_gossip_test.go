@@ -12,7 +12,6 @@ import (
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -20,12 +19,11 @@ func listsPeer(h *Host, topic, id string) bool {
 	return slices.ContainsFunc(h.ps.ListPeers(topic), func(p peer.ID) bool { return p.String() == id })
 }
 
-// 100,000 invented topics announced in RPCs of 15,000 (GossipSub reads
-// at most 512 KiB of subscriptions and control in one RPC) are refused and
-// their sender disconnected at the first RPC; before the fix every topic
-// went into the router's table and stayed there until the peer left.
-func TestInventedTopicsAreRefused(t *testing.T) {
-	const n = 100_000
+// topicTarget is a host allowing and joined to the one topic "blocks",
+// and a raw peer that reads its gossip, has passed its handshake, and has
+// opened a gossip stream to it.
+func topicTarget(t *testing.T) (*Host, *rawPeer, network.Stream) {
+	t.Helper()
 	cfg := testConfig()
 	cfg.DHT = false
 	target := newHost(t, "target", cfg, Options{Topics: []string{"blocks"}})
@@ -35,7 +33,16 @@ func TestInventedTopicsAreRefused(t *testing.T) {
 	raw := newRawPeer(t, statusAnswer, 0)
 	raw.readGossip()
 	raw.connectVerified(target)
-	s := raw.gossipStream(target)
+	return target, raw, raw.gossipStream(target)
+}
+
+// 100,000 invented topics announced in RPCs of 15,000 (GossipSub reads
+// at most 512 KiB of subscriptions and control in one RPC) are refused and
+// their sender disconnected at the first RPC; before the fix every topic
+// went into the router's table and stayed there until the peer left.
+func TestInventedTopicsAreRefused(t *testing.T) {
+	const n = 100_000
+	target, raw, s := topicTarget(t)
 
 	topics := make([]string, n)
 	for i := range topics {
@@ -79,16 +86,7 @@ func TestInventedTopicsAreRefused(t *testing.T) {
 // real one, has the others refused, and is penalised for each: a few such
 // announcements disconnect it.
 func TestInventedTopicsArePenalised(t *testing.T) {
-	cfg := testConfig()
-	cfg.DHT = false
-	target := newHost(t, "target", cfg, Options{Topics: []string{"blocks"}})
-	if _, err := target.Join("blocks", nil); err != nil {
-		t.Fatal(err)
-	}
-	raw := newRawPeer(t, statusAnswer, 0)
-	raw.readGossip()
-	raw.connectVerified(target)
-	s := raw.gossipStream(target)
+	target, raw, s := topicTarget(t)
 	real := TopicName(testChainID, "blocks")
 	foreign := TopicName(testChainID+1, "blocks") // another chain's
 	writeRPC(t, s, subscribeRPC(true, real, TopicName(testChainID, "junk-0"), foreign))
@@ -215,14 +213,26 @@ func TestDHTStreamsAreBounded(t *testing.T) {
 	target := newHost(t, "target", cfg, Options{})
 	raw := newRawPeer(t, statusAnswer, 0)
 	raw.connectVerified(target)
-	proto := protocol.ID(fmt.Sprintf("/bizra/%d/kad/1.0.0", testChainID))
+	kad := dhtPrefix(testChainID) + dhtKadProtocol
+	// open counts the DHT streams from raw that are open on target's side.
+	open := func() int {
+		n := 0
+		for _, c := range target.host.Network().ConnsToPeer(raw.h.ID()) {
+			for _, s := range c.GetStreams() {
+				if s.Protocol() == kad {
+					n++
+				}
+			}
+		}
+		return n
+	}
 	before := heapInUse()
 	opened := 0
 	var lb [binary.MaxVarintLen64]byte
 	n := binary.PutUvarint(lb[:], uint64(network.MessageSizeMax-1))
 	for range streams {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		s, err := raw.h.NewStream(ctx, target.host.ID(), proto)
+		s, err := raw.h.NewStream(ctx, target.host.ID(), kad)
 		cancel()
 		if err != nil {
 			continue
@@ -237,28 +247,14 @@ func TestDHTStreamsAreBounded(t *testing.T) {
 	// The server reads each stream's length and allocates as it reads it;
 	// wait until the streams it admitted are all open on its side.
 	waitFor(t, 10*time.Second, "the streams to reach the server", func() bool {
-		n := 0
-		for _, c := range target.host.Network().ConnsToPeer(raw.h.ID()) {
-			for _, s := range c.GetStreams() {
-				if s.Protocol() == proto {
-					n++
-				}
-			}
-		}
+		n := open()
 		return n > 0 && n <= opened
 	})
 	settle := time.Now().Add(500 * time.Millisecond)
 	waitFor(t, 5*time.Second, "the reads to start", func() bool { return time.Now().After(settle) })
 	after := heapInUse()
 	grew := (float64(after) - float64(before)) / mib
-	admitted := 0
-	for _, c := range target.host.Network().ConnsToPeer(raw.h.ID()) {
-		for _, s := range c.GetStreams() {
-			if s.Protocol() == proto {
-				admitted++
-			}
-		}
-	}
+	admitted := open()
 	t.Logf("%d DHT streams asked for, %d admitted, each announcing a %d-byte message: heap %.1f MiB -> %.1f MiB (%+.1f MiB)",
 		streams, admitted, network.MessageSizeMax-1, float64(before)/mib, float64(after)/mib, grew)
 	if admitted > rcDHTPeerStreams/2 {

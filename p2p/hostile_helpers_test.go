@@ -258,12 +258,9 @@ func tryWriteRPC(s network.Stream, rpc *pb.RPC) error {
 	return err
 }
 
+// subscribeRPC is an RPC announcing subOpts(subscribe, topics...).
 func subscribeRPC(subscribe bool, topics ...string) *pb.RPC {
-	rpc := &pb.RPC{}
-	for _, tp := range topics {
-		rpc.Subscriptions = append(rpc.Subscriptions, &pb.RPC_SubOpts{Subscribe: proto.Bool(subscribe), Topicid: proto.String(tp)})
-	}
-	return rpc
+	return &pb.RPC{Subscriptions: subOpts(subscribe, topics...)}
 }
 
 // heapInUse is the live heap after a collection.

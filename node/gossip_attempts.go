@@ -1,7 +1,6 @@
 package node
 
 import (
-	"crypto/sha256"
 	"sync"
 	"time"
 )
@@ -35,7 +34,7 @@ type attempts struct {
 
 type attemptKey struct {
 	topic string
-	body  [32]byte
+	body  bodyKey
 }
 
 // attemptRecord is when each attempt of a body was last used (zero:
@@ -55,10 +54,10 @@ func newAttempts(now func() time.Time) *attempts {
 	return &attempts{now: now, sent: map[attemptKey]*attemptRecord{}}
 }
 
-// next returns the attempt of this send of body on topic, false when none
-// is free.
-func (a *attempts) next(topic string, body []byte) (uint8, bool) {
-	k := attemptKey{topic, sha256.Sum256(body)}
+// next returns the attempt of this send on topic of the body whose key
+// (wireKey) is body, false when none is free.
+func (a *attempts) next(topic string, body bodyKey) (uint8, bool) {
+	k := attemptKey{topic, body}
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/sha256"
 	"testing"
 	"time"
 )
@@ -11,7 +12,7 @@ import (
 func TestAttempts(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	a := newAttempts(func() time.Time { return now })
-	body := []byte("a timeout")
+	body := bodyKey(sha256.Sum256([]byte("a timeout")))
 	type send struct {
 		after time.Duration
 		want  int // -1: dropped
@@ -41,7 +42,7 @@ func TestAttempts(t *testing.T) {
 	if got, ok := a.next(topicVotes, body); !ok || got != 0 {
 		t.Fatalf("another topic: %d %v", got, ok)
 	}
-	if got, ok := a.next(topicTimeouts, []byte("another")); !ok || got != 0 {
+	if got, ok := a.next(topicTimeouts, bodyKey(sha256.Sum256([]byte("another")))); !ok || got != 0 {
 		t.Fatalf("another body: %d %v", got, ok)
 	}
 	// Within any window of seenWindow, at most four identities of a body.

@@ -97,6 +97,10 @@ type heightBook struct {
 
 type bodyKey [32]byte
 
+// wireKey is the key of a wire message's body (wireBody): the same for
+// every attempt.
+func wireKey(data []byte) bodyKey { return sha256.Sum256(wireBody(data)) }
+
 type bodyEntry struct{ delivered bool }
 
 type partKey struct {
@@ -183,7 +187,7 @@ func (c *gossipCheck) check(topic string, subnet int, data []byte) (consensus.Ki
 	case h > head+heightsAhead:
 		return kind, p2p.Ignore, reasonAhead
 	}
-	key := bodyKey(sha256.Sum256(wireBody(data)))
+	key := wireKey(data)
 	c.mu.Lock()
 	_, known := c.book(h, head).bodies[key]
 	c.mu.Unlock()
@@ -456,7 +460,7 @@ func (c *gossipCheck) deliver(data []byte) *consensus.Message {
 	if !ok || h <= c.head() {
 		return nil
 	}
-	key := bodyKey(sha256.Sum256(wireBody(data)))
+	key := wireKey(data)
 	c.mu.Lock()
 	first := true
 	if b := c.book(h, c.head()); b != nil {
@@ -495,14 +499,13 @@ func (c *gossipCheck) deliver(data []byte) *consensus.Message {
 	return m
 }
 
-// sent records a body this node publishes: copies of it that come back are
-// accepted without a check and never stepped.
-func (c *gossipCheck) sent(data []byte) {
+// sent records a body this node publishes, key being its wireKey: copies
+// of it that come back are accepted without a check and never stepped.
+func (c *gossipCheck) sent(data []byte, key bodyKey) {
 	h, ok := wireHeight(data)
 	if !ok {
 		return
 	}
-	key := bodyKey(sha256.Sum256(wireBody(data)))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if b := c.book(h, c.head()); b != nil && len(b.bodies) < maxBodiesPerHeight {

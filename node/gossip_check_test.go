@@ -401,7 +401,8 @@ func TestGossipDeliversOnce(t *testing.T) {
 		}
 	}
 	own := r.timeout(0, h, 0)
-	r.check.sent(encodeWire(0, own))
+	ownData := encodeWire(0, own)
+	r.check.sent(ownData, wireKey(ownData))
 	if deliver(1, own) != nil {
 		t.Fatal("this node's own timeout delivered")
 	}

@@ -142,13 +142,14 @@ func (g *consensusGossip) send(run *netRun, to []uint32, m *consensus.Message) {
 		return
 	}
 	data := encodeWire(0, m)
-	attempt, ok := g.attempts.next(t.Name(), wireBody(data))
+	key := wireKey(data) // the body's, whatever the attempt
+	attempt, ok := g.attempts.next(t.Name(), key)
 	if !ok {
 		g.m.ResendsDropped.Inc()
 		return
 	}
 	data[1] = attempt
-	g.check.sent(data)
+	g.check.sent(data, key)
 	if err := t.Publish(data); err != nil && run.ctx.Err() == nil {
 		g.log.Debug("publish failed", "kind", m.Kind, "err", err)
 	}

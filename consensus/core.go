@@ -335,15 +335,13 @@ func (c *Core) stepProposal(m *Message) error {
 		c.stats.BadSignatures++
 		return err
 	}
+	if err := POLFits(p); err != nil {
+		return err
+	}
 	if p.POL != nil {
-		if p.POL.Type != Prevote || p.POL.Height != p.Height || p.POL.Round != p.ValidRound || p.POL.BlockID != p.BlockID || p.ValidRound >= p.Round {
-			return fmt.Errorf("%w: proposal's certificate does not match it", ErrNoQuorum)
-		}
 		if err := c.verifyQC(p.POL); err != nil {
 			return err
 		}
-	} else if p.ValidRound != NoRound {
-		return fmt.Errorf("%w: valid round without a certificate", ErrNoQuorum)
 	}
 	c.acceptProposal(p)
 	return nil

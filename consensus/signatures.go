@@ -1,5 +1,7 @@
 package consensus
 
+import "fmt"
+
 // The signature rules, written once: the core checks messages with them,
 // and so does whatever checks a message before relaying it (the node's
 // gossip validators), block sync and `bizra verify`.
@@ -51,6 +53,24 @@ func VerifyTC(chainTag Hash, vals *ValidatorSet, crypto Crypto, tc *TC) error {
 		return ErrNoQuorum
 	}
 	return checkAggregate(vals, crypto, tc.Signers, TimeoutSignBytes(chainTag, tc.Height, tc.Round), tc.Sig)
+}
+
+// POLFits checks that a proposal's proof of lock fits it, without checking
+// its signatures (VerifyQC does): none when the proposal names no valid
+// round; otherwise a prevote certificate of the proposal's height, valid
+// round (before its round) and block.
+func POLFits(p *Proposal) error {
+	q := p.POL
+	if q == nil {
+		if p.ValidRound != NoRound {
+			return fmt.Errorf("%w: valid round without a certificate", ErrNoQuorum)
+		}
+		return nil
+	}
+	if q.Type != Prevote || q.Height != p.Height || q.Round != p.ValidRound || q.BlockID != p.BlockID || p.ValidRound >= p.Round {
+		return fmt.Errorf("%w: proposal's certificate does not match it", ErrNoQuorum)
+	}
+	return nil
 }
 
 func bitmapLen(vals *ValidatorSet) int { return (vals.Len() + 7) / 8 }

@@ -323,11 +323,7 @@ func (c *gossipCheck) checkProposal(m *consensus.Message) (p2p.Verdict, string) 
 	if int(p.Proposer) >= c.vals.Len() || c.vals.Proposer(p.Height, p.Round) != p.Proposer {
 		return p2p.Reject, reasonLeader
 	}
-	if q := p.POL; q == nil {
-		if p.ValidRound != consensus.NoRound {
-			return p2p.Reject, reasonPOL
-		}
-	} else if q.Type != consensus.Prevote || q.Height != p.Height || q.Round != p.ValidRound || q.BlockID != p.BlockID || p.ValidRound >= p.Round {
+	if consensus.POLFits(p) != nil {
 		return p2p.Reject, reasonPOL
 	}
 	if v, reason := c.signature(m); v != p2p.Accept {

@@ -214,17 +214,10 @@ func (d *Driver) bind(m *consensus.Message) (Block, error) {
 // steps the proposal: none without a valid round, else a prevote quorum
 // certificate of that round for the proposal's block.
 func (d *Driver) checkPOL(p *consensus.Proposal) error {
-	if p.POL == nil {
-		if p.ValidRound != consensus.NoRound {
-			return fmt.Errorf("%w: valid round without a certificate", consensus.ErrNoQuorum)
-		}
-		return nil
+	if err := consensus.POLFits(p); err != nil || p.POL == nil {
+		return err
 	}
-	q := p.POL
-	if q.Type != consensus.Prevote || q.Height != p.Height || q.Round != p.ValidRound || q.BlockID != p.BlockID || p.ValidRound >= p.Round {
-		return fmt.Errorf("%w: proposal's certificate does not match it", consensus.ErrNoQuorum)
-	}
-	return consensus.VerifyQC(d.cfg.Core.ChainTag, d.vals, d.cfg.Core.Crypto, q)
+	return consensus.VerifyQC(d.cfg.Core.ChainTag, d.vals, d.cfg.Core.Crypto, p.POL)
 }
 
 // onBlock takes a committed block fetched from another validator.

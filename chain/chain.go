@@ -179,6 +179,10 @@ type BuildParams struct {
 	Proposer  Address
 	Round     uint64
 	Timestamp uint64 // unix ms; raised to parent + 1 if not later than the parent
+	// MaxTxs, if positive, bounds the block below the genesis limits: the
+	// proposer's own choice of size (the node's backpressure), not a rule
+	// that other validators check.
+	MaxTxs int
 }
 
 // Builder assembles a block on the current head. Add transactions in the
@@ -219,7 +223,7 @@ func (c *Chain) NewBuilder(p BuildParams) *Builder {
 // breaks; in both cases the block is unchanged.
 func (b *Builder) Add(tx *Tx) error {
 	lim := &b.c.genesis.Limits
-	if len(b.txs) >= lim.BlockMaxTxs || b.gas+tx.Gas > lim.BlockGasLimit {
+	if len(b.txs) >= b.maxTxs() || b.gas+tx.Gas > lim.BlockGasLimit {
 		return ErrBlockFull
 	}
 	if b.started.IsZero() {
@@ -238,7 +242,16 @@ func (b *Builder) Add(tx *Tx) error {
 // Remaining returns how many more transfers fit in the block.
 func (b *Builder) Remaining() int {
 	lim := &b.c.genesis.Limits
-	return int(min(uint64(lim.BlockMaxTxs-len(b.txs)), (lim.BlockGasLimit-b.gas)/TransferGas))
+	return int(min(uint64(b.maxTxs()-len(b.txs)), (lim.BlockGasLimit-b.gas)/TransferGas))
+}
+
+// maxTxs is the most transactions the block may hold: the genesis limit,
+// or the builder's own bound below it.
+func (b *Builder) maxTxs() int {
+	if m := b.params.MaxTxs; m > 0 && m < b.c.genesis.Limits.BlockMaxTxs {
+		return m
+	}
+	return b.c.genesis.Limits.BlockMaxTxs
 }
 
 // Len returns the number of transactions added.

@@ -31,6 +31,12 @@ type Config struct {
 	// bound one funded account could re-price a queued transaction without
 	// end, each copy gossiped to every node.
 	MaxReplacementsPerSender int `toml:"max_replacements_per_sender" doc:"Transactions one sender may replace (re-price) between two committed blocks."`
+	// AdmitBlocks and MinBlockTxs shape the door (see Admission): client
+	// transactions are admitted while the pool holds fewer pending ones
+	// than AdmitBlocks blocks of the capacity the chain shows it takes; the
+	// capacity, which also bounds proposals, never falls below MinBlockTxs.
+	AdmitBlocks float64 `toml:"admit_blocks" doc:"Pending transactions admitted from clients at most, in blocks of the capacity the chain shows (0: no bound but the pool's limits). A transaction admitted is in one of the next admit_blocks + 1 blocks."`
+	MinBlockTxs int     `toml:"min_block_txs" doc:"The estimated block capacity, which bounds proposals and the door, never falls below this (0: one transaction)."`
 }
 
 // DefaultConfig returns a pool of 16 shards holding up to 500,000
@@ -41,6 +47,8 @@ type Config struct {
 // per block. A wallet re-prices a stuck transaction at most once a block
 // (the new price counts only when the next block is built), so 8 lets a
 // sender speed up 8 stuck nonces at once; more wait for the next block.
+// Client transactions are admitted while the pending ones fit one block of
+// the chain's measured capacity, which never falls below 200.
 func DefaultConfig() Config {
 	return Config{
 		Shards:              16,
@@ -53,6 +61,9 @@ func DefaultConfig() Config {
 		PriceBumpPercent:    10,
 
 		MaxReplacementsPerSender: 8,
+
+		AdmitBlocks: 1,
+		MinBlockTxs: 200,
 	}
 }
 
@@ -88,6 +99,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxReplacementsPerSender < 0 || c.MaxReplacementsPerSender > 1_000_000 {
 		bad("max_replacements_per_sender", "must be between 0 and 1000000, not %d", c.MaxReplacementsPerSender)
+	}
+	if !(c.AdmitBlocks >= 0 && c.AdmitBlocks <= 100) {
+		bad("admit_blocks", "must be between 0 and 100, not %g", c.AdmitBlocks)
+	}
+	if c.MinBlockTxs < 0 || c.MinBlockTxs > 1_000_000 {
+		bad("min_block_txs", "must be between 0 and 1000000, not %d", c.MinBlockTxs)
 	}
 	return errors.Join(errs...)
 }

@@ -681,6 +681,16 @@ func (p *Pool) Len() int {
 	return int(n)
 }
 
+// Pending returns the number of executable transactions held: those a
+// block could include next, not those waiting behind a nonce gap.
+func (p *Pool) Pending() int {
+	n := int64(0)
+	for _, sh := range p.shards {
+		n += sh.stats.txs.Load() - sh.stats.queued.Load()
+	}
+	return int(max(n, 0))
+}
+
 // Bytes returns the bytes of transaction encodings held.
 func (p *Pool) Bytes() int64 {
 	n := int64(0)

@@ -40,8 +40,11 @@ type bftEngine struct {
 }
 
 type engineParams struct {
-	chain     *chain.Chain
-	txs       TxSource
+	chain *chain.Chain
+	txs   TxSource
+	// blockTxs bounds proposals below the genesis limit (the door's
+	// capacity); nil leaves them at the limit.
+	blockTxs  func() int
 	senders   chain.SenderLookup
 	genesis   *chain.Genesis
 	crypto    consensus.Crypto
@@ -76,7 +79,7 @@ func newBFTEngine(p engineParams) (*bftEngine, error) {
 		cfg.Recipients = append(cfg.Recipients, v.Address)
 	}
 	cfg.SetDefaults()
-	c := &driverChain{chain: p.chain, txs: p.txs, senders: p.senders, self: g.Validators[p.self].Address, listeners: p.listeners, bound: p.bound}
+	c := &driverChain{chain: p.chain, txs: p.txs, blockTxs: p.blockTxs, senders: p.senders, self: g.Validators[p.self].Address, listeners: p.listeners, bound: p.bound}
 	d, err := driver.New(cfg, c, p.chain.Store(), driverTransport{p.net}, p.clock)
 	if err != nil {
 		return nil, err
@@ -180,6 +183,7 @@ func (e *bftEngine) stepBlock(blk *chain.Block) error {
 type driverChain struct {
 	chain     *chain.Chain
 	txs       TxSource
+	blockTxs  func() int // the most transactions a proposal holds; nil or 0: the genesis limit
 	senders   chain.SenderLookup
 	self      chain.Address // this validator's fee recipient
 	listeners []CommitListener
@@ -237,8 +241,16 @@ func (c *driverChain) Decode(payload []byte) (driver.Block, error) {
 	return &decodedBlock{blk: blk, id: blk.Hash(), payload: payload}, nil
 }
 
+// maxTxs is the proposer's bound on its block, 0 for the genesis limit.
+func (c *driverChain) maxTxs() int {
+	if c.blockTxs == nil {
+		return 0
+	}
+	return c.blockTxs()
+}
+
 func (c *driverChain) Build(round, timestamp uint64) driver.Block {
-	b := c.chain.NewBuilder(chain.BuildParams{Proposer: c.self, Round: round, Timestamp: timestamp})
+	b := c.chain.NewBuilder(chain.BuildParams{Proposer: c.self, Round: round, Timestamp: timestamp, MaxTxs: c.maxTxs()})
 	c.txs.Fill(b)
 	p := b.Finish()
 	return &executedBlock{p: p, id: p.Block.Hash(), payload: p.Block.Encode()}

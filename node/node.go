@@ -60,8 +60,9 @@ type Node struct {
 	store   *chain.Store
 	chain   *chain.Chain
 	pool    *mempool.Pool
-	feed    *rpc.Feed // JSON-RPC subscriptions' events
-	net     *network  // nil without the peer-to-peer layer
+	door    *mempool.Admission // bounds client admission and proposals by what the chain commits
+	feed    *rpc.Feed          // JSON-RPC subscriptions' events
+	net     *network           // nil without the peer-to-peer layer
 	engine  *bftEngine
 	rpc     *rpc.Server
 	metrics *metricsServer
@@ -188,6 +189,8 @@ func (n *Node) openChain(o Options) error {
 		_ = store.Close()
 		return err
 	}
+	n.door = mempool.NewAdmission(n.pool, n.genesis.BlockTime.Duration, blockTxLimit(n.genesis), o.Clock.Now, mempool.NewAdmissionMetrics(n.reg))
+	n.seedAdmission()
 	nm := NewMetrics(n.reg)
 	nm.Info.WithLabelValues(o.Version, strconv.FormatUint(n.genesis.ChainID, 10), cfg.Moniker).Set(1)
 	nm.StartTime.Set(float64(o.Clock.Now().Unix()))
@@ -219,7 +222,7 @@ func (n *Node) build(o Options, vk *bls.SecretKey, nodeKey ed25519.PrivateKey) e
 		return err
 	}
 	n.engine, err = newBFTEngine(engineParams{
-		chain: n.chain, txs: n.pool, senders: n.pool.Sender, genesis: g, crypto: crypto, self: n.index,
+		chain: n.chain, txs: n.pool, blockTxs: n.door.Capacity, senders: n.pool.Sender, genesis: g, crypto: crypto, self: n.index,
 		net: tr, clock: o.Clock, log: o.Logger, metrics: driver.NewMetrics(n.reg), listeners: []CommitListener{n.committed}, bound: bound,
 	})
 	if err != nil {
@@ -229,7 +232,7 @@ func (n *Node) build(o Options, vk *bls.SecretKey, nodeKey ed25519.PrivateKey) e
 	if cfg.RPC.Enabled {
 		n.rpc, err = rpc.NewServer(cfg.RPC.Config, rpcChain{n.chain}, rpcPool{n.pool, n.net}, rpc.Options{
 			Metrics: rpc.NewMetrics(n.reg), Logger: o.Logger, ClientVersion: "bizra/" + o.Version,
-			Node: newRPCNode(n), TxMessages: poolMessages, Feed: n.feed,
+			Node: newRPCNode(n), TxMessages: poolMessages, Feed: n.feed, Admission: n.door,
 		})
 		if err != nil {
 			return err
@@ -409,8 +412,32 @@ func (n *Node) Validator() chain.GenesisValidator { return n.self }
 // transactions past their lifetime on the way) and the RPC subscribers.
 func (n *Node) committed(p *chain.Pending) {
 	n.pool.Committed(p.Changes())
+	h := &p.Block.Header
+	n.door.Committed(len(p.Block.Txs), h.Timestamp, h.Round)
 	n.pool.Expire()
 	n.feed.NotifyBlock(p.Block)
+}
+
+// blockTxLimit is the most transfers a block of the genesis may hold.
+func blockTxLimit(g *chain.Genesis) int {
+	return int(min(uint64(g.Limits.BlockMaxTxs), g.Limits.BlockGasLimit/chain.TransferGas))
+}
+
+// seedAdmission shows the door the last blocks of the store, so that a
+// restarted node starts from the capacity the chain showed before, as the
+// nodes that kept running have it.
+func (n *Node) seedAdmission() {
+	head := n.height()
+	for h := head - min(head, 63); h <= head; h++ {
+		if h == 0 {
+			continue
+		}
+		hd, err := n.store.Header(h)
+		if err != nil {
+			return
+		}
+		n.door.Committed(int(hd.GasUsed/chain.TransferGas), hd.Timestamp, hd.Round)
+	}
 }
 
 // RPCAddr returns the address JSON-RPC is served on, once started.

@@ -85,7 +85,7 @@ var poolMessages = rpc.TxMessages{
 	{Rule: mempool.ErrAlreadyKnown, Message: "already known"},
 	{Rule: mempool.ErrReplaceUnderpriced, Message: "replacement transaction underpriced"},
 	{Rule: mempool.ErrUnderpriced, Message: "transaction underpriced"},
-	{Rule: mempool.ErrShardFull, Message: "txpool is full"},
+	{Rule: mempool.ErrShardFull, Message: rpc.MessagePoolFull, FullReason: "pool_limit"},
 	{Rule: mempool.ErrSenderPendingLimit, Message: "account limit exceeded"},
 	{Rule: mempool.ErrSenderQueuedLimit, Message: "account limit exceeded"},
 	{Rule: mempool.ErrNonceTooFar, Message: "nonce too high"},

@@ -18,6 +18,8 @@ type budget struct {
 	left   int // bytes the result may take
 	limit  int // max_response_bytes
 	batch  bool
+	// client names who asked (clientOf), for the transaction door.
+	client string
 }
 
 type budgetKey struct{}

@@ -1,14 +1,19 @@
 package rpc
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/big"
+	"net"
+	"net/http"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/bizra/node0/chain"
+	"github.com/bizra/node0/mempool"
 )
 
 // TestTxRejections pins the whole error object a client receives for each
@@ -84,4 +89,106 @@ func TestTxRejections(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "tx_rejections.json", out)
+}
+
+// TestTxpoolFull checks the door over HTTP: what does not fit is refused
+// before it is decoded, with the documented error, and one client flooding
+// leaves room for another (clients are told apart by address: 127.0.0.1
+// and 127.0.0.2 are both loopback).
+func TestTxpoolFull(t *testing.T) {
+	var door *mempool.Admission
+	e := newEnvWith(t, DefaultConfig(), envOptions{funded: 80, door: func(p *mempool.Pool) Admission {
+		door = mempool.NewAdmission(p, time.Second, 40, nil, nil)
+		return door
+	}})
+	if door.Limit() != 40 {
+		t.Fatalf("limit %d, want 40", door.Limit())
+	}
+	clientFrom := func(ip string) *http.Client {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+		return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	}
+	send := func(c *http.Client, raw []byte) *Error {
+		t.Helper()
+		req, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": []any{hexutil.Bytes(raw)}})
+		resp, err := c.Post(e.http.URL, "application/json", bytes.NewReader(req))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct {
+			Result *chain.Hash `json:"result"`
+			Error  *Error      `json:"error"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		if out.Error == nil && out.Result == nil {
+			t.Fatal("answer has neither result nor error")
+		}
+		return out.Error
+	}
+	a, b := clientFrom("127.0.0.1"), clientFrom("127.0.0.2")
+	head := func() uint64 { h, _ := e.chain.Head(); return h.Timestamp }
+	door.Committed(0, head(), 0)
+
+	// Block 1: client A alone fills the bound.
+	var block1 [][]byte
+	for i := range 40 {
+		raw := e.sign(3+i, 0, types.DynamicFeeTxType, 1)
+		if err := send(a, raw); err != nil {
+			t.Fatalf("transfer %d refused below the bound: %+v", i, err)
+		}
+		block1 = append(block1, raw)
+	}
+	err := send(a, e.sign(43, 0, types.DynamicFeeTxType, 1))
+	if err == nil || err.Code != CodeLimitExceeded || err.Message != MessagePoolFull {
+		t.Fatalf("over the bound: %+v, want code -32005 %q", err, MessagePoolFull)
+	}
+	data, _ := json.Marshal(err.Data)
+	var full PoolFull
+	if json.Unmarshal(data, &full) != nil || full.Reason != "capacity" || full.RetryAfterMs < 100 {
+		t.Fatalf("refusal data %s, want reason capacity and a retry hint", data)
+	}
+	// The door is before decoding: junk is refused the same way, not
+	// decoded.
+	if err := send(a, []byte{0x02, 0xff}); err == nil || err.Message != MessagePoolFull {
+		t.Fatalf("junk over the bound: %+v, want txpool is full", err)
+	}
+
+	// The block takes them; block 2: A floods, B sends a few. A takes the
+	// lower half and its share; B is not starved.
+	e.commit(head()+1000, block1...)
+	door.Committed(40, head(), 0)
+	if err := send(b, e.sign(50, 0, types.DynamicFeeTxType, 1)); err != nil {
+		t.Fatalf("B's first: %+v", err)
+	}
+	gotA, shareRefusals := 0, 0
+	for i := range 30 {
+		err := send(a, e.sign(3+i, 1, types.DynamicFeeTxType, 1))
+		switch {
+		case err == nil:
+			gotA++
+		case err.Message == MessagePoolFull:
+			data, _ := json.Marshal(err.Data)
+			if json.Unmarshal(data, &full) == nil && full.Reason == "client_share" {
+				shareRefusals++
+			}
+		default:
+			t.Fatalf("A's transfer %d: %+v", i, err)
+		}
+	}
+	gotB := 1
+	for i := range 5 {
+		if err := send(b, e.sign(51+i, 0, types.DynamicFeeTxType, 1)); err != nil {
+			t.Fatalf("B's transfer %d refused while A floods: %+v", i, err)
+		}
+		gotB++
+	}
+	if gotA != 20 || shareRefusals != 10 {
+		t.Fatalf("A got %d with %d client_share refusals, want its share of 20 and 10 refused", gotA, shareRefusals)
+	}
+	if gotB != 6 {
+		t.Fatalf("B got %d of 6", gotB)
+	}
 }

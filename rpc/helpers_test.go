@@ -80,6 +80,8 @@ type envOptions struct {
 	fedPool bool
 	// funded adds accounts funded at genesis, keys 3, 4, … (testKey).
 	funded int
+	// door, if set, makes the server's Admission from the pool.
+	door func(*mempool.Pool) Admission
 }
 
 func newEnvWith(t testing.TB, cfg Config, eo envOptions) *env {
@@ -123,7 +125,11 @@ func newEnvWith(t testing.TB, cfg Config, eo envOptions) *env {
 	// Two blocks: a legacy and a dynamic-fee transfer, then an access-list one.
 	e.commit(1_780_000_001_000, e.sign(0, 0, types.LegacyTxType, 1000), e.sign(1, 0, types.DynamicFeeTxType, 2000))
 	e.commit(1_780_000_002_500, e.sign(0, 1, types.AccessListTxType, 3000))
-	if e.srv, err = NewServer(cfg, chainAdapter{e.chain}, poolAdapter{e.pool}, Options{ClientVersion: "bizra/test", TxMessages: testPoolMessages, Feed: feed}); err != nil {
+	so := Options{ClientVersion: "bizra/test", TxMessages: testPoolMessages, Feed: feed}
+	if eo.door != nil {
+		so.Admission = eo.door(e.pool)
+	}
+	if e.srv, err = NewServer(cfg, chainAdapter{e.chain}, poolAdapter{e.pool}, so); err != nil {
 		t.Fatal(err)
 	}
 	e.http = httptest.NewServer(e.srv.Handler())
@@ -134,8 +140,8 @@ func newEnvWith(t testing.TB, cfg Config, eo envOptions) *env {
 // testPoolMessages is part of the node's mapping: the rules these tests
 // meet but one, so that the golden file shows an unmapped rule's fallback.
 var testPoolMessages = TxMessages{
-	{mempool.ErrAlreadyKnown, "already known"},
-	{mempool.ErrReplaceUnderpriced, "replacement transaction underpriced"},
+	{Rule: mempool.ErrAlreadyKnown, Message: "already known"},
+	{Rule: mempool.ErrReplaceUnderpriced, Message: "replacement transaction underpriced"},
 }
 
 // sign signs a transfer from key i to key 2 (or a fixed address).

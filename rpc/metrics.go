@@ -25,6 +25,9 @@ type Metrics struct {
 	// FeedDropped counts events dropped, by subscription kind, because the
 	// feed's queue was full: its goroutine did not keep up.
 	FeedDropped *prometheus.CounterVec
+	// PoolFull counts eth_sendRawTransaction calls answered "txpool is
+	// full", by reason (capacity, client_share, pool_limit; see PoolFull).
+	PoolFull *prometheus.CounterVec
 }
 
 // NewMetrics creates the server metrics and registers them with reg; nil
@@ -61,9 +64,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: ns, Subsystem: sub, Name: "feed_dropped_total",
 			Help: "Subscription events dropped because the feed's queue was full, by kind.",
 		}, []string{"kind"}),
+		PoolFull: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "txpool_full_total",
+			Help: "Transactions refused with \"txpool is full\" (code -32005), by reason: capacity, client_share, pool_limit.",
+		}, []string{"reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Requests, m.Latency, m.WSConns, m.Subscriptions, m.Refused, m.WSSlowClosed, m.FeedDropped)
+		reg.MustRegister(m.Requests, m.Latency, m.WSConns, m.Subscriptions, m.Refused, m.WSSlowClosed, m.FeedDropped, m.PoolFull)
 	}
 	return m
 }

@@ -38,6 +38,18 @@ type Options struct {
 	// Feed carries events to the server's WebSocket subscribers; nil makes
 	// one that nothing feeds (a server without subscriptions to serve).
 	Feed *Feed
+	// Admission, if set, is asked before each eth_sendRawTransaction is
+	// decoded whether the node takes one more transaction from this client
+	// now; a refusal is the CodeLimitExceeded "txpool is full" error with
+	// PoolFull data.
+	Admission Admission
+}
+
+// Admission is the door for client transactions (the node passes its
+// mempool.Admission). client names the caller as the rate limit does: its
+// IP address, or its /64 for IPv6.
+type Admission interface {
+	Admit(client string) (ok bool, reason string, retryAfter time.Duration)
 }
 
 // Server is the JSON-RPC server. It is safe for concurrent use.
@@ -298,7 +310,7 @@ func (s *Server) handle(ctx context.Context, cl client, conn *wsConn, body []byt
 	for _, c := range d.calls {
 		// The room left, less the envelope of this answer and the
 		// batch's closing bracket.
-		b := budget{method: c.req.Method, limit: s.cfg.MaxResponseBytes, batch: d.batch && wrote,
+		b := budget{method: c.req.Method, limit: s.cfg.MaxResponseBytes, batch: d.batch && wrote, client: cl.key,
 			left: s.cfg.MaxResponseBytes - len(out) - len(c.req.ID) - len(`,{"jsonrpc":"2.0","id":,"result":}]`)}
 		if full {
 			b.left = 0

@@ -57,10 +57,10 @@ type Admission struct {
 	limit    atomic.Int64 // pending transactions the door admits below; 0 admits all
 	nextDue  atomic.Int64 // unix ns when the next block is due, for retry hints
 
-	mu       sync.Mutex
-	clients  map[string]int // admissions since the last block, by client
-	active   int            // clients seen in the previous block
-	lastTS   uint64         // timestamp of the last block seen, unix ms
+	mu      sync.Mutex
+	clients map[string]int // admissions since the last block, by client
+	active  int            // clients seen in the previous block
+	lastTS  uint64         // timestamp of the last block seen, unix ms
 }
 
 // maxClients bounds the clients counted between two blocks; later ones

@@ -54,6 +54,15 @@
 // Evicting a pending transaction demotes its sender's later ones to queued,
 // and a sender's queue over its limit loses its highest nonces.
 //
+// # Backpressure
+//
+// Admission (admission.go) is the door for client transactions: it bounds
+// the pool's pending transactions by the capacity the committed blocks show
+// (their sizes, timestamps and rounds), refuses what does not fit with a
+// reason and a retry hint, shares the room fairly among clients, and gives
+// the proposer the same capacity as its block size. Gossiped transactions,
+// already admitted by another node's door, do not pass it.
+//
 // # Selection
 //
 // Fill offers transactions to a chain.Builder: within a sender by nonce,

@@ -34,6 +34,12 @@
 //     does not fit is refused with CodeLimitExceeded and DataTooLarge,
 //     its message naming the limit and how to ask for less; in a batch the
 //     first refusal refuses every later call without running it.
+//   - Per transaction (Options.Admission, the node's mempool.Admission):
+//     eth_sendRawTransaction asks the door before decoding anything; a
+//     refusal, and the pool's own refusal for want of room (a TxMessage
+//     with a FullReason), is CodeLimitExceeded "txpool is full" with
+//     PoolFull data (reason, retry_after_ms), counted in
+//     bizra_rpc_txpool_full_total{reason}.
 //   - Subscriptions (feed.go): NotifyTx and NotifyBlock, on the pool's
 //     admission and the chain's commit paths, only queue the event and
 //     return (a bounded queue; what overflows is dropped and counted).

@@ -207,10 +207,14 @@ func (c *singleConn) pick() (*sendAccount, time.Time) {
 }
 
 // slot takes the next slot of the shared schedule and returns when it is
-// due; false if it is past the duration.
+// due; false if it, or the present, is past the duration (the nodes may
+// answer slower than the schedule: sending still ends on time).
 func (s *singleSender) slot() (time.Time, bool) {
+	if !s.beforeDeadline(time.Now()) {
+		return time.Time{}, false
+	}
 	if s.interval <= 0 {
-		return time.Time{}, s.beforeDeadline(time.Now())
+		return time.Time{}, true
 	}
 	k := s.slots.Add(1) - 1
 	due := s.start.Add(time.Duration(float64(k) * s.interval * float64(time.Second)))

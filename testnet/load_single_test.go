@@ -368,11 +368,12 @@ func TestFillWindow(t *testing.T) {
 		// Only those sent in [1000, 3000] count.
 		txs: []*loadTx{tx(500, 900), tx(1000, 1500), tx(2000, 2300), tx(2500, 3400), tx(3500, 3600)},
 	}
+	// Blocks by their timestamps: 6 and 7 fall in the window.
 	follow := &follower{blocks: []blockSeen{
-		{number: 5, tsMs: 0, seenMs: start.UnixMilli() + 900, txs: 10},
-		{number: 6, tsMs: 1000, seenMs: start.UnixMilli() + 1500, txs: 100},
-		{number: 7, tsMs: 2000, seenMs: start.UnixMilli() + 2300, txs: 200},
-		{number: 8, tsMs: 4000, seenMs: start.UnixMilli() + 3400, txs: 50},
+		{number: 5, tsMs: start.UnixMilli() + 900, seenMs: start.UnixMilli() + 1100, txs: 10},
+		{number: 6, tsMs: start.UnixMilli() + 1900, seenMs: start.UnixMilli() + 3100, txs: 100}, // seen late, made in the window
+		{number: 7, tsMs: start.UnixMilli() + 2900, seenMs: start.UnixMilli() + 3200, txs: 200},
+		{number: 8, tsMs: start.UnixMilli() + 3100, seenMs: start.UnixMilli() + 3400, txs: 50},
 	}}
 	marks := [2]windowMark{
 		{at: at(1000), clientCPU: time.Second, requests: 100, nodeCPU: []float64{10, 20}},

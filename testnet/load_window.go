@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -22,11 +21,12 @@ type LoadWindow struct {
 	// Requests counts the transfer attempts sent in the window.
 	Requests    int     `json:"requests"`
 	RequestsPS  float64 `json:"requests_per_s"`
-	Committed   int     `json:"committed"` // transactions in the blocks seen in the window
+	Committed   int     `json:"committed"` // transactions in the blocks made in the window
 	CommittedPS float64 `json:"committed_tps"`
 	Blocks      int     `json:"blocks"`
-	// Block intervals are between the timestamps of each block seen in the
-	// window and its parent.
+	// The window's blocks are those whose timestamp falls in it (the
+	// nodes' clock: on one host, the tool's). Block intervals are between
+	// the timestamps of each of them and its parent.
 	BlockIntervalMs    float64 `json:"avg_block_interval_ms"`
 	BlockIntervalP95Ms float64 `json:"p95_block_interval_ms"`
 	BlockIntervalMaxMs float64 `json:"max_block_interval_ms"`
@@ -112,7 +112,9 @@ func (r *loadRun) fillWindow(marks [2]windowMark, follow *follower, start time.T
 	follow.mu.Lock()
 	var intervals []float64
 	for i, blk := range follow.blocks {
-		if blk.seenMs < lo || blk.seenMs > hi {
+		// By the block's own timestamp: a follower that falls behind
+		// sees blocks late, in bursts.
+		if blk.tsMs < lo || blk.tsMs > hi {
 			continue
 		}
 		w.Blocks++
@@ -238,14 +240,4 @@ func ParseCPUSeconds(r io.Reader) (float64, error) {
 		return 0, err
 	}
 	return 0, ErrNoCPUMetric
-}
-
-// sortedKeys returns m's keys in order.
-func sortedKeys(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net/http"
 	"runtime"
 	"sort"
 	"strings"
@@ -25,19 +26,28 @@ import (
 
 // LoadConfig describes a transfer load.
 type LoadConfig struct {
-	// Endpoints are the JSON-RPC URLs to send to, round-robin by sender;
-	// the first one is also followed for commits.
+	// Endpoints are the JSON-RPC URLs to send to: connection (or, batched,
+	// sender) w sends to endpoint w mod len(Endpoints). The first that
+	// answers is also asked about the chain and pays the accounts; the
+	// first is followed for commits (the next one when it stops
+	// answering).
 	Endpoints []string
 	// Accounts is the number of sending accounts.
 	Accounts int
 	// Txs is the number of transfers; 0 means Rate × Duration.
 	Txs int
-	// Rate is the offered transfers per second; 0 sends as fast as the
-	// nodes answer.
-	Rate     float64
+	// Rate is the offered requests per second over all connections (one
+	// transfer attempt each; with Batch > 1, transfers per second); 0 sends
+	// as fast as the nodes answer.
+	Rate float64
+	// Duration is the sending time. Warmup, at most Duration, is the part of
+	// it left out of the measured window (LoadReport.Window).
 	Duration time.Duration
-	// Batch is the transfers per JSON-RPC batch; Conns the concurrent
-	// senders.
+	Warmup   time.Duration
+	// Batch is the transfers per JSON-RPC request. With 1 every request is
+	// a plain request object, as wallets send; more sends JSON-RPC batches.
+	// Conns is the number of concurrent keep-alive connections (batched:
+	// senders).
 	Batch int
 	Conns int
 	// Funders pay the sending accounts what they need, if they lack it.
@@ -46,16 +56,30 @@ type LoadConfig struct {
 	// keccak256(Seed || uint32 i), so runs reuse the same funded accounts.
 	Seed string
 	// Settle bounds the wait for commits after the last transfer is sent.
+	// With Batch 1 and no Duration, it also bounds how long one transfer is
+	// retried after refusals before its account stops sending.
 	Settle time.Duration
+	// RequestTimeout bounds one request (0: 10 s); a request that runs out
+	// counts as a transport error.
+	RequestTimeout time.Duration
+	// Metrics are the nodes' Prometheus text endpoints (…/metrics), read at
+	// the start and the end of the measured window for the nodes' CPU time
+	// (process_cpu_seconds_total). Empty: no node CPU figures.
+	Metrics []string
+	// Record makes the report carry AcceptedTxs.
+	Record bool
 	// Progress, if set, receives a progress line every second.
 	Progress io.Writer
 }
 
-// DefaultLoadConfig returns 1,000 accounts, 100 transfers per batch,
-// 4 senders, and 30 s to settle.
+// DefaultLoadConfig returns 1,000 accounts, one transfer per request over
+// 16 connections, and 30 s to settle.
 func DefaultLoadConfig() LoadConfig {
-	return LoadConfig{Accounts: 1000, Batch: 100, Conns: 4, Seed: "bizra/load", Settle: 30 * time.Second}
+	return LoadConfig{Accounts: 1000, Batch: 1, Conns: 16, Seed: "bizra/load", Settle: 30 * time.Second}
 }
+
+// MaxLoadConns bounds LoadConfig.Conns.
+const MaxLoadConns = 4096
 
 // Validate reports every problem at once.
 func (c LoadConfig) Validate() error {
@@ -67,6 +91,11 @@ func (c LoadConfig) Validate() error {
 	for _, e := range c.Endpoints {
 		if !strings.HasPrefix(e, "http://") && !strings.HasPrefix(e, "https://") {
 			bad("endpoint %q must be an http:// or https:// URL", e)
+		}
+	}
+	for _, e := range c.Metrics {
+		if !strings.HasPrefix(e, "http://") && !strings.HasPrefix(e, "https://") {
+			bad("metrics endpoint %q must be an http:// or https:// URL", e)
 		}
 	}
 	if c.Accounts < 1 || c.Accounts > 1_000_000 {
@@ -81,16 +110,33 @@ func (c LoadConfig) Validate() error {
 	if c.Rate < 0 {
 		bad("rate %g must not be negative", c.Rate)
 	}
+	if c.Duration < 0 {
+		bad("duration %s must not be negative", c.Duration)
+	}
+	if c.Warmup < 0 || (c.Duration > 0 && c.Warmup >= c.Duration) {
+		bad("warmup %s must be at least 0 and shorter than the duration", c.Warmup)
+	}
 	if c.Batch < 1 || c.Batch > 10_000 {
 		bad("batch %d must be between 1 and 10000", c.Batch)
 	}
-	if c.Conns < 1 || c.Conns > 1024 {
-		bad("conns %d must be between 1 and 1024", c.Conns)
+	if c.Conns < 1 || c.Conns > MaxLoadConns {
+		bad("conns %d must be between 1 and %d", c.Conns, MaxLoadConns)
 	}
 	if c.Settle <= 0 {
 		bad("settle %s must be positive", c.Settle)
 	}
+	if c.RequestTimeout < 0 {
+		bad("request timeout %s must not be negative", c.RequestTimeout)
+	}
 	return errors.Join(errs...)
+}
+
+// requestTimeout is RequestTimeout, 0 meaning 10 s.
+func (c LoadConfig) requestTimeout() time.Duration {
+	if c.RequestTimeout > 0 {
+		return c.RequestTimeout
+	}
+	return 10 * time.Second
 }
 
 // total returns the number of transfers to send.
@@ -120,12 +166,31 @@ func latencyOf(ms []float64) Latency {
 
 // LoadReport is what a transfer load measured.
 type LoadReport struct {
-	Sent     int            `json:"sent"`
-	Accepted int            `json:"accepted"`
+	// Sent counts requests' transfer attempts: with Batch 1, a refused or
+	// unanswered transfer is sent again, and each attempt counts. Transfers
+	// counts the distinct transfers sent at least once; Retries the
+	// attempts after a transfer's first.
+	Sent      int `json:"sent"`
+	Transfers int `json:"transfers_offered"`
+	Retries   int `json:"retries"`
+	// Accepted counts the transfers a node admitted: it returned the hash,
+	// or answered "already known" to a retry of a transfer whose earlier
+	// attempt got no answer.
+	Accepted int `json:"accepted"`
+	// Rejected counts the error answers by "code message" (the message up
+	// to its first colon) and, when the error's data names one,
+	// "[reason]". Refused counts those that were retried: code -32005
+	// (the node's limits, "txpool is full"), or a full pool or sender
+	// allowance by message. Stopped counts the accounts that stopped
+	// sending: after an answer that retrying cannot change, or (without a
+	// duration) refusals for longer than the settle time.
 	Rejected map[string]int `json:"rejected"`
-	// TransportErrors counts transfers whose batch got no answer (the node
-	// may or may not have admitted them).
-	TransportErrors int `json:"transport_errors"`
+	Refused  int            `json:"refused"`
+	Stopped  int            `json:"stopped_accounts"`
+	// TransportErrors counts attempts that got no answer (the node may or
+	// may not have admitted them); Transport sorts them by kind.
+	TransportErrors int            `json:"transport_errors"`
+	Transport       map[string]int `json:"transport,omitempty"`
 	// Committed counts accepted transfers seen in a block; Lost the
 	// accepted ones not seen before the settle time ran out. Unconfirmed
 	// counts transfers seen in a block whose submission was answered with
@@ -133,16 +198,16 @@ type LoadReport struct {
 	Committed   int `json:"committed"`
 	Lost        int `json:"lost"`
 	Unconfirmed int `json:"committed_without_acceptance"`
-	// SendSeconds is the sending window; OfferedTPS the transfers sent per
+	// SendSeconds is the sending window; OfferedTPS the attempts sent per
 	// second in it. CommittedTPS is the committed transfers per second from
 	// the start of sending until the tool saw the block with the last of
 	// them.
 	SendSeconds  float64 `json:"send_seconds"`
 	OfferedTPS   float64 `json:"offered_tps"`
 	CommittedTPS float64 `json:"committed_tps"`
-	// Inclusion is the time from sending a transfer until the tool saw the
-	// block that committed it, both on the tool's clock (the tool polls for
-	// new blocks every 10 ms).
+	// Inclusion is the time from sending a transfer's accepted attempt
+	// until the tool saw the block that committed it, both on the tool's
+	// clock (the tool polls for new blocks every 10 ms).
 	Inclusion       Latency `json:"inclusion"`
 	Blocks          int     `json:"blocks"`
 	FirstBlock      uint64  `json:"first_block"`
@@ -150,6 +215,14 @@ type LoadReport struct {
 	BlockIntervalMs float64 `json:"avg_block_interval_ms"`
 	TxsPerBlock     float64 `json:"avg_txs_per_block"`
 	SignSeconds     float64 `json:"sign_seconds"`
+	// Window is what the measured window (sending after the warm-up) saw.
+	Window LoadWindow `json:"window"`
+	// Interrupted is set when the context ended before the run finished;
+	// the figures are those of the run so far.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// AcceptedTxs, with LoadConfig.Record, are the hashes of the transfers
+	// for which a node returned the hash, in the order they were signed.
+	AcceptedTxs []chain.Hash `json:"-"`
 }
 
 // loadKey returns sending account i of a seed.
@@ -195,9 +268,11 @@ func fetchParams(ctx context.Context, c *rpc.Client) (chainParams, error) {
 
 // loadTx is one pre-signed transfer.
 type loadTx struct {
-	raw    hexutil.Bytes
-	hash   chain.Hash
-	sentMs int64 // unix ms when its batch was sent
+	raw  hexutil.Bytes
+	hash chain.Hash
+	// sentMs is the unix ms when its accepted attempt (or, until one was,
+	// its latest) was sent; the sender writes it, tally reads it after.
+	sentMs int64
 	seenMs atomic.Int64
 	// flags: what the sender learned (answered, accepted) and what the
 	// follower saw (committed), set from either side in any order.
@@ -208,6 +283,7 @@ const (
 	flagAnswered  int32 = 1 << iota // the node answered for it
 	flagAccepted                    // and admitted it
 	flagCommitted                   // a block holds it
+	flagHashed                      // the node answered with its hash
 )
 
 // mark sets flags and reports whether this call completed "accepted and
@@ -220,7 +296,9 @@ func (t *loadTx) mark(f int32) bool {
 
 // RunLoad funds the sending accounts if needed, signs the transfers, sends
 // them, follows the chain until they are committed or the settle time runs
-// out, and reports.
+// out, and reports. If ctx ends once sending began, RunLoad stops sending
+// and waiting, and returns the report as far as the run got (Interrupted
+// set) together with ctx's error.
 func RunLoad(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 	r, err := setupLoad(ctx, cfg)
 	if err != nil {
@@ -237,11 +315,26 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 	if cfg.Progress != nil {
 		go progress(cfg.Progress, progressDone, len(r.txs), &r.sent, &r.accepted, follow)
 	}
-	r.send(ctx, start, follow)
+	sendDone := make(chan struct{})
+	marks := make(chan [2]windowMark, 1)
+	go r.measureWindow(ctx, start, sendDone, marks)
+	if cfg.Batch == 1 {
+		r.sendSingle(ctx, start, follow)
+	} else {
+		r.send(ctx, start, follow)
+	}
+	r.rep.SendSeconds = time.Since(start).Seconds()
+	close(sendDone)
+	window := <-marks
 	r.settle(ctx, follow)
 	stopFollow()
 	close(progressDone)
 	r.tally(start, follow)
+	r.fillWindow(window, follow, start)
+	if err := ctx.Err(); err != nil {
+		r.rep.Interrupted = true
+		return r.rep, fmt.Errorf("load: interrupted: %w", err)
+	}
 	return r.rep, nil
 }
 
@@ -257,8 +350,11 @@ type loadRun struct {
 	byHash  map[chain.Hash]*loadTx
 	rep     *LoadReport
 
-	sent, accepted, transport atomic.Int64
-	rejMu                     sync.Mutex // guards rep.Rejected while sending
+	// metricsHTTP reads the nodes' metrics endpoints.
+	metricsHTTP *http.Client
+
+	sent, offered, retries, accepted, refused, transport atomic.Int64
+	rejMu                                                sync.Mutex // guards rep.Rejected while sending
 }
 
 // setupLoad validates cfg, asks the first endpoint about the chain, derives
@@ -268,13 +364,25 @@ func setupLoad(ctx context.Context, cfg LoadConfig) (*loadRun, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := &loadRun{cfg: cfg, clients: make([]*rpc.Client, len(cfg.Endpoints))}
+	r := &loadRun{cfg: cfg, clients: make([]*rpc.Client, len(cfg.Endpoints)), metricsHTTP: &http.Client{Timeout: 5 * time.Second}}
 	for i, e := range cfg.Endpoints {
 		r.clients[i] = rpc.NewClient(e, cfg.Conns+2)
 	}
+	// The first endpoint that answers is asked about the chain, pays the
+	// accounts and tells their nonces.
 	var err error
-	if r.params, err = fetchParams(ctx, r.clients[0]); err != nil {
-		return nil, fmt.Errorf("load: asking %s about the chain: %w", cfg.Endpoints[0], err)
+	main := -1
+	for i, c := range r.clients {
+		if r.params, err = fetchParams(ctx, c); err == nil {
+			main = i
+			break
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if main < 0 {
+		return nil, fmt.Errorf("load: asking %s about the chain: %w", strings.Join(cfg.Endpoints, ", "), err)
 	}
 	total := cfg.total()
 	n := min(cfg.Accounts, total)
@@ -283,13 +391,19 @@ func setupLoad(ctx context.Context, cfg LoadConfig) (*loadRun, error) {
 	// Each account pays 1 wei and the gas at the fee cap per transfer.
 	perAccount := (total + n - 1) / n
 	need := new(big.Int).Mul(big.NewInt(int64(perAccount)), new(big.Int).Add(big.NewInt(1), new(big.Int).Mul(big.NewInt(chain.TransferGas), r.params.feeCap)))
-	if err := fund(ctx, r.clients[0], r.params, r.keys, need, cfg.Funders, cfg.Progress); err != nil {
+	if err := fund(ctx, r.clients[main], r.params, r.keys, need, cfg.Funders, cfg.Progress); err != nil {
 		return nil, err
 	}
-	if r.nonces, err = Nonces(ctx, r.clients[0], addressesOf(r.keys), "pending"); err != nil {
+	if r.nonces, err = Nonces(ctx, r.clients[main], addressesOf(r.keys), "pending"); err != nil {
 		return nil, err
 	}
-	r.rep = &LoadReport{Rejected: map[string]int{}}
+	// Follow from the height after the top-ups, which are not the load's.
+	var height hexutil.Uint64
+	if err := r.clients[main].Call(ctx, &height, "eth_blockNumber"); err != nil {
+		return nil, err
+	}
+	r.params.height = uint64(height)
+	r.rep = &LoadReport{Rejected: map[string]int{}, Transport: map[string]int{}}
 	return r, nil
 }
 
@@ -331,17 +445,17 @@ func (r *loadRun) sign() error {
 // follow starts following the chain from its height when setup ran. stop
 // ends the follower and waits for it; it may be called more than once.
 func (r *loadRun) follow(ctx context.Context) (f *follower, stop func()) {
-	f = newFollower(r.clients[0], r.params.height, r.byHash)
+	f = newFollower(r.clients, r.params.height, r.byHash)
 	followCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); f.run(followCtx) }()
 	return f, func() { cancel(); <-done }
 }
 
-// send runs the senders and waits for them to finish: sender w owns the
-// accounts a with a mod conns == w, and sends their transfers in nonce
-// order, batch by batch, over endpoint w mod len(endpoints). It fills in
-// the report's sending figures.
+// send runs the batched senders and waits for them to finish: sender w
+// owns the accounts a with a mod conns == w, and sends their transfers in
+// nonce order, batch by batch, over endpoint w mod len(endpoints), each
+// transfer once.
 func (r *loadRun) send(ctx context.Context, start time.Time, follow *follower) {
 	n := len(r.keys)
 	conns := min(r.cfg.Conns, n)
@@ -367,8 +481,6 @@ func (r *loadRun) send(ctx context.Context, start time.Time, follow *follower) {
 		}()
 	}
 	wg.Wait()
-	r.rep.SendSeconds = time.Since(start).Seconds()
-	r.rep.Sent, r.rep.Accepted, r.rep.TransportErrors = int(r.sent.Load()), int(r.accepted.Load()), int(r.transport.Load())
 }
 
 // waitSlot holds a sender's batch that starts at its transfer lo until it
@@ -401,17 +513,32 @@ func (r *loadRun) sendBatch(ctx context.Context, c *rpc.Client, txs []*loadTx, f
 	for _, t := range txs {
 		t.sentMs = now
 	}
-	err := c.BatchCall(ctx, batch)
 	r.sent.Add(int64(len(txs)))
+	r.offered.Add(int64(len(txs)))
+	err := c.BatchCall(ctx, batch)
 	if err != nil {
+		var rerr *rpc.Error
+		if errors.As(err, &rerr) { // the batch refused whole
+			r.rejMu.Lock()
+			r.rep.Rejected[reason(err)] += len(txs)
+			r.rejMu.Unlock()
+			return
+		}
 		r.transport.Add(int64(len(txs))) // no answer: admitted or not, unknown
+		kind := transportKind(err)
+		if ctx.Err() != nil {
+			kind = "cancelled"
+		}
+		r.rejMu.Lock()
+		r.rep.Transport[kind] += len(txs)
+		r.rejMu.Unlock()
 		return
 	}
 	for i, b := range batch {
 		t := txs[i]
 		if b.Err == nil {
 			r.accepted.Add(1)
-			if t.mark(flagAnswered | flagAccepted) {
+			if t.mark(flagAnswered | flagAccepted | flagHashed) {
 				follow.committed.Add(1)
 			}
 			continue
@@ -428,7 +555,7 @@ func (r *loadRun) sendBatch(ctx context.Context, c *rpc.Client, txs []*loadTx, f
 func (r *loadRun) settle(ctx context.Context, follow *follower) {
 	deadline := time.Now().Add(r.cfg.Settle)
 	for follow.committed.Load() < r.accepted.Load() && time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(20 * time.Millisecond)
+		sleepUntil(ctx, time.Now().Add(20*time.Millisecond))
 	}
 }
 
@@ -437,10 +564,17 @@ func (r *loadRun) settle(ctx context.Context, follow *follower) {
 // follower must have stopped.
 func (r *loadRun) tally(start time.Time, follow *follower) {
 	rep := r.rep
-	rep.OfferedTPS = float64(rep.Sent) / rep.SendSeconds
+	rep.Sent, rep.Transfers, rep.Retries = int(r.sent.Load()), int(r.offered.Load()), int(r.retries.Load())
+	rep.Accepted, rep.Refused, rep.TransportErrors = int(r.accepted.Load()), int(r.refused.Load()), int(r.transport.Load())
+	if rep.SendSeconds > 0 {
+		rep.OfferedTPS = float64(rep.Sent) / rep.SendSeconds
+	}
 	var lat []float64
 	for _, t := range r.txs {
 		f := t.flags.Load()
+		if r.cfg.Record && f&flagHashed != 0 {
+			rep.AcceptedTxs = append(rep.AcceptedTxs, t.hash)
+		}
 		switch {
 		case f&flagCommitted == 0:
 			if f&flagAccepted != 0 {
@@ -457,15 +591,19 @@ func (r *loadRun) tally(start time.Time, follow *follower) {
 	follow.summarise(rep, start)
 }
 
-// reason names a rejection by the Ethereum message before its detail.
+// reason names a rejection as the report does: code, message before its
+// detail, and the data's reason.
 func reason(err error) string {
 	var e *rpc.Error
 	if errors.As(err, &e) {
-		msg := e.Message
-		if i := strings.Index(msg, ":"); i > 0 {
-			msg = msg[:i]
+		a := sendAnswer{code: e.Code, message: e.Message}
+		switch d := e.Data.(type) {
+		case string:
+			a.reason = d
+		case map[string]any:
+			a.reason, _ = d["reason"].(string)
 		}
-		return msg
+		return a.key()
 	}
 	return "transport: " + err.Error()
 }
@@ -473,9 +611,10 @@ func reason(err error) string {
 // follower polls the chain for new blocks and marks the transfers they
 // commit, with the time it saw each block.
 type follower struct {
-	c      *rpc.Client
-	next   uint64
-	byHash map[chain.Hash]*loadTx
+	clients []*rpc.Client // asked in turn, moving on when one fails
+	at      int
+	next    uint64
+	byHash  map[chain.Hash]*loadTx
 	// committed counts transfers both accepted and seen committed.
 	committed atomic.Int64
 
@@ -488,17 +627,24 @@ type blockSeen struct {
 	tsMs   int64 // the block's own timestamp
 	seenMs int64 // when the follower saw it
 	ours   int
+	txs    int // all its transactions
 }
 
-func newFollower(c *rpc.Client, head uint64, byHash map[chain.Hash]*loadTx) *follower {
-	return &follower{c: c, next: head + 1, byHash: byHash}
+func newFollower(clients []*rpc.Client, head uint64, byHash map[chain.Hash]*loadTx) *follower {
+	return &follower{clients: clients, next: head + 1, byHash: byHash}
+}
+
+// failed moves the follower to the next endpoint and pauses.
+func (f *follower) failed(ctx context.Context) {
+	f.at = (f.at + 1) % len(f.clients)
+	sleepUntil(ctx, time.Now().Add(50*time.Millisecond))
 }
 
 func (f *follower) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		var head hexutil.Uint64
-		if err := f.c.Call(ctx, &head, "eth_blockNumber"); err != nil {
-			time.Sleep(50 * time.Millisecond)
+		if err := f.clients[f.at].Call(ctx, &head, "eth_blockNumber"); err != nil {
+			f.failed(ctx)
 			continue
 		}
 		for f.next <= uint64(head) && ctx.Err() == nil {
@@ -508,8 +654,8 @@ func (f *follower) run(ctx context.Context) {
 				Timestamp    hexutil.Uint64 `json:"timestamp"`
 				Transactions []chain.Hash   `json:"transactions"`
 			}
-			if err := f.c.Call(ctx, &b, "eth_getBlockByNumber", hexutil.Uint64(f.next), false); err != nil {
-				time.Sleep(50 * time.Millisecond)
+			if err := f.clients[f.at].Call(ctx, &b, "eth_getBlockByNumber", hexutil.Uint64(f.next), false); err != nil {
+				f.failed(ctx)
 				break
 			}
 			seen := time.Now().UnixMilli()
@@ -530,11 +676,11 @@ func (f *follower) run(ctx context.Context) {
 				ours++
 			}
 			f.mu.Lock()
-			f.blocks = append(f.blocks, blockSeen{number: uint64(b.Number), tsMs: ts, seenMs: seen, ours: ours})
+			f.blocks = append(f.blocks, blockSeen{number: uint64(b.Number), tsMs: ts, seenMs: seen, ours: ours, txs: len(b.Transactions)})
 			f.mu.Unlock()
 			f.next++
 		}
-		time.Sleep(10 * time.Millisecond)
+		sleepUntil(ctx, time.Now().Add(10*time.Millisecond))
 	}
 }
 

@@ -35,6 +35,12 @@ import (
 // URL. Start returns once every service, JSON-RPC included, is up.
 func startNode(t *testing.T, blockTime time.Duration, tune func(*node.Config)) string {
 	t.Helper()
+	return "http://" + startInProcess(t, blockTime, tune).RPCAddr()
+}
+
+// startInProcess is startNode returning the node.
+func startInProcess(t *testing.T, blockTime time.Duration, tune func(*node.Config)) *node.Node {
+	t.Helper()
 	home := filepath.Join(t.TempDir(), "home")
 	cfg := node.DefaultConfig()
 	cfg.Metrics.Enabled = false
@@ -70,7 +76,7 @@ func startNode(t *testing.T, blockTime time.Duration, tune func(*node.Config)) s
 	if n.RPCAddr() == "" {
 		t.Fatal("JSON-RPC has no address after Start")
 	}
-	return "http://" + n.RPCAddr()
+	return n
 }
 
 func devFunders() LoadConfig {
@@ -454,7 +460,7 @@ func TestTally(t *testing.T) {
 		return t
 	}
 	r := &loadRun{
-		rep: &LoadReport{Sent: 9, SendSeconds: 3, Rejected: map[string]int{}},
+		rep: &LoadReport{SendSeconds: 3, Rejected: map[string]int{}},
 		txs: []*loadTx{
 			tx(acc|comm, 300), tx(acc|comm, 100), tx(acc|comm, 200), // committed
 			tx(acc, 0), tx(acc, 0), // accepted, never seen: lost
@@ -472,11 +478,18 @@ func TestTally(t *testing.T) {
 		{number: 10, tsMs: 1_000_500, seenMs: 1_000_500, ours: 3},
 		{number: 11, tsMs: 1_000_750, seenMs: 1_000_800},
 	}}
+	r.sent.Store(10) // one retry
+	r.offered.Store(9)
+	r.retries.Store(1)
+	r.accepted.Store(5)
+	r.refused.Store(1)
+	r.transport.Store(2)
 	r.tally(start, follow)
 	want := LoadReport{
-		Sent: 9, SendSeconds: 3, Rejected: map[string]int{},
+		Sent: 10, Transfers: 9, Retries: 1, Accepted: 5, Refused: 1, TransportErrors: 2,
+		SendSeconds: 3, Rejected: map[string]int{},
 		Committed: 3, Lost: 2, Unconfirmed: 2,
-		OfferedTPS:   3,
+		OfferedTPS:   10.0 / 3,
 		CommittedTPS: 3 / 0.5, // the last of ours seen 500 ms after start
 		Inclusion:    Latency{P50: 200, P95: 300, P99: 300, Max: 300},
 		Blocks:       3, FirstBlock: 8, LastBlock: 10,

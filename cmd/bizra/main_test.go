@@ -483,15 +483,25 @@ func TestLoadCommand(t *testing.T) {
 	}
 	var rep struct {
 		Sent, Accepted, Committed, Lost int
+		Transfers                       int `json:"transfers_offered"`
 		Inclusion                       struct {
 			P95 float64 `json:"p95_ms"`
+		}
+		Window struct {
+			Requests int     `json:"requests"`
+			CPU      float64 `json:"client_cpu_s"`
 		}
 	}
 	if err := json.Unmarshal(out, &rep); err != nil {
 		t.Fatalf("report %s: %v", out, err)
 	}
-	if rep.Sent != 800 || rep.Accepted != 800 || rep.Committed != 800 || rep.Lost != 0 || rep.Inclusion.P95 <= 0 {
+	// One transfer per request by default.
+	if rep.Sent != 800 || rep.Transfers != 800 || rep.Accepted != 800 || rep.Committed != 800 || rep.Lost != 0 || rep.Inclusion.P95 <= 0 || rep.Window.Requests <= 0 || rep.Window.CPU <= 0 {
 		t.Fatalf("report %s", out)
+	}
+	batched, err := exec.Command(bizraBin, "load", "--rpc", url, "--txs", "400", "--batch", "50", "--accounts", "40", "--json").Output()
+	if err != nil || !bytes.Contains(batched, []byte(`"committed":400,`)) || !bytes.Contains(batched, []byte(`"lost":0,`)) {
+		t.Fatalf("batched load: %v %s", err, batched)
 	}
 	read, err := exec.Command(bizraBin, "load", "--rpc", url, "--read", "eth_getBalance",
 		"--params", `["0x2530659D8de56CC5bc5d3215a6e18a777F6f29A6","latest"]`, "--rate", "200", "--duration", "1s", "--json").Output()

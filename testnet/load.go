@@ -816,18 +816,49 @@ func fund(ctx context.Context, c *rpc.Client, p chainParams, keys []*ecdsa.Priva
 			poor = poor[take:]
 		}
 		for _, batch := range batches { // one batch per funder, within the server's batch limit
-			if err := c.BatchCall(ctx, batch); err != nil {
+			if err := sendFunding(ctx, c, batch); err != nil {
 				return err
-			}
-			for _, b := range batch {
-				if b.Err != nil {
-					return fmt.Errorf("load: funding transfer refused: %w", b.Err)
-				}
 			}
 		}
 		if err := waitFunded(ctx, c, last, need); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// sendFunding sends one funder's batch; transfers refused for want of room
+// ("txpool is full", a node's backpressure) are sent again, in nonce order,
+// once the next block is due, for at most 60 s. Any other refusal fails.
+func sendFunding(ctx context.Context, c *rpc.Client, batch []rpc.BatchElem) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for len(batch) > 0 {
+		if err := c.BatchCall(ctx, batch); err != nil {
+			return err
+		}
+		var again []rpc.BatchElem
+		for _, b := range batch {
+			var e *rpc.Error
+			switch {
+			case b.Err == nil:
+			case errors.As(b.Err, &e) && e.Code == rpc.CodeLimitExceeded && e.Message == rpc.MessagePoolFull:
+				again = append(again, rpc.BatchElem{Method: b.Method, Params: b.Params})
+			case errors.As(b.Err, &e) && e.Message == "already known":
+			default:
+				return fmt.Errorf("load: funding transfer refused: %w", b.Err)
+			}
+		}
+		if len(again) > 0 && time.Now().After(deadline) {
+			return fmt.Errorf("load: %d funding transfers still refused (txpool is full) after 60 s", len(again))
+		}
+		if len(again) > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		batch = again
 	}
 	return nil
 }

@@ -18,21 +18,26 @@ import (
 //
 // The bound is the capacity: how many transactions a block takes while
 // blocks keep the chain's block time. It is estimated from committed blocks
-// alone (their sizes, timestamps and rounds), so every node that follows
-// the chain computes the same figure:
+// (their sizes, timestamps and rounds) and the latency with which this
+// node committed them:
 //
 //   - a block that came late (its timestamp more than 15 % past its
 //     parent's plus the block time, or committed in a round above 0) while it
 //     held at least half the capacity shows the chain took more than it
 //     could check in time: the capacity falls by a quarter;
-//   - a block on time that held at least 90 % of the capacity shows demand
-//     at the bound: the capacity grows by 5 % (at least MinBlockTxs / 4);
+//   - a block on time but committed more than 80 % of the block time after
+//     its timestamp (this node's clock: the commit latency), holding at
+//     least half the capacity, is close to coming late: a tenth off;
+//   - a block on time that held at least 90 % of the capacity and committed
+//     within 60 % of the block time shows demand at the bound and room to
+//     take it: the capacity grows by 10 % (at least MinBlockTxs / 4);
 //   - a late block that held little (a validator down, not load) changes
 //     nothing, nor does a block faster than half the block time (catching
 //     up).
 //
-// The capacity starts at a quarter of the genesis block limit (at least
-// MinBlockTxs) and stays between MinBlockTxs and that limit. The proposer
+// The capacity starts at 2,000 transactions a second's worth (at most a
+// quarter of the genesis block limit) and stays between MinBlockTxs and
+// that limit. The proposer
 // builds blocks of at most the capacity (chain.BuildParams.MaxTxs), and the
 // door admits while the pool holds fewer pending transactions than
 // AdmitBlocks × capacity: a transaction admitted then is in one of the next
@@ -62,6 +67,10 @@ type Admission struct {
 	active  int            // clients seen in the previous block
 	lastTS  uint64         // timestamp of the last block seen, unix ms
 }
+
+// initialRate is the transactions per second the capacity starts from
+// (within the bounds): about what four validators on a small machine take.
+const initialRate = 2000
 
 // maxClients bounds the clients counted between two blocks; later ones
 // share one count.
@@ -131,7 +140,7 @@ func NewAdmission(pool *Pool, blockTime time.Duration, maxBlock int, now func() 
 		minBlock: min(max(pool.cfg.MinBlockTxs, 1), max(maxBlock, 1)), perBlock: pool.cfg.AdmitBlocks,
 		now: now, metrics: m, clients: make(map[string]int),
 	}
-	a.setCapacity(max(a.maxBlock/4, a.minBlock))
+	a.setCapacity(min(a.maxBlock/4, int(initialRate*blockTime.Seconds())))
 	return a
 }
 
@@ -193,8 +202,11 @@ func (a *Admission) retryAfter() time.Duration {
 }
 
 // Committed adjusts the capacity after a block commits: its size, its
-// timestamp (unix ms) and the round it was decided in.
+// timestamp (unix ms) and the round it was decided in. Called as the block
+// commits, the clock also gives the block's commit latency here (from its
+// timestamp, when the leader proposed it).
 func (a *Admission) Committed(txs int, timestamp, round uint64) {
+	now := a.now()
 	a.mu.Lock()
 	prev := a.lastTS
 	a.lastTS = timestamp
@@ -206,6 +218,10 @@ func (a *Admission) Committed(txs int, timestamp, round uint64) {
 		return
 	}
 	interval := time.Duration(timestamp-prev) * time.Millisecond
+	latency := now.Sub(time.UnixMilli(int64(timestamp)))
+	if latency < 0 || latency > 3*a.blockTime {
+		latency = -1 // not this node's commit as it happened: replay, sync or clock skew
+	}
 	c := a.Capacity()
 	late := interval > a.blockTime*115/100 || round > 0
 	switch {
@@ -214,7 +230,11 @@ func (a *Admission) Committed(txs int, timestamp, round uint64) {
 		// catching up and the timing says nothing about the load.
 	case late && txs >= c/2:
 		a.setCapacity(c - c/4)
-	case !late && txs >= c*9/10:
-		a.setCapacity(c + max(c/20, a.minBlock/4, 1))
+	case latency > a.blockTime*8/10 && txs >= c/2:
+		// On time, but committed close to the next block's slot: ease off
+		// before blocks come late.
+		a.setCapacity(c - c/10)
+	case !late && txs >= c*9/10 && latency < a.blockTime*6/10:
+		a.setCapacity(c + max(c/10, a.minBlock/4, 1))
 	}
 }

@@ -19,67 +19,77 @@ func admissionPool(t *testing.T, n, maxBlock int, cfg Config) (*testChain, *Pool
 	return tc, p, NewAdmission(p, time.Second, maxBlock, now.Now, nil), now
 }
 
-// feed feeds the door a run of blocks 1 s apart (interval ms apart when
-// given) of txs transactions each, decided in round 0.
-func feed(a *Admission, ts *uint64, count, txs int, interval uint64) {
+// feeder hands the door a run of blocks, each committed latency after its
+// timestamp on the door's clock.
+type feeder struct {
+	a   *Admission
+	now *fakeNow
+	ts  uint64 // the last block's timestamp, unix ms
+}
+
+// blocks commits count blocks of txs transactions each, interval ms apart,
+// decided in round 0, each latency ms after its timestamp.
+func (f *feeder) blocks(count, txs int, interval, latency uint64) {
 	for range count {
-		*ts += interval
-		a.Committed(txs, *ts, 0)
+		f.ts += interval
+		f.commit(txs, 0, latency)
 	}
+}
+
+func (f *feeder) commit(txs int, round, latency uint64) {
+	f.now.mu.Lock()
+	f.now.t = time.UnixMilli(int64(f.ts + latency))
+	f.now.mu.Unlock()
+	f.a.Committed(txs, f.ts, round)
 }
 
 func TestAdmissionCapacityFollowsTheChain(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MinBlockTxs = 100
-	_, _, a, _ := admissionPool(t, 1, 20_000, cfg)
-	if got := a.Capacity(); got != 5_000 {
-		t.Fatalf("initial capacity %d, want a quarter of the block limit (5000)", got)
+	_, _, a, now := admissionPool(t, 1, 20_000, cfg)
+	if got := a.Capacity(); got != 2_000 {
+		t.Fatalf("initial capacity %d, want 2000 (a second's worth at 2,000 tx/s)", got)
 	}
-	ts := uint64(1_800_000_000_000)
-	a.Committed(0, ts, 0) // the first block only sets the clock
-
-	// Full blocks on time: demand at the bound, the capacity grows 5 % a
-	// block.
-	feed(a, &ts, 1, 5_000, 1000)
-	if got := a.Capacity(); got != 5_250 {
-		t.Fatalf("after a full block on time: %d, want 5250", got)
+	f := &feeder{a: a, now: now, ts: 1_800_000_000_000}
+	f.commit(0, 0, 100) // the first block only sets the clock
+	want := func(what string, c int) {
+		t.Helper()
+		if got := a.Capacity(); got != c {
+			t.Fatalf("%s: capacity %d, want %d", what, got, c)
+		}
 	}
+	// Full blocks on time, committed well within the block time: demand
+	// at the bound and room for it; 10 % more a block.
+	f.blocks(1, 2_000, 1000, 200)
+	want("after a full block on time", 2_200)
+	// Full on time but committed late in the slot: no growth, a tenth off.
+	f.blocks(1, 2_200, 1000, 900)
+	want("after a full block committed near its successor's slot", 1_980)
+	// Committed in the middle of the slot: neither.
+	f.blocks(1, 1_980, 1000, 700)
+	want("after a full block committed mid-slot", 1_980)
 	// A block on time but well below the capacity changes nothing.
-	feed(a, &ts, 3, 1_000, 1000)
-	if got := a.Capacity(); got != 5_250 {
-		t.Fatalf("after light blocks: %d, want 5250", got)
-	}
+	f.blocks(3, 500, 1000, 100)
+	want("after light blocks", 1_980)
 	// A late, loaded block: the chain took more than it could check in
 	// time; a quarter off, every time.
-	feed(a, &ts, 1, 5_000, 1400)
-	if got := a.Capacity(); got != 3_938 {
-		t.Fatalf("after a late full block: %d, want 3938", got)
-	}
+	f.blocks(1, 1_980, 1400, 300)
+	want("after a late full block", 1_485)
 	// Late in round 1 (a timeout) counts as late even on time.
-	ts += 1000
-	a.Committed(3_000, ts, 1)
-	if got := a.Capacity(); got != 2_954 {
-		t.Fatalf("after a round-1 block: %d, want 2954", got)
-	}
+	f.ts += 1000
+	f.commit(1_000, 1, 300)
+	want("after a round-1 block", 1_114)
 	// A late block with little in it is a fault, not load.
-	feed(a, &ts, 2, 100, 5000)
-	if got := a.Capacity(); got != 2_954 {
-		t.Fatalf("after late empty blocks: %d, want 2954", got)
-	}
+	f.blocks(2, 100, 5000, 300)
+	want("after late nearly empty blocks", 1_114)
 	// Blocks much faster than the block time (catching up) change nothing.
-	feed(a, &ts, 5, 2_954, 100)
-	if got := a.Capacity(); got != 2_954 {
-		t.Fatalf("after catch-up blocks: %d, want 2954", got)
-	}
+	f.blocks(5, 1_114, 100, 20_000)
+	want("after catch-up blocks", 1_114)
 	// The bounds hold.
-	feed(a, &ts, 60, 20_000, 1000)
-	if got := a.Capacity(); got != 20_000 {
-		t.Fatalf("capacity %d after many full blocks, want the block limit", got)
-	}
-	feed(a, &ts, 60, 20_000, 3000)
-	if got := a.Capacity(); got != 100 {
-		t.Fatalf("capacity %d after many late blocks, want min_block_txs", got)
-	}
+	f.blocks(60, 20_000, 1000, 100)
+	want("after many full blocks", 20_000)
+	f.blocks(60, 20_000, 3000, 100)
+	want("after many late blocks", 100)
 	if got := a.Limit(); got != 100 {
 		t.Fatalf("limit %d at admit_blocks 1, want the capacity", got)
 	}

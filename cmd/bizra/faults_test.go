@@ -503,7 +503,8 @@ type faultSummary struct {
 	included, lost, partial, misplaced int
 	lostSample, lostAll                []chain.Hash
 	// roots are the lost transfers at their sender's committed nonce (the
-	// rest of the lost are stuck behind them), when the load says.
+	// rest of the lost are stuck behind them); -1 when the load does not
+	// say which transfer was which.
 	roots int
 	// duplicates are transaction hashes that appear more than once in some
 	// node's chain; divergent the heights at which nodes' hashes differ.
@@ -529,7 +530,11 @@ func (s *faultSummary) table() string {
 	fmt.Fprintf(&b, "\n")
 	tw = tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "faults\taccepted\tincluded\tlost (at next nonce)\tpartial\tmisplaced\tduplicates\tdivergent heights\theights checked\n")
-	fmt.Fprintf(tw, "%d\t%d\t%d\t%d (%d)\t%d\t%d\t%d\t%d\t%d\n", len(s.faults), s.accepted, s.included, s.lost, s.roots, s.partial, s.misplaced, s.duplicates, s.divergent, s.minHead)
+	roots := "?"
+	if s.roots >= 0 {
+		roots = fmt.Sprint(s.roots)
+	}
+	fmt.Fprintf(tw, "%d\t%d\t%d\t%d (%s)\t%d\t%d\t%d\t%d\t%d\n", len(s.faults), s.accepted, s.included, s.lost, roots, s.partial, s.misplaced, s.duplicates, s.divergent, s.minHead)
 	tw.Flush()
 	fmt.Fprintf(&b, "\n")
 	tw = tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
@@ -717,7 +722,11 @@ func (f *faultNet) checkChain(s *faultSummary, accepted []chain.Hash) {
 // accepted them and when: those at their sender's committed nonce were
 // lost themselves, the others are stuck behind one of them.
 func (f *faultNet) explainLost(s *faultSummary, rep *faultLoadReport) {
-	if rep.Where == nil || len(s.lostAll) == 0 {
+	if rep.Where == nil {
+		s.roots = -1
+		return
+	}
+	if len(s.lostAll) == 0 {
 		return
 	}
 	c := rpc.NewClient(f.rpcURLs[0], 1)

@@ -50,25 +50,21 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
-	"math/big"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"text/tabwriter"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
-	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/bizra/node0/chain"
 	"github.com/bizra/node0/node"
@@ -279,7 +275,7 @@ func TestFaultsUnderLoad(t *testing.T) {
 	loadDone := make(chan loadResult, 1)
 	loadStart := time.Now()
 	go func() {
-		rep, err := faultLoad(ctx, cfg, devs[len(funders):])
+		rep, err := faultLoad(ctx, cfg)
 		loadDone <- loadResult{rep, err}
 	}()
 	t.Cleanup(func() {
@@ -800,176 +796,18 @@ type acceptance struct {
 	nonce    uint64
 }
 
-// faultLoad runs the campaign's load: one transfer per request, round
-// robin over cfg.Endpoints. senders are funded accounts the stand-in sends
-// from.
-//
-// testnet.RunLoad does not yet send plain request objects, retry refused
-// or unanswered transfers, or record the accepted hashes, so this runs a
-// minimal stand-in with those behaviours (standinLoad). Once
-// LoadConfig.Record and LoadConfig.RequestTimeout are on main, the body
-// becomes:
-//
-//	cfg.Record, cfg.RequestTimeout = true, 2*time.Second
-//	rep, err := testnet.RunLoad(ctx, cfg)
-//	if err != nil {
-//		return nil, err
-//	}
-//	return &faultLoadReport{Sent: rep.Sent, TransportErrors: rep.TransportErrors, Rejected: rep.Rejected, AcceptedTxs: rep.AcceptedTxs}, nil
-func faultLoad(ctx context.Context, cfg testnet.LoadConfig, senders []node.DevAccount) (*faultLoadReport, error) {
-	return standinLoad(ctx, cfg, senders)
-}
-
-// standinLoad sends cfg.Rate transfers a second for cfg.Duration from
-// cfg.Conns workers, worker w sending for the senders a with a mod Conns ==
-// w, each transfer as one plain JSON-RPC request. Worker w starts at
-// endpoint w mod len(Endpoints) and moves to the next endpoint for every
-// request; an endpoint that did not answer is passed over for a second.
-// A transfer that got no answer, or was refused for the pool's limits, is
-// sent again (to the next endpoint) until an answer settles it: its hash
-// (accepted), "already known" or "nonce too low" (admitted by an earlier
-// unanswered attempt), so its account's nonces leave no gap. A sender
-// whose transfer is refused for 20 s, or for another reason, stops.
-func standinLoad(ctx context.Context, cfg testnet.LoadConfig, senders []node.DevAccount) (*faultLoadReport, error) {
-	clients := make([]*rpc.Client, len(cfg.Endpoints))
-	for i, e := range cfg.Endpoints {
-		clients[i] = rpc.NewClient(e, cfg.Conns+2)
-	}
-	var id, tip, price hexutil.Big
-	batch := []rpc.BatchElem{{Method: "eth_chainId", Result: &id}, {Method: "eth_maxPriorityFeePerGas", Result: &tip}, {Method: "eth_gasPrice", Result: &price}}
-	if err := clients[0].BatchCall(ctx, batch); err != nil {
-		return nil, err
-	}
-	for _, b := range batch {
-		if b.Err != nil {
-			return nil, fmt.Errorf("%s: %w", b.Method, b.Err)
-		}
-	}
-	feeCap := new(big.Int).Mul(price.ToInt(), big.NewInt(2))
-	signer := types.NewLondonSigner(id.ToInt())
-	senders = senders[:min(len(senders), cfg.Accounts)]
-	addrs := make([]chain.Address, len(senders))
-	for i, s := range senders {
-		addrs[i] = s.Address
-	}
-	nonces, err := testnet.Nonces(ctx, clients[0], addrs, "pending")
+// faultLoad runs the campaign's load with the project's load tool: one
+// transfer per request, round robin over cfg.Endpoints; a refused or
+// unanswered transfer is sent again (an unanswered one to the next
+// endpoint), so that an account's nonces leave no gap, and the report
+// records every hash an eth_sendRawTransaction call returned.
+func faultLoad(ctx context.Context, cfg testnet.LoadConfig) (*faultLoadReport, error) {
+	cfg.Record, cfg.RequestTimeout = true, 2*time.Second
+	rep, err := testnet.RunLoad(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-
-	rep := &faultLoadReport{Rejected: map[string]int{}, Where: map[chain.Hash]acceptance{}}
-	var mu sync.Mutex
-	var sent, transport atomic.Int64
-	start := time.Now()
-	end := start.Add(cfg.Duration)
-	perWorker := cfg.Rate / float64(cfg.Conns)
-	var wg sync.WaitGroup
-	for w := range cfg.Conns {
-		var mine []int
-		for a := w; a < len(senders); a += cfg.Conns {
-			mine = append(mine, a)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ep := w % len(clients)
-			avoid := make([]time.Time, len(clients))
-			next := func() int {
-				for range clients {
-					ep = (ep + 1) % len(clients)
-					if time.Now().After(avoid[ep]) {
-						break
-					}
-				}
-				return ep
-			}
-			stopped := make([]bool, len(mine))
-			for k := 0; ; k++ {
-				due := start.Add(time.Duration(float64(k) / perWorker * float64(time.Second)))
-				if late := time.Since(due); late > time.Second {
-					k += int(late.Seconds() * perWorker) // do not burst to catch up
-					continue
-				}
-				if due.After(end) || ctx.Err() != nil {
-					return
-				}
-				time.Sleep(time.Until(due))
-				slot := k % len(mine)
-				if stopped[slot] {
-					continue
-				}
-				a := mine[slot]
-				to := senders[(a+1)%len(senders)].Address
-				tx, err := types.SignTx(types.NewTx(&types.DynamicFeeTx{ChainID: id.ToInt(), Nonce: nonces[a], GasTipCap: tip.ToInt(),
-					GasFeeCap: feeCap, Gas: chain.TransferGas, To: &to, Value: big.NewInt(1)}), signer, senders[a].Key)
-				if err != nil {
-					return
-				}
-				raw, _ := tx.MarshalBinary()
-				refusedSince := time.Time{}
-				for ctx.Err() == nil {
-					c := next()
-					var got chain.Hash
-					rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-					err := clients[c].Call(rctx, &got, "eth_sendRawTransaction", hexutil.Bytes(raw))
-					cancel()
-					sent.Add(1)
-					var rerr *rpc.Error
-					if err == nil {
-						if got != tx.Hash() {
-							err = fmt.Errorf("returned hash %s, signed %s", got, tx.Hash())
-						} else {
-							mu.Lock()
-							rep.AcceptedTxs = append(rep.AcceptedTxs, got)
-							rep.Where[got] = acceptance{endpoint: c, at: time.Since(start), from: senders[a].Address, nonce: nonces[a]}
-							mu.Unlock()
-							nonces[a]++
-							break
-						}
-					}
-					if !errors.As(err, &rerr) {
-						transport.Add(1)
-						avoid[c] = time.Now().Add(time.Second)
-						time.Sleep(50 * time.Millisecond)
-						continue
-					}
-					mu.Lock()
-					rep.Rejected[strings.SplitN(rerr.Message, ":", 2)[0]]++
-					mu.Unlock()
-					msg := rerr.Message
-					if strings.HasPrefix(msg, "already known") || strings.HasPrefix(msg, "nonce too low") {
-						nonces[a]++
-						break
-					}
-					refusable := strings.HasPrefix(msg, "txpool is full") || strings.HasPrefix(msg, "account limit exceeded") || strings.HasPrefix(msg, "nonce too high") || rerr.Code == -32005
-					if refusedSince.IsZero() {
-						refusedSince = time.Now()
-					}
-					if !refusable || time.Since(refusedSince) > 20*time.Second {
-						stopped[slot] = true
-						break
-					}
-					time.Sleep(100 * time.Millisecond)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	rep.Sent, rep.TransportErrors = int(sent.Load()), int(transport.Load())
-	// Leave the chain the time to commit what was accepted.
-	deadline := time.Now().Add(cfg.Settle)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		var pending, latest []uint64
-		if pending, err = testnet.Nonces(ctx, clients[0], addrs, "pending"); err == nil {
-			latest, err = testnet.Nonces(ctx, clients[0], addrs, "latest")
-		}
-		if err == nil && slices.Equal(pending, latest) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	sort.Slice(rep.AcceptedTxs, func(i, j int) bool { return string(rep.AcceptedTxs[i][:]) < string(rep.AcceptedTxs[j][:]) })
-	return rep, ctx.Err()
+	return &faultLoadReport{Sent: rep.Sent, TransportErrors: rep.TransportErrors, Rejected: rep.Rejected, AcceptedTxs: rep.AcceptedTxs}, nil
 }
 
 // raceDetector reports whether the test binary runs under the race

@@ -2,6 +2,7 @@ package mempool
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/bizra/node0/internal/config"
@@ -31,6 +32,13 @@ type Config struct {
 	// bound one funded account could re-price a queued transaction without
 	// end, each copy gossiped to every node.
 	MaxReplacementsPerSender int `toml:"max_replacements_per_sender" doc:"Transactions one sender may replace (re-price) between two committed blocks."`
+
+	// Journal keeps every transaction received over JSON-RPC in a file,
+	// written and fsynced before the client gets its hash, and admits them
+	// again when the node starts (see Journal). JournalFile is the file,
+	// relative to the node's home.
+	Journal     bool   `toml:"journal" doc:"Journal transactions received over JSON-RPC (fsynced before the answer) and admit them again at start, so that a crash loses none whose hash was returned."`
+	JournalFile string `toml:"journal_file" doc:"The journal file, relative to the home directory; its size is bounded by max_txs and max_bytes (twice each, plus 1024 records and 1 MiB)."`
 }
 
 // DefaultConfig returns a pool of 16 shards holding up to 500,000
@@ -41,6 +49,7 @@ type Config struct {
 // per block. A wallet re-prices a stuck transaction at most once a block
 // (the new price counts only when the next block is built), so 8 lets a
 // sender speed up 8 stuck nonces at once; more wait for the next block.
+// The journal is on, in mempool.journal under the node's home.
 func DefaultConfig() Config {
 	return Config{
 		Shards:              16,
@@ -53,6 +62,9 @@ func DefaultConfig() Config {
 		PriceBumpPercent:    10,
 
 		MaxReplacementsPerSender: 8,
+
+		Journal:     true,
+		JournalFile: "mempool.journal",
 	}
 }
 
@@ -88,6 +100,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxReplacementsPerSender < 0 || c.MaxReplacementsPerSender > 1_000_000 {
 		bad("max_replacements_per_sender", "must be between 0 and 1000000, not %d", c.MaxReplacementsPerSender)
+	}
+	if c.Journal && strings.TrimSpace(c.JournalFile) == "" {
+		bad("journal_file", "must not be empty when the journal is on")
 	}
 	return errors.Join(errs...)
 }

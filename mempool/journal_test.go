@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -348,7 +349,7 @@ func TestJournalReplayDrops(t *testing.T) {
 // transactions the pool still holds, and appends that run during
 // compactions are all kept.
 func TestJournalCompactLiveSet(t *testing.T) {
-	const senders, each = 16, 24
+	const senders, each = 16, 200
 	keys := keysN(t, senders)
 	tc := newTestChain(t, keys, oneEther)
 	path := filepath.Join(t.TempDir(), "mempool.journal")
@@ -368,7 +369,7 @@ func TestJournalCompactLiveSet(t *testing.T) {
 	// Appends from every sender while compactions run.
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
-	compactions := 0
+	var compactions atomic.Int64
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -382,7 +383,7 @@ func TestJournalCompactLiveSet(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			compactions++
+			compactions.Add(1)
 		}
 	}()
 	var aw sync.WaitGroup
@@ -390,7 +391,8 @@ func TestJournalCompactLiveSet(t *testing.T) {
 		aw.Add(1)
 		go func() {
 			defer aw.Done()
-			for n := 1; n < each; n++ {
+			// Until several compactions ran during the appends.
+			for n := 1; n < each && (n < 8 || compactions.Load() < 3); n++ {
 				tx, err := p.Add(raw(t, k, spec{nonce: uint64(n)}))
 				if err == nil {
 					err = j.Append(tx)
@@ -408,8 +410,8 @@ func TestJournalCompactLiveSet(t *testing.T) {
 	if err := j.Compact(); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d compactions ran during the appends", compactions+1)
-	if compactions == 0 {
+	t.Logf("%d compactions ran during %d appends", compactions.Load(), j.Stats().Records)
+	if compactions.Load() == 0 {
 		t.Fatal("no compaction ran during the appends")
 	}
 	got, _ := journalPayloads(t, path)

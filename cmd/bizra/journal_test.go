@@ -18,7 +18,6 @@ import (
 	"github.com/bizra/node0/node"
 )
 
-
 // rpcCall makes one JSON-RPC call and decodes its result into out; it
 // returns the error object's message, if any.
 func rpcCall(t *testing.T, url, method string, out any, params ...any) string {

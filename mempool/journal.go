@@ -619,10 +619,11 @@ func (j *Journal) flush() {
 	over := j.overLocked()
 	j.mu.Unlock()
 	j.wmu.Unlock()
-	close(b.done)
 
+	// The metrics count the batch before its appenders return.
 	if err != nil {
 		j.metrics.Errors.Inc()
+		close(b.done)
 		j.log.Error("journal: write failed; transactions from clients are refused until the node restarts", "err", err)
 		return
 	}
@@ -631,6 +632,7 @@ func (j *Journal) flush() {
 	j.metrics.RecordsPerSync.Observe(float64(len(b.hashes)))
 	j.metrics.Appended.Add(float64(len(b.hashes)))
 	j.setGauges()
+	close(b.done)
 	if over {
 		j.Trim()
 	}

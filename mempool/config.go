@@ -2,6 +2,7 @@ package mempool
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/bizra/node0/internal/config"
@@ -37,6 +38,13 @@ type Config struct {
 	// capacity, which also bounds proposals, never falls below MinBlockTxs.
 	AdmitBlocks float64 `toml:"admit_blocks" doc:"Pending transactions admitted from clients at most, in blocks of the capacity the chain shows (0: no bound but the pool's limits). A transaction admitted is in one of the next admit_blocks + 1 blocks."`
 	MinBlockTxs int     `toml:"min_block_txs" doc:"The estimated block capacity, which bounds proposals and the door, never falls below this (0: one transaction)."`
+
+	// Journal keeps every transaction received over JSON-RPC in a file,
+	// written and fsynced before the client gets its hash, and admits them
+	// again when the node starts (see Journal). JournalFile is the file,
+	// relative to the node's home.
+	Journal     bool   `toml:"journal" doc:"Journal transactions received over JSON-RPC (fsynced before the answer) and admit them again at start, so that a crash loses none whose hash was returned."`
+	JournalFile string `toml:"journal_file" doc:"The journal file, relative to the home directory; its size is bounded by max_txs and max_bytes (twice each, plus 1024 records and 1 MiB)."`
 }
 
 // DefaultConfig returns a pool of 16 shards holding up to 500,000
@@ -49,6 +57,7 @@ type Config struct {
 // sender speed up 8 stuck nonces at once; more wait for the next block.
 // Client transactions are admitted while the pending ones fit one block of
 // the chain's measured capacity, which never falls below 200.
+// The journal is on, in mempool.journal under the node's home.
 func DefaultConfig() Config {
 	return Config{
 		Shards:              16,
@@ -64,6 +73,8 @@ func DefaultConfig() Config {
 
 		AdmitBlocks: 1,
 		MinBlockTxs: 200,
+		Journal:     true,
+		JournalFile: "mempool.journal",
 	}
 }
 
@@ -105,6 +116,9 @@ func (c Config) Validate() error {
 	}
 	if c.MinBlockTxs < 0 || c.MinBlockTxs > 1_000_000 {
 		bad("min_block_txs", "must be between 0 and 1000000, not %d", c.MinBlockTxs)
+	}
+	if c.Journal && strings.TrimSpace(c.JournalFile) == "" {
+		bad("journal_file", "must not be empty when the journal is on")
 	}
 	return errors.Join(errs...)
 }

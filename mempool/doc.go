@@ -71,4 +71,26 @@
 // The builder checks every transaction against the block's state, so a
 // transaction the state would reject is never selected; the rest of that
 // sender's transactions are skipped for the block.
+//
+// # Journal
+//
+// Journal (journal.go, whose doc comment gives the file format) keeps the
+// transactions a node received from its clients. The node's JSON-RPC path
+// admits a transaction, appends it (Append returns once the record is
+// written and fsynced; concurrent appends are group-committed, one writer
+// goroutine syncing every record queued since its last sync at once), and
+// only then gossips and answers; if the append fails it takes the
+// transaction out again (Remove) and the client gets the error. After a
+// failed write or sync every later append fails until restart. OpenJournal
+// reads the file at start and admits its records again through AddTxs: what
+// became invalid while the node was down is dropped and counted by reason. A
+// torn last record is cut; a bad record with data after it cuts there too,
+// and the file is first copied aside; a header of another format is refused.
+// The file is then rewritten to exactly the admitted transactions. After
+// every sync and every Trim (the node calls it per block) the journal is
+// compacted, in its own goroutine, when it holds more than twice the pool's
+// transactions or bytes (and more than JournalMinRecords or JournalMinBytes):
+// the live set is written to a temporary file without holding appends, which
+// then wait only while the records appended meanwhile are copied and the file
+// renamed. Transactions received by gossip are not journaled.
 package mempool

@@ -838,7 +838,7 @@ func startHonestLoad(t *testing.T, nodes []*Node, rate int, accounts []DevAccoun
 				}
 				nd := nodes[i%len(nodes)]
 				raw := devTransferRaw(rules, accounts[i], accounts[(i+1)%len(accounts)].Address, st.next)
-				_, err := rpcPool{nd.pool, nd.net}.Add(raw)
+				_, err := rpcPool{nd.pool, nd.net, nd.journal}.Add(raw)
 				switch {
 				case err == nil:
 					st.next++

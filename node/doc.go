@@ -17,7 +17,10 @@
 // certificates with a quorum, aggregates that add signers, each body
 // verified once through a consensus.VerifyCache that the engine shares),
 // transaction gossip that admits into the pool,
-// and block sync that checks every certificate; the emulated wide-area
+// and block sync that checks every certificate; the mempool journal
+// (journal.go: what clients send is admitted, journaled, gossiped, then
+// answered; at start the journal is replayed into the pool and what it
+// admitted is gossiped once a peer is connected; it is trimmed per block); the emulated wide-area
 // latency a local testnet's regions file asks for (a transport decorator);
 // and the dev traffic generator. Only these hold a Clock.
 //

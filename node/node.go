@@ -57,15 +57,20 @@ type Node struct {
 	index   uint32 // this validator's index in the genesis set
 	version string
 
-	store   *chain.Store
-	chain   *chain.Chain
-	pool    *mempool.Pool
-	door    *mempool.Admission // bounds client admission and proposals by what the chain commits
-	feed    *rpc.Feed          // JSON-RPC subscriptions' events
-	net     *network           // nil without the peer-to-peer layer
-	engine  *bftEngine
-	rpc     *rpc.Server
-	metrics *metricsServer
+	store *chain.Store
+	chain *chain.Chain
+	pool  *mempool.Pool
+	door  *mempool.Admission // bounds client admission and proposals by what the chain commits
+	// journal keeps what clients sent until it commits (nil when
+	// mempool.journal is off); replayed are the transactions it admitted
+	// again at start, gossiped once the network runs.
+	journal  *mempool.Journal
+	replayed []*chain.Tx
+	feed     *rpc.Feed // JSON-RPC subscriptions' events
+	net      *network  // nil without the peer-to-peer layer
+	engine   *bftEngine
+	rpc      *rpc.Server
+	metrics  *metricsServer
 	// closers are released by Close after the services stop: transports
 	// a factory made and the latency decorator.
 	closers []io.Closer
@@ -191,6 +196,10 @@ func (n *Node) openChain(o Options) error {
 	}
 	n.door = mempool.NewAdmission(n.pool, n.genesis.BlockTime.Duration, blockTxLimit(n.genesis), o.Clock.Now, mempool.NewAdmissionMetrics(n.reg))
 	n.seedAdmission()
+	if err := n.openJournal(o); err != nil {
+		_ = store.Close()
+		return err
+	}
 	nm := NewMetrics(n.reg)
 	nm.Info.WithLabelValues(o.Version, strconv.FormatUint(n.genesis.ChainID, 10), cfg.Moniker).Set(1)
 	nm.StartTime.Set(float64(o.Clock.Now().Unix()))
@@ -230,7 +239,7 @@ func (n *Node) build(o Options, vk *bls.SecretKey, nodeKey ed25519.PrivateKey) e
 	}
 	n.lc.services = append(n.lc.services, n.engine)
 	if cfg.RPC.Enabled {
-		n.rpc, err = rpc.NewServer(cfg.RPC.Config, rpcChain{n.chain}, rpcPool{n.pool, n.net}, rpc.Options{
+		n.rpc, err = rpc.NewServer(cfg.RPC.Config, rpcChain{n.chain}, rpcPool{n.pool, n.net, n.journal}, rpc.Options{
 			Metrics: rpc.NewMetrics(n.reg), Logger: o.Logger, ClientVersion: "bizra/" + o.Version,
 			Node: newRPCNode(n), TxMessages: poolMessages, Feed: n.feed, Admission: n.door,
 		})
@@ -245,6 +254,9 @@ func (n *Node) build(o Options, vk *bls.SecretKey, nodeKey ed25519.PrivateKey) e
 			return fmt.Errorf("%w: dev.traffic needs dev accounts funded at genesis (bizra init --dev-accounts N, or bizra devnet)", ErrInvalidConfig)
 		}
 		n.lc.services = append(n.lc.services, newDevTraffic(n.chain, n.pool, dev, cfg.Dev.Traffic, o.Clock, o.Logger))
+	}
+	if len(n.replayed) > 0 && n.net != nil {
+		n.lc.services = append(n.lc.services, newJournalGossip(n, o.Logger))
 	}
 	n.sync = &syncTracker{caughtUp: n.cfg.CaughtUp, head: n.height, best: n.bestPeerHeight}
 	n.lc.log = n.log
@@ -367,6 +379,9 @@ func (n *Node) release() error {
 		errs = append(errs, n.closers[i].Close())
 	}
 	n.closers = nil
+	if n.journal != nil {
+		errs = append(errs, n.journal.Close())
+	}
 	if n.store != nil {
 		errs = append(errs, n.store.Close())
 	}
@@ -409,12 +424,16 @@ func (n *Node) Genesis() *chain.Genesis { return n.genesis }
 func (n *Node) Validator() chain.GenesisValidator { return n.self }
 
 // committed tells the mempool about a committed block (dropping queued
-// transactions past their lifetime on the way) and the RPC subscribers.
+// transactions past their lifetime on the way), the journal (which
+// compacts if it outgrew the pool) and the RPC subscribers.
 func (n *Node) committed(p *chain.Pending) {
 	n.pool.Committed(p.Changes())
 	h := &p.Block.Header
 	n.door.Committed(len(p.Block.Txs), h.Timestamp, h.Round)
 	n.pool.Expire()
+	if n.journal != nil {
+		n.journal.Trim()
+	}
 	n.feed.NotifyBlock(p.Block)
 }
 

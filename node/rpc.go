@@ -63,18 +63,26 @@ func (c rpcChain) TxLocation(hash chain.Hash) (uint64, uint32, error) {
 }
 
 // rpcPool adapts the mempool to rpc.Pool: what clients send is admitted,
-// then gossiped to the other nodes.
+// journaled (written and fsynced, when the journal is on), then gossiped
+// to the other nodes, then answered.
 type rpcPool struct {
 	*mempool.Pool
-	net *network
+	net     *network
+	journal *mempool.Journal // nil when off
 }
 
 func (p rpcPool) Add(raw []byte) (*chain.Tx, error) {
 	tx, err := p.Pool.Add(raw)
-	if err == nil && p.net != nil {
+	if err != nil {
+		return nil, err
+	}
+	if err := journaled(p.journal, p.Pool, tx); err != nil {
+		return nil, err
+	}
+	if p.net != nil {
 		p.net.GossipTx(tx.Raw)
 	}
-	return tx, err
+	return tx, nil
 }
 
 func (p rpcPool) Stats() any { return p.Pool.Stats() }
@@ -89,6 +97,8 @@ var poolMessages = rpc.TxMessages{
 	{Rule: mempool.ErrSenderPendingLimit, Message: "account limit exceeded"},
 	{Rule: mempool.ErrSenderQueuedLimit, Message: "account limit exceeded"},
 	{Rule: mempool.ErrNonceTooFar, Message: "nonce too high"},
+	{Rule: mempool.ErrJournal, Message: "transaction not accepted: the node could not persist it"},
+	{Rule: mempool.ErrJournalClosed, Message: "transaction not accepted: the node is stopping"},
 }
 
 // rpcNode answers the bizra_ namespace's questions about the node.

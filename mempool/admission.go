@@ -17,24 +17,27 @@ import (
 // chain cannot drain.
 //
 // The bound is the capacity: how many transactions a block takes while
-// blocks keep the chain's block time. It is estimated from committed blocks
-// (their sizes, timestamps and rounds) and the latency with which this
-// node committed them:
+// blocks keep the chain's block time. It is estimated from the blocks this
+// node commits, their sizes and commit latencies (from the block's
+// timestamp, the slot its leader proposed it for, to this node's commit):
 //
-//   - a block that came late (its timestamp more than 15 % past its
-//     parent's plus the block time, or committed in a round above 0) while it
-//     held at least half the capacity shows the chain took more than it
-//     could check in time: the capacity falls by a quarter;
-//   - a block on time but committed more than 80 % of the block time after
-//     its timestamp (this node's clock: the commit latency), holding at
-//     least half the capacity, is close to coming late: a tenth off;
-//   - a block on time that held at least 90 % of the capacity and committed
-//     within 60 % of the block time shows demand at the bound and room to
-//     take it: the capacity grows by 10 % (at least MinBlockTxs / 4);
-//   - a late block that held little (a validator down, not load) changes
-//     nothing, nor does a block faster than half the block time (catching
-//     up).
+//   - a block committed more than the block time after its slot, holding
+//     at least half the capacity, leaves the next block no time to be
+//     proposed in its slot: the chain took more than it can check in time,
+//     and the capacity falls by a quarter;
+//   - one committed more than 80 % of the block time after its slot,
+//     holding at least half the capacity, is close to that: a tenth off;
+//   - one committed within 60 % of the block time holding at least 90 % of
+//     the capacity shows demand at the bound and room to take it: the
+//     capacity grows by 10 % (at least MinBlockTxs / 4);
+//   - a block that came late because a leader was down (a later round,
+//     then committed promptly) changes nothing, nor do blocks committed
+//     much faster than the block time or more than three block times
+//     after their slot (this node catching up).
 //
+// At start, the store's last blocks are replayed (Replay) with the rules
+// their timestamps allow, so that a restarted node starts near the
+// capacity the others have.
 // The capacity starts at 2,000 transactions a second's worth (at most a
 // quarter of the genesis block limit) and stays between MinBlockTxs and
 // that limit. The proposer
@@ -62,10 +65,11 @@ type Admission struct {
 	limit    atomic.Int64 // pending transactions the door admits below; 0 admits all
 	nextDue  atomic.Int64 // unix ns when the next block is due, for retry hints
 
-	mu      sync.Mutex
-	clients map[string]int // admissions since the last block, by client
-	active  int            // clients seen in the previous block
-	lastTS  uint64         // timestamp of the last block seen, unix ms
+	mu        sync.Mutex
+	clients   map[string]int // admissions since the last block, by client
+	active    int            // clients seen in the previous block
+	lastTS    uint64         // timestamp of the last block seen, unix ms
+	lastLocal time.Time      // when Committed saw it; zero after Replay
 }
 
 // initialRate is the transactions per second the capacity starts from
@@ -201,40 +205,79 @@ func (a *Admission) retryAfter() time.Duration {
 	return max(d, 100*time.Millisecond).Round(10 * time.Millisecond)
 }
 
-// Committed adjusts the capacity after a block commits: its size, its
-// timestamp (unix ms) and the round it was decided in. Called as the block
-// commits, the clock also gives the block's commit latency here (from its
-// timestamp, when the leader proposed it).
+// Committed adjusts the capacity after a block commits on this node, as it
+// commits: its size, its timestamp (unix ms, the slot the leader proposed
+// it for) and the round it was decided in. The clock gives its commit
+// latency, from the timestamp to now: above the block time, the next
+// block cannot be proposed in its slot.
 func (a *Admission) Committed(txs int, timestamp, round uint64) {
 	now := a.now()
-	a.mu.Lock()
+	prevLocal, first := a.startBlock(timestamp, now)
+	if first {
+		return
+	}
+	if now.Sub(prevLocal) < a.blockTime/2 {
+		// Committed much faster than the chain's rate: this node is
+		// catching up, and its timing says nothing about the load.
+		return
+	}
+	c := a.Capacity()
+	latency := now.Sub(time.UnixMilli(int64(timestamp)))
+	switch {
+	case latency > 3*a.blockTime:
+		// Committed long after its slot: this node was stopped or cut
+		// off and is catching up (the chain itself, overloaded, shows
+		// latencies above the block time long before this).
+	case latency > a.blockTime && txs >= c/2:
+		a.setCapacity(c - c/4)
+	case latency > a.blockTime*8/10 && txs >= c/2:
+		// In time, but close to the next block's slot: ease off before
+		// blocks come late.
+		a.setCapacity(c - c/10)
+	case latency < a.blockTime*6/10 && txs >= c*9/10:
+		a.grow(c)
+	}
+}
+
+// Replay shows the door a block committed before it started (the store's
+// last blocks at start), so that a restarted node begins near the capacity
+// the chain showed. Without its commit latency, only the timestamps speak:
+// a block more than 15 % late after its parent, or decided in a round
+// above 0, holding at least half the capacity, takes a quarter off; one on
+// time holding 90 % of it adds 10 %.
+func (a *Admission) Replay(txs int, timestamp, round uint64) {
 	prev := a.lastTS
-	a.lastTS = timestamp
-	a.active = len(a.clients)
-	clear(a.clients)
-	a.mu.Unlock()
-	a.nextDue.Store(time.UnixMilli(int64(timestamp)).Add(a.blockTime).UnixNano())
-	if prev == 0 || timestamp <= prev {
+	if _, first := a.startBlock(timestamp, time.Time{}); first {
 		return
 	}
 	interval := time.Duration(timestamp-prev) * time.Millisecond
-	latency := now.Sub(time.UnixMilli(int64(timestamp)))
-	if latency < 0 || latency > 3*a.blockTime {
-		latency = -1 // not this node's commit as it happened: replay, sync or clock skew
-	}
 	c := a.Capacity()
 	late := interval > a.blockTime*115/100 || round > 0
 	switch {
 	case interval < a.blockTime/2:
-		// A block decided faster than the block time: this node is
-		// catching up and the timing says nothing about the load.
 	case late && txs >= c/2:
 		a.setCapacity(c - c/4)
-	case latency > a.blockTime*8/10 && txs >= c/2:
-		// On time, but committed close to the next block's slot: ease off
-		// before blocks come late.
-		a.setCapacity(c - c/10)
-	case !late && txs >= c*9/10 && latency < a.blockTime*6/10:
-		a.setCapacity(c + max(c/10, a.minBlock/4, 1))
+	case !late && txs >= c*9/10:
+		a.grow(c)
 	}
 }
+
+// startBlock starts a new count of clients at a block and records it; it
+// returns the local time of the block before and whether this is the first
+// block seen (or one not after the last).
+func (a *Admission) startBlock(timestamp uint64, now time.Time) (prevLocal time.Time, first bool) {
+	a.mu.Lock()
+	prev := a.lastTS
+	prevLocal = a.lastLocal
+	if timestamp > prev {
+		a.lastTS = timestamp
+	}
+	a.lastLocal = now
+	a.active = len(a.clients)
+	clear(a.clients)
+	a.mu.Unlock()
+	a.nextDue.Store(time.UnixMilli(int64(timestamp)).Add(a.blockTime).UnixNano())
+	return prevLocal, prev == 0 || timestamp <= prev || (!now.IsZero() && prevLocal.IsZero())
+}
+
+func (a *Admission) grow(c int) { a.setCapacity(c + max(c/10, a.minBlock/4, 1)) }

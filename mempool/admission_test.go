@@ -51,47 +51,70 @@ func TestAdmissionCapacityFollowsTheChain(t *testing.T) {
 		t.Fatalf("initial capacity %d, want 2000 (a second's worth at 2,000 tx/s)", got)
 	}
 	f := &feeder{a: a, now: now, ts: 1_800_000_000_000}
-	f.commit(0, 0, 100) // the first block only sets the clock
+	f.commit(0, 0, 100) // the first block only sets the clocks
 	want := func(what string, c int) {
 		t.Helper()
 		if got := a.Capacity(); got != c {
 			t.Fatalf("%s: capacity %d, want %d", what, got, c)
 		}
 	}
-	// Full blocks on time, committed well within the block time: demand
-	// at the bound and room for it; 10 % more a block.
+	// Full blocks committed well within the block time after their slot:
+	// demand at the bound and room for it; 10 % more a block.
 	f.blocks(1, 2_000, 1000, 200)
-	want("after a full block on time", 2_200)
-	// Full on time but committed late in the slot: no growth, a tenth off.
+	want("after a full block committed early", 2_200)
+	// Committed late in the slot: a tenth off.
 	f.blocks(1, 2_200, 1000, 900)
 	want("after a full block committed near its successor's slot", 1_980)
 	// Committed in the middle of the slot: neither.
 	f.blocks(1, 1_980, 1000, 700)
 	want("after a full block committed mid-slot", 1_980)
-	// A block on time but well below the capacity changes nothing.
+	// Blocks well below the capacity change nothing, however they commit.
 	f.blocks(3, 500, 1000, 100)
+	f.blocks(1, 900, 1000, 1500)
 	want("after light blocks", 1_980)
-	// A late, loaded block: the chain took more than it could check in
-	// time; a quarter off, every time.
-	f.blocks(1, 1_980, 1400, 300)
-	want("after a late full block", 1_485)
-	// Late in round 1 (a timeout) counts as late even on time.
-	f.ts += 1000
-	f.commit(1_000, 1, 300)
-	want("after a round-1 block", 1_114)
-	// A late block with little in it is a fault, not load.
-	f.blocks(2, 100, 5000, 300)
-	want("after late nearly empty blocks", 1_114)
-	// Blocks much faster than the block time (catching up) change nothing.
-	f.blocks(5, 1_114, 100, 20_000)
-	want("after catch-up blocks", 1_114)
+	// Committed after the next slot: the chain took more than it could
+	// check in time; a quarter off, every time.
+	f.blocks(1, 1_980, 1000, 1200)
+	want("after a full block committed past the next slot", 1_485)
+	// A leader down: the block comes in round 1, seconds late, and commits
+	// promptly: not load.
+	f.ts += 5000
+	f.commit(1_000, 1, 100)
+	want("after a round-1 block", 1_485)
+	// Catching up: blocks committed far faster than the block time, long
+	// after their slots, change nothing.
+	f.blocks(5, 1_485, 100, 20_000)
+	want("after catch-up blocks", 1_485)
 	// The bounds hold.
 	f.blocks(60, 20_000, 1000, 100)
 	want("after many full blocks", 20_000)
-	f.blocks(60, 20_000, 3000, 100)
+	f.blocks(60, 20_000, 1000, 1500)
 	want("after many late blocks", 100)
 	if got := a.Limit(); got != 100 {
 		t.Fatalf("limit %d at admit_blocks 1, want the capacity", got)
+	}
+}
+
+func TestAdmissionReplay(t *testing.T) {
+	_, _, a, _ := admissionPool(t, 1, 20_000, DefaultConfig())
+	ts := uint64(1_800_000_000_000)
+	a.Replay(0, ts, 0)
+	for _, b := range []struct {
+		txs           int
+		interval, rnd uint64
+		want          int
+	}{
+		{2_000, 1000, 0, 2_200}, // full and on time: grows
+		{2_200, 1400, 0, 1_650}, // full and late: a quarter off
+		{1_650, 1000, 1, 1_238}, // a later round counts as late
+		{100, 5000, 0, 1_238},   // late but nearly empty: a fault, not load
+		{1_238, 100, 0, 1_238},  // much faster than the block time: catching up
+	} {
+		ts += b.interval
+		a.Replay(b.txs, ts, b.rnd)
+		if got := a.Capacity(); got != b.want {
+			t.Fatalf("after %+v: capacity %d, want %d", b, got, b.want)
+		}
 	}
 }
 

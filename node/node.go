@@ -455,7 +455,7 @@ func (n *Node) seedAdmission() {
 		if err != nil {
 			return
 		}
-		n.door.Committed(int(hd.GasUsed/chain.TransferGas), hd.Timestamp, hd.Round)
+		n.door.Replay(int(hd.GasUsed/chain.TransferGas), hd.Timestamp, hd.Round)
 	}
 }
 

@@ -38,10 +38,11 @@ import (
 // At start, the store's last blocks are replayed (Replay) with the rules
 // their timestamps allow, so that a restarted node starts near the
 // capacity the others have.
+//
 // The capacity starts at 2,000 transactions a second's worth (at most a
 // quarter of the genesis block limit) and stays between MinBlockTxs and
-// that limit. The proposer
-// builds blocks of at most the capacity (chain.BuildParams.MaxTxs), and the
+// that limit. The proposer builds blocks of at most the capacity and a
+// quarter (BlockTxs, for what several doors admit at once), and the
 // door admits while the pool holds fewer pending transactions than
 // AdmitBlocks × capacity: a transaction admitted then is in one of the next
 // AdmitBlocks + 1 blocks.
@@ -162,6 +163,15 @@ func (a *Admission) setCapacity(c int) {
 
 // Capacity returns the transactions a block should hold at most.
 func (a *Admission) Capacity() int { return int(a.capacity.Load()) }
+
+// BlockTxs returns the most transactions a proposal should hold: the
+// capacity and a quarter more, so that what the doors of several nodes
+// admitted at once, before each saw the others' admissions by gossip, still
+// goes in the next block (within the block limit).
+func (a *Admission) BlockTxs() int {
+	c := a.Capacity()
+	return min(c+c/4, a.maxBlock)
+}
 
 // Limit returns the pending transactions below which the door admits; 0
 // means it admits everything.

@@ -231,7 +231,7 @@ func (n *Node) build(o Options, vk *bls.SecretKey, nodeKey ed25519.PrivateKey) e
 		return err
 	}
 	n.engine, err = newBFTEngine(engineParams{
-		chain: n.chain, txs: n.pool, blockTxs: n.door.Capacity, senders: n.pool.Sender, genesis: g, crypto: crypto, self: n.index,
+		chain: n.chain, txs: n.pool, blockTxs: n.door.BlockTxs, senders: n.pool.Sender, genesis: g, crypto: crypto, self: n.index,
 		net: tr, clock: o.Clock, log: o.Logger, metrics: driver.NewMetrics(n.reg), listeners: []CommitListener{n.committed}, bound: bound,
 	})
 	if err != nil {

@@ -25,9 +25,9 @@ import (
 //     at least half the capacity, leaves the next block no time to be
 //     proposed in its slot: the chain took more than it can check in time,
 //     and the capacity falls by a quarter;
-//   - one committed more than 80 % of the block time after its slot,
+//   - one committed more than 70 % of the block time after its slot,
 //     holding at least half the capacity, is close to that: a tenth off;
-//   - one committed within 60 % of the block time holding at least 90 % of
+//   - one committed within half the block time holding at least 90 % of
 //     the capacity shows demand at the bound and room to take it: the
 //     capacity grows by 10 % (at least MinBlockTxs / 4);
 //   - a block that came late because a leader was down (a later round,
@@ -240,11 +240,11 @@ func (a *Admission) Committed(txs int, timestamp, round uint64) {
 		// latencies above the block time long before this).
 	case latency > a.blockTime && txs >= c/2:
 		a.setCapacity(c - c/4)
-	case latency > a.blockTime*8/10 && txs >= c/2:
+	case latency > a.blockTime*7/10 && txs >= c/2:
 		// In time, but close to the next block's slot: ease off before
 		// blocks come late.
 		a.setCapacity(c - c/10)
-	case latency < a.blockTime*6/10 && txs >= c*9/10:
+	case latency < a.blockTime*5/10 && txs >= c*9/10:
 		a.grow(c)
 	}
 }

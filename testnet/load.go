@@ -454,8 +454,8 @@ func (r *loadRun) follow(ctx context.Context) (f *follower, stop func()) {
 
 // send runs the batched senders and waits for them to finish: sender w
 // owns the accounts a with a mod conns == w, and sends their transfers in
-// nonce order, batch by batch, over endpoint w mod len(endpoints), each
-// transfer once.
+// nonce order, batch by batch, over endpoint w mod len(endpoints); a
+// transfer is sent again only when refused for want of room (sendBatch).
 func (r *loadRun) send(ctx context.Context, start time.Time, follow *follower) {
 	n := len(r.keys)
 	conns := min(r.cfg.Conns, n)
@@ -476,7 +476,11 @@ func (r *loadRun) send(ctx context.Context, start time.Time, follow *follower) {
 				if !waitSlot(ctx, start, lo, perSender) {
 					return
 				}
-				r.sendBatch(ctx, client, mine[lo:min(lo+r.cfg.Batch, len(mine))], follow)
+				until := time.Now().Add(r.cfg.Settle)
+				if end := start.Add(r.cfg.Duration); r.cfg.Duration > 0 && end.Before(until) {
+					until = end
+				}
+				r.sendBatch(ctx, client, mine[lo:min(lo+r.cfg.Batch, len(mine))], follow, until)
 			}
 		}()
 	}
@@ -504,7 +508,27 @@ func waitSlot(ctx context.Context, start time.Time, lo int, perSender float64) b
 }
 
 // sendBatch sends txs as one JSON-RPC batch and records each answer.
-func (r *loadRun) sendBatch(ctx context.Context, c *rpc.Client, txs []*loadTx, follow *follower) {
+// Transfers refused for want of room ("txpool is full", a node's
+// backpressure) are sent again, in nonce order, in a batch of their own
+// once the next block is due (retry_after_ms), so that their accounts'
+// later transfers do not wait behind a gap; until the sending time is over
+// (or, without one, for the settle time).
+func (r *loadRun) sendBatch(ctx context.Context, c *rpc.Client, txs []*loadTx, follow *follower, until time.Time) {
+	first := true
+	for len(txs) > 0 {
+		again, wait := r.sendBatchOnce(ctx, c, txs, follow, first)
+		first = false
+		if len(again) == 0 || !time.Now().Add(wait).Before(until) || !sleepUntil(ctx, time.Now().Add(wait)) {
+			return
+		}
+		r.retries.Add(int64(len(again)))
+		txs = again
+	}
+}
+
+// sendBatchOnce sends one batch and returns the transfers refused for want
+// of room, with the longest wait their refusals asked for.
+func (r *loadRun) sendBatchOnce(ctx context.Context, c *rpc.Client, txs []*loadTx, follow *follower, first bool) (again []*loadTx, wait time.Duration) {
 	batch := make([]rpc.BatchElem, len(txs))
 	for i, t := range txs {
 		batch[i] = rpc.BatchElem{Method: "eth_sendRawTransaction", Params: []any{t.raw}}
@@ -514,7 +538,9 @@ func (r *loadRun) sendBatch(ctx context.Context, c *rpc.Client, txs []*loadTx, f
 		t.sentMs = now
 	}
 	r.sent.Add(int64(len(txs)))
-	r.offered.Add(int64(len(txs)))
+	if first {
+		r.offered.Add(int64(len(txs)))
+	}
 	err := c.BatchCall(ctx, batch)
 	if err != nil {
 		var rerr *rpc.Error
@@ -522,7 +548,7 @@ func (r *loadRun) sendBatch(ctx context.Context, c *rpc.Client, txs []*loadTx, f
 			r.rejMu.Lock()
 			r.rep.Rejected[reason(err)] += len(txs)
 			r.rejMu.Unlock()
-			return
+			return nil, 0
 		}
 		r.transport.Add(int64(len(txs))) // no answer: admitted or not, unknown
 		kind := transportKind(err)
@@ -532,8 +558,9 @@ func (r *loadRun) sendBatch(ctx context.Context, c *rpc.Client, txs []*loadTx, f
 		r.rejMu.Lock()
 		r.rep.Transport[kind] += len(txs)
 		r.rejMu.Unlock()
-		return
+		return nil, 0
 	}
+	wait = 10 * time.Millisecond
 	for i, b := range batch {
 		t := txs[i]
 		if b.Err == nil {
@@ -543,11 +570,25 @@ func (r *loadRun) sendBatch(ctx context.Context, c *rpc.Client, txs []*loadTx, f
 			}
 			continue
 		}
+		var e *rpc.Error
+		if errors.As(b.Err, &e) {
+			a := sendAnswer{code: e.Code, message: e.Message}
+			if a.retryable() {
+				r.refused.Add(1)
+				if d, ok := e.Data.(map[string]any); ok {
+					if ms, ok := d["retry_after_ms"].(float64); ok {
+						wait = max(wait, time.Duration(ms)*time.Millisecond)
+					}
+				}
+				again = append(again, t)
+			}
+		}
 		t.mark(flagAnswered)
 		r.rejMu.Lock()
 		r.rep.Rejected[reason(b.Err)]++
 		r.rejMu.Unlock()
 	}
+	return again, min(wait, 2*time.Second)
 }
 
 // settle waits until the follower has seen every accepted transfer

@@ -346,7 +346,9 @@ func TestRunLoadCommitsEverything(t *testing.T) {
 }
 
 func TestRunLoadAsFastAsAnswered(t *testing.T) {
-	url := startNode(t, 100*time.Millisecond, nil)
+	// The door off: this is about the tool's pace (TestRunLoadBatchedResends
+	// has the door refuse).
+	url := startNode(t, 100*time.Millisecond, func(c *node.Config) { c.Mempool.AdmitBlocks = 0 })
 	c := rpc.NewClient(url, 2)
 	cfg := devFunders()
 	cfg.Endpoints = []string{url}
@@ -593,4 +595,30 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("error does not mention %q: %v", want, err)
 		}
 	}
+}
+
+// TestRunLoadBatchedResends sends batches faster than a node's door takes
+// them: what it refuses for want of room is sent again, in nonce order, so
+// every transfer commits and no account is left behind a gap.
+func TestRunLoadBatchedResends(t *testing.T) {
+	url := startNode(t, 100*time.Millisecond, nil) // the door takes 200 a block
+	c := rpc.NewClient(url, 2)
+	cfg := devFunders()
+	cfg.Endpoints = []string{url}
+	cfg.Accounts, cfg.Txs, cfg.Rate, cfg.Batch, cfg.Conns = 7, 700, 0, 50, 4
+	cfg.Settle = 20 * time.Second
+	r := runLoad(t, c, cfg)
+	rep := r.rep
+	if rep.Retries == 0 || rep.Refused != rep.Retries {
+		t.Fatalf("%d refused, %d sent again: want the door to have refused some, each sent again", rep.Refused, rep.Retries)
+	}
+	for k := range rep.Rejected {
+		if !strings.HasPrefix(k, "-32005 txpool is full") {
+			t.Errorf("refusal %q is not for want of room", k)
+		}
+	}
+	if rep.Transfers != 700 || rep.Sent != 700+rep.Retries || rep.Accepted != 700 || rep.Committed != 700 || rep.Lost != 0 {
+		t.Fatalf("offered %d, sent %d (%d again), accepted %d, committed %d, lost %d; want all 700 committed", rep.Transfers, rep.Sent, rep.Retries, rep.Accepted, rep.Committed, rep.Lost)
+	}
+	checkAgainstChain(t, c, r)
 }

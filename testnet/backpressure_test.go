@@ -2,10 +2,6 @@ package testnet
 
 import (
 	"context"
-	"encoding/json"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,42 +18,10 @@ import (
 // the door's bound as admitBlocks sets it, and returns its URL.
 func startSmallBlocks(t *testing.T, blockTime time.Duration, maxBlock int, admitBlocks float64) string {
 	t.Helper()
-	home := filepath.Join(t.TempDir(), "home")
-	cfg := node.DefaultConfig()
-	cfg.Metrics.Enabled = false
-	cfg.P2P.Enabled = false
-	cfg.RPC.ListenAddr = "127.0.0.1:0"
-	cfg.Mempool.AdmitBlocks = admitBlocks
-	cfg.Mempool.MinBlockTxs = maxBlock / 4
-	res, err := node.Init(node.InitOptions{Home: home, BlockTime: blockTime, DevAccounts: 10, Config: &cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := res.Genesis
-	g.Limits.BlockMaxTxs = maxBlock
-	raw, err := json.MarshalIndent(g, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(res.Config.Path(res.Config.Chain.GenesisFile), raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := node.LoadConfig(home)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := node.New(c, node.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	n := startWithGenesis(t, blockTime, func(c *node.Config) {
+		c.Mempool.AdmitBlocks = admitBlocks
+		c.Mempool.MinBlockTxs = maxBlock / 4
+	}, func(g *chain.Genesis) { g.Limits.BlockMaxTxs = maxBlock })
 	return "http://" + n.RPCAddr()
 }
 

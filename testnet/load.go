@@ -766,7 +766,7 @@ func progress(w io.Writer, done <-chan struct{}, total int, sent, accepted *atom
 		case <-tick.C:
 			c := f.committed.Load()
 			s := sent.Load()
-			bar := int(float64(s) / float64(total) * 30)
+			bar := min(max(int(float64(s)/float64(total)*30), 0), 30) // retries count as sent too
 			fmt.Fprintf(w, "\r[%s%s] sent %d/%d  accepted %d  committed %d  %d tx/s committed   ",
 				strings.Repeat("#", bar), strings.Repeat(".", 30-bar), s, total, accepted.Load(), c, c-last)
 			last = c

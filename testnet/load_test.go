@@ -2,11 +2,13 @@ package testnet
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -41,6 +43,13 @@ func startNode(t *testing.T, blockTime time.Duration, tune func(*node.Config)) s
 // startInProcess is startNode returning the node.
 func startInProcess(t *testing.T, blockTime time.Duration, tune func(*node.Config)) *node.Node {
 	t.Helper()
+	return startWithGenesis(t, blockTime, tune, nil)
+}
+
+// startWithGenesis is startInProcess with the genesis edited (if edit is
+// not nil) before the node opens it.
+func startWithGenesis(t *testing.T, blockTime time.Duration, tune func(*node.Config), edit func(*chain.Genesis)) *node.Node {
+	t.Helper()
 	home := filepath.Join(t.TempDir(), "home")
 	cfg := node.DefaultConfig()
 	cfg.Metrics.Enabled = false
@@ -49,8 +58,19 @@ func startInProcess(t *testing.T, blockTime time.Duration, tune func(*node.Confi
 	if tune != nil {
 		tune(&cfg)
 	}
-	if _, err := node.Init(node.InitOptions{Home: home, BlockTime: blockTime, DevAccounts: 10, Config: &cfg}); err != nil {
+	res, err := node.Init(node.InitOptions{Home: home, BlockTime: blockTime, DevAccounts: 10, Config: &cfg})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(res.Genesis)
+		raw, err := json.MarshalIndent(res.Genesis, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(res.Config.Path(res.Config.Chain.GenesisFile), raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	c, err := node.LoadConfig(home)
 	if err != nil {

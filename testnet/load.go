@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"net/http"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -269,8 +270,9 @@ func fetchParams(ctx context.Context, c *rpc.Client) (chainParams, error) {
 
 // loadTx is one pre-signed transfer.
 type loadTx struct {
-	raw  hexutil.Bytes
-	hash chain.Hash
+	raw     hexutil.Bytes
+	hash    chain.Hash
+	account int // the sending account's index
 	// sentMs is the unix ms when its accepted attempt (or, until one was,
 	// its latest) was sent; the sender writes it, tally reads it after.
 	sentMs int64
@@ -430,7 +432,7 @@ func (r *loadRun) sign() error {
 			return
 		}
 		raw, _ := signed.MarshalBinary()
-		r.txs[i] = &loadTx{raw: raw, hash: signed.Hash()}
+		r.txs[i] = &loadTx{raw: raw, hash: signed.Hash(), account: a}
 	})
 	if err, _ := signErr.Load().(error); err != nil {
 		return fmt.Errorf("load: signing: %w", err)
@@ -461,6 +463,7 @@ func (r *loadRun) send(ctx context.Context, start time.Time, follow *follower) {
 	n := len(r.keys)
 	conns := min(r.cfg.Conns, n)
 	perSender := r.cfg.Rate / float64(conns)
+	var stoppedN atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < conns; w++ {
 		var mine []*loadTx
@@ -473,19 +476,34 @@ func (r *loadRun) send(ctx context.Context, start time.Time, follow *follower) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// An account whose refused transfer could not be sent again
+			// in time sends nothing more: its later transfers would wait
+			// behind the gap for good.
+			stopped := map[int]bool{}
 			for lo := 0; lo < len(mine); lo += r.cfg.Batch {
 				if !waitSlot(ctx, start, lo, perSender) {
 					return
 				}
+				// Refused transfers are sent again for up to the settle
+				// time, past the sending time if need be: given up, the
+				// transfers of their accounts already admitted behind them
+				// would never commit.
 				until := time.Now().Add(r.cfg.Settle)
-				if end := start.Add(r.cfg.Duration); r.cfg.Duration > 0 && end.Before(until) {
-					until = end
+				batch := mine[lo:min(lo+r.cfg.Batch, len(mine))]
+				if len(stopped) > 0 {
+					batch = slices.DeleteFunc(slices.Clone(batch), func(t *loadTx) bool { return stopped[t.account] })
 				}
-				r.sendBatch(ctx, client, mine[lo:min(lo+r.cfg.Batch, len(mine))], follow, until)
+				for _, t := range r.sendBatch(ctx, client, batch, follow, until) {
+					if !stopped[t.account] {
+						stopped[t.account] = true
+						stoppedN.Add(1)
+					}
+				}
 			}
 		}()
 	}
 	wg.Wait()
+	r.rep.Stopped += int(stoppedN.Load())
 }
 
 // waitSlot holds a sender's batch that starts at its transfer lo until it
@@ -512,19 +530,21 @@ func waitSlot(ctx context.Context, start time.Time, lo int, perSender float64) b
 // Transfers refused for want of room ("txpool is full", a node's
 // backpressure) are sent again, in nonce order, in a batch of their own
 // once the next block is due (retry_after_ms), so that their accounts'
-// later transfers do not wait behind a gap; until the sending time is over
-// (or, without one, for the settle time).
-func (r *loadRun) sendBatch(ctx context.Context, c *rpc.Client, txs []*loadTx, follow *follower, until time.Time) {
+// later transfers do not wait behind a gap, until the time given.
+//
+// It returns the transfers still refused when it gave up.
+func (r *loadRun) sendBatch(ctx context.Context, c *rpc.Client, txs []*loadTx, follow *follower, until time.Time) (refused []*loadTx) {
 	first := true
 	for len(txs) > 0 {
 		again, wait := r.sendBatchOnce(ctx, c, txs, follow, first)
 		first = false
 		if len(again) == 0 || !time.Now().Add(wait).Before(until) || !sleepUntil(ctx, time.Now().Add(wait)) {
-			return
+			return again
 		}
 		r.retries.Add(int64(len(again)))
 		txs = again
 	}
+	return nil
 }
 
 // sendBatchOnce sends one batch and returns the transfers refused for want

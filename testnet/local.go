@@ -301,8 +301,8 @@ func RunLocal(ctx context.Context, dir, bin string, extraArgs []string, out io.W
 		children = append(children, c)
 		fmt.Fprintf(out, "%-8s pid %-7d rpc %-24s metrics %-32s log %s\n", n.Moniker, cmd.Process.Pid, n.RPC, n.Metrics, filepath.Join(n.Home, "node.log"))
 	}
-	fmt.Fprintf(out, "\n%d nodes running. Load them all with:\n  bizra load --rpc %s --rate 1000 --duration 30s\nPress Ctrl-C to stop.\n",
-		len(nodes), joinRPC(nodes))
+	fmt.Fprintf(out, "\n%d nodes running. Load them all, one transfer per request, with:\n  bizra load --testnet %s --rate 1000 --duration 30s\n(or --rpc %s)\nPress Ctrl-C to stop.\n",
+		len(nodes), dir, joinRPC(nodes))
 	running := len(children)
 	for running > 0 {
 		select {

@@ -63,7 +63,6 @@ type Admission struct {
 	metrics   *AdmissionMetrics
 
 	capacity atomic.Int64 // transactions per block
-	limit    atomic.Int64 // pending transactions the door admits below; 0 admits all
 	nextDue  atomic.Int64 // unix ns when the next block is due, for retry hints
 
 	mu        sync.Mutex
@@ -81,8 +80,8 @@ const initialRate = 2000
 // share one count.
 const maxClients = 4096
 
-// Refusal reasons, the reason label of bizra_mempool_admission_refused_total
-// and what a client is told.
+// Refusal reasons: what a client is told, and the reason label of the RPC
+// server's bizra_rpc_txpool_full_total, which counts every refusal.
 const (
 	RefusedCapacity    = "capacity"     // the pool holds what the next blocks take
 	RefusedClientShare = "client_share" // this client took its share since the last block
@@ -91,39 +90,28 @@ const (
 // AdmissionMetrics are the door's metrics, in namespace bizra, subsystem
 // mempool:
 //
-//	bizra_mempool_admission_refused_total{reason}  transactions refused at the door
 //	bizra_mempool_admission_capacity               transactions per block, as estimated
 //	bizra_mempool_admission_limit                  pending transactions the door admits below
 type AdmissionMetrics struct {
-	Refused  *prometheus.CounterVec
 	Capacity prometheus.Gauge
 	Limit    prometheus.Gauge
-	refused  map[string]prometheus.Counter
 }
 
 // NewAdmissionMetrics creates the door's metrics and registers them with
 // reg (nil: unregistered).
 func NewAdmissionMetrics(reg prometheus.Registerer) *AdmissionMetrics {
 	m := &AdmissionMetrics{
-		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "bizra", Subsystem: "mempool", Name: "admission_refused_total",
-			Help: "Transactions refused at the door because the chain cannot take them now, by reason (capacity, client_share).",
-		}, []string{"reason"}),
 		Capacity: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "bizra", Subsystem: "mempool", Name: "admission_capacity",
-			Help: "Transactions per block the chain takes while keeping its block time, as estimated from committed blocks; proposals hold at most this many.",
+			Help: "Transactions per block the chain takes while keeping its block time, as estimated from the blocks this node commits; proposals hold at most 1.25 times this many.",
 		}),
 		Limit: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "bizra", Subsystem: "mempool", Name: "admission_limit",
 			Help: "Pending transactions below which the door admits client transactions (admit_blocks × capacity; 0: no bound).",
 		}),
 	}
-	m.refused = map[string]prometheus.Counter{
-		RefusedCapacity:    m.Refused.WithLabelValues(RefusedCapacity),
-		RefusedClientShare: m.Refused.WithLabelValues(RefusedClientShare),
-	}
 	if reg != nil {
-		reg.MustRegister(m.Refused, m.Capacity, m.Limit)
+		reg.MustRegister(m.Capacity, m.Limit)
 	}
 	return m
 }
@@ -152,13 +140,8 @@ func NewAdmission(pool *Pool, blockTime time.Duration, maxBlock int, now func() 
 func (a *Admission) setCapacity(c int) {
 	c = min(max(c, a.minBlock), a.maxBlock)
 	a.capacity.Store(int64(c))
-	limit := int64(0)
-	if a.perBlock > 0 {
-		limit = max(int64(float64(c)*a.perBlock), 1)
-	}
-	a.limit.Store(limit)
 	a.metrics.Capacity.Set(float64(c))
-	a.metrics.Limit.Set(float64(limit))
+	a.metrics.Limit.Set(float64(a.Limit()))
 }
 
 // Capacity returns the transactions a block should hold at most.
@@ -175,13 +158,18 @@ func (a *Admission) BlockTxs() int {
 
 // Limit returns the pending transactions below which the door admits; 0
 // means it admits everything.
-func (a *Admission) Limit() int { return int(a.limit.Load()) }
+func (a *Admission) Limit() int {
+	if a.perBlock <= 0 {
+		return 0
+	}
+	return max(int(float64(a.Capacity())*a.perBlock), 1)
+}
 
 // Admit reports whether client may hand in one more transaction now. If
 // not, it says why (RefusedCapacity or RefusedClientShare) and when the
 // next block is due, a fair time to try again.
 func (a *Admission) Admit(client string) (ok bool, reason string, retryAfter time.Duration) {
-	limit := a.limit.Load()
+	limit := int64(a.Limit())
 	if limit == 0 {
 		return true, "", 0
 	}
@@ -205,7 +193,6 @@ func (a *Admission) Admit(client string) (ok bool, reason string, retryAfter tim
 		a.clients[client] = n // counted as active, with nothing admitted
 	}
 	a.mu.Unlock()
-	a.metrics.refused[reason].Inc()
 	return false, reason, a.retryAfter()
 }
 

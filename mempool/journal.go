@@ -615,6 +615,7 @@ func (j *Journal) flush() {
 		j.hashes = append(j.hashes, b.hashes...)
 		j.size += int64(len(b.buf))
 		j.payload += int64(len(b.buf) - recordHeaderSize*len(b.hashes))
+		j.setGaugesLocked()
 	}
 	over := j.overLocked()
 	j.mu.Unlock()
@@ -631,7 +632,6 @@ func (j *Journal) flush() {
 	j.metrics.SyncSeconds.Observe(took.Seconds())
 	j.metrics.RecordsPerSync.Observe(float64(len(b.hashes)))
 	j.metrics.Appended.Add(float64(len(b.hashes)))
-	j.setGauges()
 	close(b.done)
 	if over {
 		j.Trim()
@@ -776,10 +776,14 @@ func (j *Journal) copyTail(tmp *os.File, from, to int64) error {
 
 func (j *Journal) setGauges() {
 	j.mu.Lock()
-	recs, size := len(j.hashes), j.size
+	j.setGaugesLocked()
 	j.mu.Unlock()
-	j.metrics.Records.Set(float64(recs))
-	j.metrics.Bytes.Set(float64(size))
+}
+
+// setGaugesLocked is setGauges with j.mu held.
+func (j *Journal) setGaugesLocked() {
+	j.metrics.Records.Set(float64(len(j.hashes)))
+	j.metrics.Bytes.Set(float64(j.size))
 }
 
 // JournalStats is the journal's size.

@@ -248,12 +248,11 @@ type chainParams struct {
 }
 
 func fetchParams(ctx context.Context, c *rpc.Client) (chainParams, error) {
-	var id, tip, price, height hexutil.Big
+	var id, tip, price hexutil.Big
 	batch := []rpc.BatchElem{
 		{Method: "eth_chainId", Result: &id},
 		{Method: "eth_maxPriorityFeePerGas", Result: &tip},
 		{Method: "eth_gasPrice", Result: &price},
-		{Method: "eth_blockNumber", Result: &height},
 	}
 	if err := c.BatchCall(ctx, batch); err != nil {
 		return chainParams{}, err
@@ -265,7 +264,7 @@ func fetchParams(ctx context.Context, c *rpc.Client) (chainParams, error) {
 	}
 	// A fee cap of twice the current price leaves room for the base fee to
 	// rise while the load runs.
-	return chainParams{chainID: id.ToInt(), tip: tip.ToInt(), feeCap: new(big.Int).Mul(price.ToInt(), big.NewInt(2)), height: height.ToInt().Uint64()}, nil
+	return chainParams{chainID: id.ToInt(), tip: tip.ToInt(), feeCap: new(big.Int).Mul(price.ToInt(), big.NewInt(2))}, nil
 }
 
 // loadTx is one pre-signed transfer.
@@ -893,7 +892,7 @@ func fund(ctx context.Context, c *rpc.Client, p chainParams, keys []*ecdsa.Priva
 }
 
 // sendFunding sends one funder's batch; transfers refused for want of room
-// ("txpool is full", a node's backpressure) are sent again, in nonce order,
+// (sendAnswer.retryable: "txpool is full", a node's backpressure) are sent again, in nonce order,
 // once the next block is due, for at most 60 s. Any other refusal fails.
 func sendFunding(ctx context.Context, c *rpc.Client, batch []rpc.BatchElem) error {
 	deadline := time.Now().Add(60 * time.Second)
@@ -906,7 +905,7 @@ func sendFunding(ctx context.Context, c *rpc.Client, batch []rpc.BatchElem) erro
 			var e *rpc.Error
 			switch {
 			case b.Err == nil:
-			case errors.As(b.Err, &e) && e.Code == rpc.CodeLimitExceeded && e.Message == rpc.MessagePoolFull:
+			case errors.As(b.Err, &e) && (sendAnswer{code: e.Code, message: e.Message}).retryable():
 				again = append(again, rpc.BatchElem{Method: b.Method, Params: b.Params})
 			case errors.As(b.Err, &e) && e.Message == "already known":
 			default:

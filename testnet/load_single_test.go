@@ -394,7 +394,9 @@ func TestFillWindow(t *testing.T) {
 	if w.Requests != want.Requests || w.Committed != want.Committed || w.Blocks != want.Blocks || w.Nodes != want.Nodes || w.Inclusion != want.Inclusion ||
 		!near(w.Seconds, want.Seconds) || !near(w.StartSeconds, want.StartSeconds) || !near(w.BlockIntervalMs, want.BlockIntervalMs) ||
 		!near(w.TxsPerBlock, want.TxsPerBlock) || !near(w.ClientUsPerRequest, want.ClientUsPerRequest) ||
-		!near(w.NodeCPUSeconds, want.NodeCPUSeconds) || !near(w.NodeUsPerTxPerNode, want.NodeUsPerTxPerNode) || !near(w.NodeCores, want.NodeCores) {
+		!near(w.NodeCPUSeconds, want.NodeCPUSeconds) || !near(w.NodeUsPerTxPerNode, want.NodeUsPerTxPerNode) || !near(w.NodeCores, want.NodeCores) ||
+		!near(w.RequestsPS, want.RequestsPS) || !near(w.CommittedPS, want.CommittedPS) || !near(w.BlockIntervalP95Ms, want.BlockIntervalP95Ms) ||
+		!near(w.BlockIntervalMaxMs, want.BlockIntervalMaxMs) || !near(w.ClientCores, want.ClientCores) || !near(w.ClientCPUSeconds, want.ClientCPUSeconds) {
 		t.Fatalf("window\n got %+v\nwant %+v", w, want)
 	}
 	r.rep.Window = LoadWindow{}

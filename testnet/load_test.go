@@ -627,7 +627,11 @@ func TestConfigValidate(t *testing.T) {
 // them: what it refuses for want of room is sent again, in nonce order, so
 // every transfer commits and no account is left behind a gap.
 func TestRunLoadBatchedResends(t *testing.T) {
-	url := startNode(t, 100*time.Millisecond, func(c *node.Config) { c.Mempool.AdmitBlocks = 1 }) // the door takes 200 a block
+	// Blocks of at most 40: the door takes at most 400 a second, well below
+	// what the tool sends even under the race detector.
+	n := startWithGenesis(t, 100*time.Millisecond, func(c *node.Config) { c.Mempool.AdmitBlocks, c.Mempool.MinBlockTxs = 1, 10 },
+		func(g *chain.Genesis) { g.Limits.BlockMaxTxs = 40 })
+	url := "http://" + n.RPCAddr()
 	c := rpc.NewClient(url, 2)
 	cfg := devFunders()
 	cfg.Endpoints = []string{url}
